@@ -1,0 +1,117 @@
+import { decodeText } from '../iso/codec/text'
+import { guidToString } from '../iso/codec/gpt'
+import { DescriptorType, isVolumeDescriptor } from '../iso/codec/volume-descriptor'
+import type { IsoImage } from '../iso/image'
+import { ImageExtentsSource } from '../iso/model/data-source'
+import { dateString } from './format'
+
+const PLATFORMS: Record<number, string> = { 0x00: 'x86 (BIOS)', 0x01: 'PowerPC', 0x02: 'Mac', 0xef: 'EFI' }
+const EMULATIONS = ['none', '1.2M floppy', '1.44M floppy', '2.88M floppy', 'hard disk']
+
+/** What `isotool info` prints: the same facts as text or JSON. */
+export async function describeImage (image: IsoImage, path: string, json: boolean): Promise<string> {
+  const bootPaths = await pathsByLba(image, [
+    ...(image.elTorito?.images.map(i => i.loadLba) ?? []),
+    ...(image.elTorito !== undefined ? [image.elTorito.catalogLba] : [])
+  ])
+  const facts = {
+    image: path,
+    size: image.source.size,
+    volume: image.volume,
+    namespaces: image.namespaces,
+    extensions: image.extensions,
+    descriptors: image.descriptors.descriptors.map(({ lba, descriptor }) => ({ lba, type: descriptorName(descriptor) })),
+    elTorito: image.elTorito === undefined ? undefined : {
+      catalogLba: image.elTorito.catalogLba,
+      catalogPath: bootPaths.get(image.elTorito.catalogLba),
+      images: image.elTorito.images.map(({ entry, ...rest }) => ({ ...rest, path: bootPaths.get(rest.loadLba) }))
+    },
+    systemArea: {
+      used: image.systemArea.used,
+      isohybridBootLba512: image.systemArea.isohybridBootLba512,
+      mbr: image.systemArea.mbr?.partitions.filter(p => p.type !== 0).map((p, i) => ({
+        index: i + 1, active: p.status === 0x80, type: p.type, start: p.lbaStart, sectors: p.sectors
+      })),
+      gpt: image.systemArea.gpt?.partitions.map(p => ({
+        type: guidToString(p.typeGuid), name: p.name, firstLba: p.firstLba, lastLba: p.lastLba
+      }))
+    },
+    warnings: image.warnings
+  }
+  if (json) return JSON.stringify(facts, null, 2) + '\n'
+
+  const v = image.volume
+  const lines = [
+    `Image:          ${path} (${image.source.size} bytes)`,
+    `Volume id:      ${v.volumeId}`,
+    `System id:      ${v.systemId}`,
+    `Volume set id:  ${v.volumeSetId}`,
+    `Publisher:      ${v.publisherId}`,
+    `Preparer:       ${v.preparerId}`,
+    `Application:    ${v.applicationId}`,
+    `Created:        ${v.createdMs !== undefined ? dateString(v.createdMs) : '-'}`,
+    `Modified:       ${v.modifiedMs !== undefined ? dateString(v.modifiedMs) : '-'}`,
+    `Volume size:    ${v.volumeSpaceSize} blocks of ${v.logicalBlockSize} bytes`,
+    `Descriptors:    ${facts.descriptors.map(d => `${d.lba} ${d.type}`).join(', ')}`,
+    `Rock Ridge:     ${image.extensions.rockRidge !== undefined ? `${image.extensions.rockRidge.version} ${image.extensions.rockRidge.identifiers.join(' ')}` : 'no'}`,
+    `Joliet:         ${image.extensions.joliet !== undefined ? `level ${image.extensions.joliet.level}, volume id ${image.extensions.joliet.volumeId}` : 'no'}`,
+    `ISO 9660:1999:  ${image.extensions.enhanced ? 'enhanced volume descriptor present' : 'no'}`,
+    `Namespaces:     ${image.namespaces.join(', ')}`
+  ]
+  if (facts.elTorito === undefined) {
+    lines.push('El Torito:      no')
+  } else {
+    lines.push(`El Torito:      catalog at LBA ${facts.elTorito.catalogLba}${facts.elTorito.catalogPath !== undefined ? ` (${facts.elTorito.catalogPath})` : ' (hidden)'}`)
+    lines.push('  #  platform     boot  emulation     seg     sectors  LBA       info-table  path')
+    for (const i of facts.elTorito.images) {
+      lines.push(`  ${String(i.index).padEnd(2)} ${(PLATFORMS[i.platform] ?? `0x${i.platform.toString(16)}`).padEnd(12)} ` +
+        `${(i.bootable ? 'yes' : 'no').padEnd(5)} ${(EMULATIONS[i.emulation] ?? String(i.emulation)).padEnd(13)} ` +
+        `0x${i.loadSegment.toString(16).padStart(4, '0')}  ${String(i.sectorCount).padEnd(8)} ${String(i.loadLba).padEnd(9)} ` +
+        `${(i.bootInfoTable ? 'yes' : 'no').padEnd(11)} ${i.path ?? '(hidden)'}`)
+    }
+  }
+  const sa = facts.systemArea
+  if (!sa.used) {
+    lines.push('System area:    empty')
+  } else {
+    lines.push(`System area:    ${sa.mbr !== undefined ? 'MBR' : 'no MBR'}${sa.isohybridBootLba512 !== undefined ? `, isohybrid boot image at 512-byte LBA ${sa.isohybridBootLba512}` : ''}${sa.gpt !== undefined ? ', GPT' : ''}`)
+    for (const p of sa.mbr ?? []) {
+      lines.push(`  MBR ${p.index}: ${p.active ? 'active, ' : ''}type 0x${p.type.toString(16).padStart(2, '0')}, start ${p.start}, ${p.sectors} sectors`)
+    }
+    for (const [n, p] of (sa.gpt ?? []).entries()) {
+      lines.push(`  GPT ${n + 1}: ${p.type} "${p.name}" blocks ${p.firstLba}-${p.lastLba}`)
+    }
+  }
+  for (const w of image.warnings) lines.push(`Warning:        ${w}`)
+  return lines.join('\n') + '\n'
+}
+
+function descriptorName (d: { type: number, version: number }): string {
+  switch (d.type) {
+    case DescriptorType.BOOT_RECORD: return 'boot record'
+    case DescriptorType.PRIMARY: return 'primary'
+    case DescriptorType.SUPPLEMENTARY: {
+      const vd = d as Parameters<typeof isVolumeDescriptor>[0]
+      if (!isVolumeDescriptor(vd)) return 'supplementary'
+      if (vd.version === 2) return 'enhanced (ISO 9660:1999)'
+      return decodeText(vd.escapeSequences, 'ascii') !== '' ? 'supplementary (Joliet)' : 'supplementary'
+    }
+    case DescriptorType.PARTITION: return 'partition'
+    default: return `type ${d.type}`
+  }
+}
+
+/** Paths of the files whose data starts at the given LBAs (boot images, the boot catalog). */
+async function pathsByLba (image: IsoImage, lbas: number[]): Promise<Map<number, string>> {
+  const wanted = new Set(lbas)
+  const found = new Map<number, string>()
+  if (wanted.size === 0) return found
+  for await (const { path, node } of image.walk('/')) {
+    const data = node.inode.data
+    if (data instanceof ImageExtentsSource && wanted.has(data.lba) && !found.has(data.lba)) {
+      found.set(data.lba, path)
+      if (found.size === wanted.size) break
+    }
+  }
+  return found
+}

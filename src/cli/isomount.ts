@@ -1,0 +1,140 @@
+import { spawn } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { Command } from 'commander'
+import { InvalidInputError } from '../errors'
+import { sendControlRequest, type ControlRequest } from '../fuse/control'
+import { runMount } from '../fuse/daemon'
+import { isMounted } from '../fuse/fuse-mount'
+import { readMountRecord } from '../fuse/runtime'
+import { parseMountOptions } from '../vfs/mount-options'
+import { collect, EXIT_FAILURE, runProgram } from './common'
+
+const READY_FD = 3
+const READY_TIMEOUT_MS = 120_000
+
+const HELP_OPTIONS = `
+Mount options (-o, comma-separated; Linux isofs names where they mean the same):
+  namespace=rockridge|joliet|iso9660   names to show (default: Rock Ridge, else Joliet, else ISO9660)
+  norock, nojoliet                     ignore Rock Ridge / Joliet
+  uid=N, gid=N, mode=OCTAL, dmode=OCTAL  owner and permissions where the image records none
+  check=relaxed|strict                 strict: refuse images with any irregularity
+  session=N                            read session N (1-based; default the newest)
+  hide, showassoc                      hide entries marked hidden / show associated files
+  ro                                   read-only
+  allow_other                          let other users see the mount
+
+Examples:
+  isomount debian.iso /mnt/iso
+  isomount -o namespace=joliet,ro win.iso /mnt/win
+  isomount -u /mnt/iso`
+
+export async function main (argv: string[]): Promise<void> {
+  const program = new Command('isomount')
+    .usage('[options] IMAGE MOUNTPOINT\n       isomount -u MOUNTPOINT\n       isomount sync MOUNTPOINT')
+    .description('Mount an ISO9660 image (Rock Ridge, Joliet, El Torito) through FUSE.')
+    .argument('[image]', 'the image file')
+    .argument('[mountpoint]', 'an existing directory')
+    .option('-o, --options <list>', 'mount options (see below); may be repeated', collect, [])
+    .option('-f, --foreground', 'stay in the foreground until unmounted')
+    .option('-u, --unmount <mountpoint>', 'unmount and wait until the daemon has finished')
+    .option('--ready-fd <fd>', 'internal: report readiness on this descriptor')
+    .addHelpText('after', HELP_OPTIONS)
+    .action(async (image: string | undefined, mountpoint: string | undefined, opts: {
+      options: string[], foreground?: boolean, unmount?: string, readyFd?: string
+    }) => {
+      if (opts.unmount !== undefined) {
+        if (image !== undefined) throw new InvalidInputError('BAD_ARGUMENT', '-u takes only the mount point')
+        await control(opts.unmount, { op: 'unmount' })
+        return
+      }
+      if (image === 'sync' && mountpoint !== undefined && readMountRecord(resolveDir(mountpoint)) !== undefined) {
+        await control(mountpoint, { op: 'sync' })
+        return
+      }
+      if (image === undefined || mountpoint === undefined) {
+        throw new InvalidInputError('BAD_ARGUMENT', 'an image and a mount point are required (see isomount --help)')
+      }
+      const options = parseMountOptions(opts.options)
+      if (!fs.existsSync(image)) throw new InvalidInputError('NOT_FOUND', `${image}: no such file`)
+      if (opts.foreground === true) {
+        const readyFd = opts.readyFd !== undefined ? Number(opts.readyFd) : undefined
+        process.exitCode = await runMount({ image, mountpoint, options }, err => report(readyFd, err))
+        process.exit()
+      }
+      await daemonize(argv)
+    })
+  await runProgram(program, argv)
+}
+
+/** In the foreground: errors to stderr. As a daemon: one JSON line to the parent waiting on READY_FD. */
+function report (readyFd: number | undefined, err?: Error): void {
+  if (readyFd === undefined) {
+    if (err !== undefined) process.stderr.write(`isomount: ${err.message}\n`)
+    return
+  }
+  try {
+    fs.writeSync(readyFd, JSON.stringify(err === undefined ? { ok: true } : { ok: false, error: err.message }) + '\n')
+    fs.closeSync(readyFd)
+  } catch {
+    // The parent gave up waiting; nothing to tell.
+  }
+}
+
+/**
+ * Starts the mount as a detached child and returns once it is live (exit 0) or has failed (exit 1, with
+ * the child's reason). The child's output goes to a log file only when DEBUG is set.
+ */
+async function daemonize (argv: string[]): Promise<void> {
+  const log = process.env.DEBUG !== undefined ? fs.openSync(path.join(require('node:os').tmpdir(), `isomount-${process.pid}.log`), 'a') : 'ignore'
+  const child = spawn(process.execPath, [...process.execArgv, argv[1], ...argv.slice(2), '--foreground', '--ready-fd', String(READY_FD)], {
+    detached: true,
+    stdio: ['ignore', log, log, 'pipe']
+  })
+  const channel = child.stdio[READY_FD] as NodeJS.ReadableStream
+  const outcome = await new Promise<{ ok: boolean, error?: string }>(resolve => {
+    let text = ''
+    const timer = setTimeout(() => resolve({ ok: false, error: 'the mount did not come up in time' }), READY_TIMEOUT_MS)
+    channel.setEncoding('utf8')
+    channel.on('data', (chunk: string) => { text += chunk })
+    channel.on('end', () => {
+      clearTimeout(timer)
+      try {
+        resolve(JSON.parse(text))
+      } catch {
+        resolve({ ok: false, error: 'the mount process ended without a word (run with -f to see why)' })
+      }
+    })
+  })
+  if (!outcome.ok) {
+    process.stderr.write(`isomount: ${outcome.error ?? 'mount failed'}\n`)
+    process.exitCode = EXIT_FAILURE
+    return
+  }
+  child.unref()
+  ;(channel as unknown as { destroy: () => void }).destroy()
+}
+
+async function control (mountpoint: string, request: ControlRequest): Promise<void> {
+  const dir = resolveDir(mountpoint)
+  const record = readMountRecord(dir)
+  if (record === undefined) {
+    if (isMounted(dir)) throw new InvalidInputError('NOT_FOUND', `${dir} is not an isomount mount (use fusermount -u)`)
+    throw new InvalidInputError('NOT_FOUND', `nothing is mounted at ${dir}`)
+  }
+  const reply = await sendControlRequest(record.socket, request, text => process.stderr.write(`isomount: ${text}\n`))
+  if (!reply.ok) {
+    process.stderr.write(`isomount: ${reply.error}\n`)
+    process.exitCode = EXIT_FAILURE
+  } else if (reply.message !== undefined && request.op !== 'unmount') {
+    process.stdout.write(`${reply.message}\n`)
+  }
+}
+
+function resolveDir (dir: string): string {
+  try {
+    return fs.realpathSync(dir)
+  } catch {
+    return path.resolve(dir)
+  }
+}

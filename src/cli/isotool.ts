@@ -1,0 +1,118 @@
+import * as fs from 'node:fs'
+import { Command } from 'commander'
+import { InvalidInputError } from '../errors'
+import { extractTree } from '../iso/extract'
+import { IsoImage, type OpenOptions } from '../iso/image'
+import { statOf } from '../iso/model/stat'
+import { parseNamespace, type Namespace } from '../iso/namespace'
+import { runProgram } from './common'
+import { longListing, mib, Progress } from './format'
+import { describeImage } from './info'
+
+interface ImageFlags {
+  namespace?: string
+  rock: boolean
+  joliet: boolean
+  strict?: boolean
+  session?: string
+}
+
+/** Options every subcommand that reads an image takes. */
+function imageOptions (command: Command): Command {
+  return command
+    .option('-n, --namespace <ns>', 'rockridge, joliet or iso9660 (default: the richest the image has)')
+    .option('--no-rock', 'ignore Rock Ridge')
+    .option('--no-joliet', 'ignore Joliet')
+    .option('--strict', 'refuse images with any irregularity')
+    .option('--session <n>', 'read session N (1-based; default the newest)')
+}
+
+async function openImage (path: string, flags: ImageFlags): Promise<{ image: IsoImage, namespace?: Namespace }> {
+  if (!fs.existsSync(path)) throw new InvalidInputError('NOT_FOUND', `${path}: no such file`)
+  const options: OpenOptions = { rockRidge: flags.rock, joliet: flags.joliet, strict: flags.strict === true }
+  if (flags.session !== undefined) options.session = Number(flags.session)
+  const image = await IsoImage.open(path, options)
+  return { image, namespace: flags.namespace !== undefined ? parseNamespace(flags.namespace) : undefined }
+}
+
+export async function main (argv: string[]): Promise<void> {
+  const program = new Command('isotool')
+    .description('Inspect, extract and build ISO9660 images (Rock Ridge, Joliet, El Torito, isohybrid).')
+    .showHelpAfterError('(see isotool --help)')
+
+  imageOptions(program.command('info')
+    .description('describe an image: descriptors, extensions, El Torito entries, hybrid partition tables')
+    .argument('<image>')
+    .option('--json', 'machine-readable output'))
+    .action(async (path: string, flags: ImageFlags & { json?: boolean }) => {
+      const { image } = await openImage(path, flags)
+      try {
+        process.stdout.write(await describeImage(image, path, flags.json === true))
+      } finally {
+        await image.close()
+      }
+    })
+
+  imageOptions(program.command('ls')
+    .description('list a directory of the image')
+    .argument('<image>')
+    .argument('[path]', 'directory or file in the image', '/')
+    .option('-R, --recursive', 'list subdirectories recursively')
+    .option('-l, --long', 'long listing: mode, links, owner, size, time'))
+    .action(async (path: string, inner: string, flags: ImageFlags & { recursive?: boolean, long?: boolean }) => {
+      const { image, namespace } = await openImage(path, flags)
+      try {
+        const line = (name: string, node: Awaited<ReturnType<IsoImage['lookup']>>): string =>
+          flags.long === true ? longListing(statOf(node), name, node.inode.symlinkTarget) : name
+        const start = await image.lookup(inner, namespace)
+        const out: string[] = []
+        if (!start.isDirectory) out.push(line(inner, start))
+        else if (flags.recursive === true) for await (const entry of image.walk(inner, namespace)) out.push(line(entry.path, entry.node))
+        else for (const entry of await image.readdir(inner, namespace)) out.push(line(entry.name, entry.node))
+        if (out.length > 0) process.stdout.write(out.join('\n') + '\n')
+      } finally {
+        await image.close()
+      }
+    })
+
+  imageOptions(program.command('cat')
+    .description('write files of the image to standard output')
+    .argument('<image>')
+    .argument('<paths...>'))
+    .action(async (path: string, paths: string[], flags: ImageFlags) => {
+      const { image, namespace } = await openImage(path, flags)
+      try {
+        for (const inner of paths) {
+          const stream = await image.createReadStream(inner, namespace)
+          for await (const chunk of stream) {
+            if (!process.stdout.write(chunk as Buffer)) await new Promise(resolve => process.stdout.once('drain', resolve))
+          }
+        }
+      } finally {
+        await image.close()
+      }
+    })
+
+  imageOptions(program.command('extract')
+    .description('copy a directory (default: all) or file of the image into a host directory')
+    .argument('<image>')
+    .argument('[path]', 'what to extract', '/')
+    .requiredOption('-C, --directory <dest>', 'destination directory (created if missing)'))
+    .action(async (path: string, inner: string, flags: ImageFlags & { directory: string }) => {
+      const { image, namespace } = await openImage(path, flags)
+      const progress = new Progress('extracting')
+      try {
+        const totals = await extractTree(image, inner, flags.directory, {
+          namespace,
+          onProgress: t => progress.update(() => `${t.entries} entries, ${mib(t.bytes)}`),
+          onWarning: message => process.stderr.write(`isotool: warning: ${message}\n`)
+        })
+        progress.done()
+        if (process.stderr.isTTY === true) process.stderr.write(`extracted ${totals.entries} entries, ${mib(totals.bytes)}\n`)
+      } finally {
+        await image.close()
+      }
+    })
+
+  await runProgram(program, argv)
+}

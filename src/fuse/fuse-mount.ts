@@ -1,0 +1,141 @@
+import { execFile } from 'node:child_process'
+import * as fs from 'node:fs'
+import Fuse from 'fuse-native'
+import type { FuseOperations, FuseOptions } from 'fuse-native'
+import { InvalidInputError } from '../errors'
+import { logger } from '../log'
+
+const log = logger('fuse')
+
+export interface FuseMountOptions {
+  readOnly: boolean
+  allowOther: boolean
+  /** What /proc/mounts shows as the source (the image path). */
+  fsname: string
+}
+
+/**
+ * fuse-native with the libfuse options it does not expose: use_ino (our stable inode numbers reach
+ * stat), big_writes (128 KiB writes instead of 4 KiB), ro.
+ */
+class ConfiguredFuse extends Fuse {
+  constructor (mnt: string, ops: FuseOperations, opts: FuseOptions, private readonly extra: string[]) {
+    super(mnt, ops, opts)
+  }
+
+  protected override _fuseOptions (): string {
+    const base = super._fuseOptions()
+    const extra = this.extra.join(',')
+    if (extra === '') return base
+    return base === '' ? `-o${extra}` : `${base},${extra}`
+  }
+}
+
+/** libfuse option values are comma-separated; a comma or backslash in a value is escaped (fuse_opt.c). */
+function escapeOptionValue (value: string): string {
+  return value.replace(/[\\,]/g, c => `\\${c}`)
+}
+
+/**
+ * One live FUSE mount. `ended` resolves when the kernel has let go of it: not when the mount disappears
+ * from the mount table (a lazy unmount does that while files are still open) but when libfuse's session
+ * ends and it closes its /dev/fuse descriptor, after which no request can arrive.
+ */
+export class FuseMount {
+  readonly ended: Promise<void>
+  private endedResolve!: () => void
+
+  private constructor (readonly mountpoint: string, private readonly fuseFd: number | undefined) {
+    this.ended = new Promise(resolve => { this.endedResolve = resolve })
+    this.watchSession()
+  }
+
+  static async start (ops: FuseOperations, mountpoint: string, options: FuseMountOptions): Promise<FuseMount> {
+    const extra = ['use_ino', 'big_writes', 'default_permissions', `fsname=${escapeOptionValue(options.fsname)}`, 'subtype=isomount']
+    if (options.readOnly) extra.push('ro')
+    const fuse = new ConfiguredFuse(mountpoint, ops, {
+      force: false,
+      mkdir: false,
+      allowOther: options.allowOther,
+      // The image changes only through this mount, so the kernel may cache names and attributes.
+      entryTimeout: 10,
+      attrTimeout: 10,
+      kernelCache: options.readOnly,
+      // Long work never runs inside a callback, but a slow disk can stall a read past fuse-native's 15 s.
+      timeout: 120_000
+    }, extra)
+    const before = fuseDescriptors()
+    await new Promise<void>((resolve, reject) => fuse.mount(err => err !== null && err !== undefined ? reject(mountError(err, mountpoint)) : resolve()))
+    const fd = fuseDescriptors().find(fd => !before.includes(fd))
+    log('mounted %s (fuse fd %s)', mountpoint, fd)
+    return new FuseMount(mountpoint, fd)
+  }
+
+  /**
+   * Unmounts without forcing: fails with BUSY while files are open or a process has its working directory
+   * inside, exactly as umount(8) would. Resolves once the session has ended.
+   */
+  async unmount (): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      execFile('fusermount', ['-u', this.mountpoint], (err, _stdout, stderr) => {
+        if (err === null) return resolve()
+        if (/busy/i.test(stderr)) reject(new InvalidInputError('BUSY', `${this.mountpoint} is busy (a file is open or a process works inside)`))
+        else if (/not found|not mounted|Invalid argument/i.test(stderr) && !isMounted(this.mountpoint)) resolve()
+        else reject(new Error(`fusermount -u ${this.mountpoint}: ${stderr.trim()}`))
+      })
+    })
+    await this.ended
+  }
+
+  /** Detaches now; the session ends when the last user lets go (umount -l). */
+  async detach (): Promise<void> {
+    await new Promise<void>(resolve => execFile('fusermount', ['-u', '-z', this.mountpoint], () => resolve()))
+  }
+
+  private watchSession (): void {
+    const timer = setInterval(() => {
+      const alive = this.fuseFd !== undefined ? isFuseDescriptor(this.fuseFd) : isMounted(this.mountpoint)
+      if (!alive) {
+        clearInterval(timer)
+        log('session for %s ended', this.mountpoint)
+        this.endedResolve()
+      }
+    }, 200)
+  }
+}
+
+function mountError (err: Error, mountpoint: string): Error {
+  if (/Mountpoint does not exist/.test(err.message)) return new InvalidInputError('NOT_FOUND', `mount point ${mountpoint} does not exist`)
+  if (/not a directory/.test(err.message)) return new InvalidInputError('NOT_A_DIRECTORY', `mount point ${mountpoint} is not a directory`)
+  if (/in use/.test(err.message)) return new InvalidInputError('BUSY', `${mountpoint} is already a mount point`)
+  return new Error(`mounting ${mountpoint} failed (is /dev/fuse available and fusermount installed?): ${err.message}`)
+}
+
+function fuseDescriptors (): number[] {
+  let fds: string[]
+  try {
+    fds = fs.readdirSync('/proc/self/fd')
+  } catch {
+    return []
+  }
+  return fds.map(Number).filter(isFuseDescriptor)
+}
+
+function isFuseDescriptor (fd: number): boolean {
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`) === '/dev/fuse'
+  } catch {
+    return false
+  }
+}
+
+/** Whether a path is a mount point now (macOS and others without /proc/self/fd use this). */
+export function isMounted (mountpoint: string): boolean {
+  try {
+    const table = fs.readFileSync('/proc/self/mountinfo', 'utf8')
+    const escaped = mountpoint.replace(/[\\ \t\n]/g, c => '\\' + c.charCodeAt(0).toString(8).padStart(3, '0'))
+    return table.split('\n').some(line => line.split(' ')[4] === escaped)
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,82 @@
+import Fuse from 'fuse-native'
+import type { FuseOperations, FuseStat, FuseStatfs } from 'fuse-native'
+import { errnoName } from '../errors'
+import type { Stat } from '../iso/model/stat'
+import { logger } from '../log'
+import type { Vfs } from '../vfs/vfs'
+
+const log = logger('fuse')
+
+type Reply = (code: number, ...results: unknown[]) => void
+
+/** The one place an error becomes an errno for the kernel. */
+export function errnoOf (err: unknown): number {
+  const name = errnoName(err)
+  const alias: Record<string, string> = { ENOTSUP: 'EOPNOTSUPP' }
+  const code = (Fuse as unknown as Record<string, unknown>)[alias[name] ?? name]
+  return typeof code === 'number' ? code : Fuse.EIO as number
+}
+
+/**
+ * Answers a FUSE callback exactly once from a promise: on success with status 0 and `results`, on failure
+ * with an errno. Quiet errors (a lookup of a missing name is routine) are not logged.
+ */
+function answer<T> (op: string, path: string, reply: Reply, work: Promise<T>, results: (value: T) => unknown[]): void {
+  work.then(value => reply(0, ...results(value)), (err: unknown) => fail(op, path, reply, err))
+}
+
+/** fuse-native's read and write take the byte count as the status itself. */
+function answerCount (op: string, path: string, reply: Reply, work: Promise<number>): void {
+  work.then(count => reply(count), (err: unknown) => fail(op, path, reply, err))
+}
+
+function fail (op: string, path: string, reply: Reply, err: unknown): void {
+  const errno = errnoOf(err)
+  if (errno !== Fuse.ENOENT) log('%s %s: %s', op, path, (err as Error)?.message ?? err)
+  reply(errno)
+}
+
+/** Times before 1970 cannot cross fuse-native's unsigned millisecond fields. */
+function toFuseStat (stat: Stat): FuseStat {
+  return {
+    mode: stat.mode,
+    uid: stat.uid,
+    gid: stat.gid,
+    size: stat.size,
+    nlink: stat.nlink,
+    ino: stat.ino,
+    rdev: stat.rdev,
+    blksize: 2048,
+    blocks: stat.blocks,
+    atime: Math.max(0, stat.atimeMs),
+    mtime: Math.max(0, stat.mtimeMs),
+    ctime: Math.max(0, stat.ctimeMs)
+  }
+}
+
+/** fuse-native callbacks over a Vfs: each a few lines, no logic of its own. */
+export function fuseOperations (vfs: Vfs): FuseOperations {
+  return {
+    getattr: (path: string, reply: Reply) => answer('getattr', path, reply, vfs.getattr(path), s => [toFuseStat(s)]),
+    // The high-level libfuse API leaves "." and ".." to the file system.
+    readdir: (path: string, reply: Reply) => answer('readdir', path, reply, vfs.readdir(path), names => [['.', '..', ...names]]),
+    readlink: (path: string, reply: Reply) => answer('readlink', path, reply, vfs.readlink(path), target => [target]),
+    open: (path: string, flags: number, reply: Reply) => answer('open', path, reply, vfs.open(path, flags), h => [h]),
+    read: (path: string, handle: number, buf: Buffer, length: number, position: number, reply: Reply) =>
+      answerCount('read', path, reply, vfs.read(handle, buf, length, position)),
+    release: (path: string, handle: number, reply: Reply) => answer('release', path, reply, vfs.release(handle), () => []),
+    statfs: (path: string, reply: Reply) => answer('statfs', path, reply, vfs.statfs(), s => [{
+      bsize: s.blockSize,
+      frsize: s.blockSize,
+      blocks: s.blocks,
+      bfree: s.blocksFree,
+      bavail: s.blocksFree,
+      files: s.files,
+      ffree: s.filesFree,
+      favail: s.filesFree,
+      fsid: 0,
+      flag: s.readOnly ? 1 : 0,
+      namemax: s.nameMax
+    } satisfies FuseStatfs])
+  }
+}

@@ -1,0 +1,255 @@
+import type { ImageLocation } from '../../errors'
+import type { Diagnostics } from './diagnostics'
+import {
+  parseRecordDate, parseVolumeDate, RECORD_DATE_SIZE, serializeRecordDate, serializeVolumeDate, VOLUME_DATE_SIZE,
+  type RecordDate, type VolumeDate
+} from './datetime'
+import { readBoth32, writeBoth32 } from './numbers'
+import { requireLength, type SuspEntry } from './susp'
+
+/*
+ * Rock Ridge Interchange Protocol entries (RRIP 1.09, 1.10 = IEEE P1282, 1.12 = IEEE 1282), plus the
+ * zisofs ZF entry (not in RRIP; defined by zisofs-tools and read by Linux isofs). Each entry has a
+ * parse/make pair over the SUSP entry's data.
+ */
+
+export type RockRidgeVersion = '1.09' | '1.10' | '1.12'
+
+/** The ER extension identifiers each RRIP version registers (RRIP 1.12 section 5). */
+export const RRIP_IDENTIFIERS: Record<RockRidgeVersion, string> = {
+  '1.09': 'RRIP_1991A',
+  '1.10': 'IEEE_P1282',
+  '1.12': 'IEEE_1282'
+}
+
+export function rockRidgeVersionOf (identifier: string): RockRidgeVersion | undefined {
+  for (const [version, id] of Object.entries(RRIP_IDENTIFIERS)) if (id === identifier) return version as RockRidgeVersion
+  return undefined
+}
+
+// 4.1.1 PX: POSIX file attributes. 1.09/1.10 entries are 36 bytes; 1.12 adds the file serial number (44).
+export interface PosixAttributes {
+  mode: number
+  links: number
+  uid: number
+  gid: number
+  serial?: number
+}
+
+export function parsePX (entry: SuspEntry, diag: Diagnostics, where: ImageLocation): PosixAttributes {
+  requireLength(entry, 32, where)
+  const at = (field: string): ImageLocation => ({ ...where, field: `PX ${field}` })
+  const px: PosixAttributes = {
+    mode: readBoth32(entry.data, 0, diag, at('mode')),
+    links: readBoth32(entry.data, 8, diag, at('links')),
+    uid: readBoth32(entry.data, 16, diag, at('uid')),
+    gid: readBoth32(entry.data, 24, diag, at('gid'))
+  }
+  if (entry.data.length >= 40) px.serial = readBoth32(entry.data, 32, diag, at('serial number'))
+  return px
+}
+
+export function makePX (px: PosixAttributes): SuspEntry {
+  const data = Buffer.alloc(px.serial === undefined ? 32 : 40)
+  writeBoth32(data, 0, px.mode >>> 0)
+  writeBoth32(data, 8, px.links)
+  writeBoth32(data, 16, px.uid >>> 0)
+  writeBoth32(data, 24, px.gid >>> 0)
+  if (px.serial !== undefined) writeBoth32(data, 32, px.serial >>> 0)
+  return { signature: 'PX', version: 1, data }
+}
+
+// 4.1.2 PN: device number, as two 32-bit halves.
+export interface DeviceNumber {
+  high: number
+  low: number
+}
+
+export function parsePN (entry: SuspEntry, diag: Diagnostics, where: ImageLocation): DeviceNumber {
+  requireLength(entry, 16, where)
+  return {
+    high: readBoth32(entry.data, 0, diag, { ...where, field: 'PN high' }),
+    low: readBoth32(entry.data, 8, diag, { ...where, field: 'PN low' })
+  }
+}
+
+export function makePN (dev: DeviceNumber): SuspEntry {
+  const data = Buffer.alloc(16)
+  writeBoth32(data, 0, dev.high)
+  writeBoth32(data, 8, dev.low)
+  return { signature: 'PN', version: 1, data }
+}
+
+// 4.1.3 SL: symbolic link components. A target may span several SL entries (flag CONTINUE).
+export const SymlinkFlags = { CONTINUE: 0x01 } as const
+export const ComponentFlags = { CONTINUE: 0x01, CURRENT: 0x02, PARENT: 0x04, ROOT: 0x08, VOLROOT: 0x10, HOST: 0x20 } as const
+
+export interface SymlinkComponent {
+  flags: number
+  content: Buffer
+}
+
+export interface SymlinkEntry {
+  flags: number
+  components: SymlinkComponent[]
+}
+
+export function parseSL (entry: SuspEntry, diag: Diagnostics, where: ImageLocation): SymlinkEntry {
+  requireLength(entry, 1, where)
+  const components: SymlinkComponent[] = []
+  let at = 1
+  while (at + 2 <= entry.data.length) {
+    const length = entry.data[at + 1]
+    if (at + 2 + length > entry.data.length) {
+      diag.warn({ ...where, field: 'SL component length' }, `component of ${length} bytes overruns the entry`)
+      break
+    }
+    components.push({ flags: entry.data[at], content: Buffer.from(entry.data.subarray(at + 2, at + 2 + length)) })
+    at += 2 + length
+  }
+  return { flags: entry.data[0], components }
+}
+
+export function makeSL (sl: SymlinkEntry): SuspEntry {
+  const parts: Buffer[] = [Buffer.from([sl.flags])]
+  for (const c of sl.components) parts.push(Buffer.from([c.flags, c.content.length]), c.content)
+  return { signature: 'SL', version: 1, data: Buffer.concat(parts) }
+}
+
+// 4.1.4 NM: alternate name. Long names continue over several NM entries (flag CONTINUE).
+export const NameFlags = { CONTINUE: 0x01, CURRENT: 0x02, PARENT: 0x04, HOST: 0x20 } as const
+
+export interface AlternateName {
+  flags: number
+  content: Buffer
+}
+
+export function parseNM (entry: SuspEntry, where: ImageLocation): AlternateName {
+  requireLength(entry, 1, where)
+  return { flags: entry.data[0], content: Buffer.from(entry.data.subarray(1)) }
+}
+
+export function makeNM (nm: AlternateName): SuspEntry {
+  return { signature: 'NM', version: 1, data: Buffer.concat([Buffer.from([nm.flags]), nm.content]) }
+}
+
+// 4.1.5 CL / PL / RE: deep directory relocation.
+export function parseLocation (entry: SuspEntry, diag: Diagnostics, where: ImageLocation): number {
+  requireLength(entry, 8, where)
+  return readBoth32(entry.data, 0, diag, { ...where, field: `${entry.signature} location` })
+}
+
+export function makeLocation (signature: 'CL' | 'PL', lba: number): SuspEntry {
+  const data = Buffer.alloc(8)
+  writeBoth32(data, 0, lba)
+  return { signature, version: 1, data }
+}
+
+export function makeRE (): SuspEntry {
+  return { signature: 'RE', version: 1, data: Buffer.alloc(0) }
+}
+
+// 4.1.6 TF: time stamps, in the order of their flag bits, short (7-byte) or long (17-byte) form.
+export const TimeFlags = {
+  CREATION: 0x01,
+  MODIFY: 0x02,
+  ACCESS: 0x04,
+  ATTRIBUTES: 0x08,
+  BACKUP: 0x10,
+  EXPIRATION: 0x20,
+  EFFECTIVE: 0x40,
+  LONG_FORM: 0x80
+} as const
+
+export type TimeKind = 'creation' | 'modify' | 'access' | 'attributes' | 'backup' | 'expiration' | 'effective'
+const TIME_KINDS: TimeKind[] = ['creation', 'modify', 'access', 'attributes', 'backup', 'expiration', 'effective']
+
+export interface TimeStamps {
+  longForm: boolean
+  stamps: Partial<Record<TimeKind, RecordDate | VolumeDate>>
+}
+
+export function parseTF (entry: SuspEntry, diag: Diagnostics, where: ImageLocation): TimeStamps {
+  requireLength(entry, 1, where)
+  const flags = entry.data[0]
+  const longForm = (flags & TimeFlags.LONG_FORM) !== 0
+  const size = longForm ? VOLUME_DATE_SIZE : RECORD_DATE_SIZE
+  const stamps: TimeStamps['stamps'] = {}
+  let at = 1
+  TIME_KINDS.forEach((kind, bit) => {
+    if ((flags & (1 << bit)) === 0) return
+    if (at + size > entry.data.length) {
+      diag.warn({ ...where, field: `TF ${kind}` }, 'time stamp missing from a short TF entry')
+      return
+    }
+    stamps[kind] = longForm ? parseVolumeDate(entry.data, at) : parseRecordDate(entry.data, at)
+    at += size
+  })
+  return { longForm, stamps }
+}
+
+export function makeTF (tf: TimeStamps): SuspEntry {
+  const size = tf.longForm ? VOLUME_DATE_SIZE : RECORD_DATE_SIZE
+  const kinds = TIME_KINDS.filter(kind => tf.stamps[kind] !== undefined)
+  const data = Buffer.alloc(1 + kinds.length * size)
+  data[0] = tf.longForm ? TimeFlags.LONG_FORM : 0
+  let at = 1
+  for (const kind of kinds) {
+    data[0] |= 1 << TIME_KINDS.indexOf(kind)
+    if (tf.longForm) serializeVolumeDate(tf.stamps[kind] as VolumeDate, data, at)
+    else serializeRecordDate(tf.stamps[kind] as RecordDate, data, at)
+    at += size
+  }
+  return { signature: 'TF', version: 1, data }
+}
+
+// 4.1.7 SF: sparse file (1.12 form: virtual size high, low, table depth). Kept, and its size reported.
+export interface SparseFile {
+  virtualSize: number
+  tableDepth: number
+}
+
+export function parseSF (entry: SuspEntry, diag: Diagnostics, where: ImageLocation): SparseFile {
+  if (entry.data.length >= 17) {
+    const high = readBoth32(entry.data, 0, diag, { ...where, field: 'SF size high' })
+    const low = readBoth32(entry.data, 8, diag, { ...where, field: 'SF size low' })
+    return { virtualSize: high * 2 ** 32 + low, tableDepth: entry.data[16] }
+  }
+  // RRIP 1.10's SF carries only one 32-bit size.
+  requireLength(entry, 8, where)
+  return { virtualSize: readBoth32(entry.data, 0, diag, { ...where, field: 'SF size' }), tableDepth: 0 }
+}
+
+// RRIP 1.09 RR: which Rock Ridge fields the record carries (obsolete in 1.12, still written by genisoimage).
+export const RockRidgeFieldFlags = { PX: 0x01, PN: 0x02, SL: 0x04, NM: 0x08, CL: 0x10, PL: 0x20, RE: 0x40, TF: 0x80 } as const
+
+export function makeRR (flags: number): SuspEntry {
+  return { signature: 'RR', version: 1, data: Buffer.from([flags]) }
+}
+
+// ZF: zisofs compressed file ("pz" algorithm: zlib blocks), as read by Linux isofs (fs/isofs/rock.c).
+export interface ZisofsInfo {
+  algorithm: string
+  headerSizeDiv4: number
+  log2BlockSize: number
+  uncompressedSize: number
+}
+
+export function parseZF (entry: SuspEntry, diag: Diagnostics, where: ImageLocation): ZisofsInfo {
+  requireLength(entry, 12, where)
+  return {
+    algorithm: entry.data.toString('latin1', 0, 2),
+    headerSizeDiv4: entry.data[2],
+    log2BlockSize: entry.data[3],
+    uncompressedSize: readBoth32(entry.data, 4, diag, { ...where, field: 'ZF uncompressed size' })
+  }
+}
+
+export function makeZF (zf: ZisofsInfo): SuspEntry {
+  const data = Buffer.alloc(12)
+  data.write(zf.algorithm, 0, 2, 'latin1')
+  data[2] = zf.headerSizeDiv4
+  data[3] = zf.log2BlockSize
+  writeBoth32(data, 4, zf.uncompressedSize)
+  return { signature: 'ZF', version: 1, data }
+}

@@ -1,0 +1,82 @@
+import * as fs from 'node:fs'
+import { InvalidImageError, type ImageLocation } from '../../errors'
+
+/**
+ * Positional reads from an image. Every read names its offset, so concurrent readers (FUSE serves several
+ * requests at once) never share a file position.
+ */
+export interface ByteSource {
+  readonly size: number
+  read (buf: Buffer, offset: number, length: number, position: number): Promise<number>
+}
+
+export class FileByteSource implements ByteSource {
+  private constructor (readonly fd: number, readonly size: number, private readonly ownsFd: boolean) {}
+
+  static async open (path: string): Promise<FileByteSource> {
+    const fd = await new Promise<number>((resolve, reject) => fs.open(path, 'r', (err, fd) => err ? reject(err) : resolve(fd)))
+    try {
+      return new FileByteSource(fd, await fstatSize(fd), true)
+    } catch (err) {
+      fs.closeSync(fd)
+      throw err
+    }
+  }
+
+  /** Wraps a descriptor the caller owns (and closes). */
+  static async fromFd (fd: number): Promise<FileByteSource> {
+    return new FileByteSource(fd, await fstatSize(fd), false)
+  }
+
+  read (buf: Buffer, offset: number, length: number, position: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      fs.read(this.fd, buf, offset, length, position, (err, bytesRead) => err ? reject(err) : resolve(bytesRead))
+    })
+  }
+
+  async close (): Promise<void> {
+    if (this.ownsFd) await new Promise<void>((resolve, reject) => fs.close(this.fd, err => err ? reject(err) : resolve()))
+  }
+}
+
+async function fstatSize (fd: number): Promise<number> {
+  const st = await new Promise<fs.Stats>((resolve, reject) => fs.fstat(fd, (err, st) => err ? reject(err) : resolve(st)))
+  if (st.isBlockDevice()) {
+    // A block device reports size 0 through stat; its end is found by seeking (not possible with fs.read),
+    // so trust the descriptors and let reads past the end fail individually.
+    return Number.MAX_SAFE_INTEGER
+  }
+  return st.size
+}
+
+/** Reads exactly `length` bytes or fails with IMAGE_TRUNCATED naming what was being read. */
+export async function readExactly (source: ByteSource, position: number, length: number, where: ImageLocation): Promise<Buffer> {
+  if (position + length > source.size) {
+    throw new InvalidImageError('IMAGE_TRUNCATED',
+      `${length} bytes at byte ${position} lie beyond the end of the image (${source.size} bytes)`, where)
+  }
+  const buf = Buffer.allocUnsafe(length)
+  let done = 0
+  while (done < length) {
+    const n = await source.read(buf, done, length - done, position + done)
+    if (n === 0) {
+      throw new InvalidImageError('IMAGE_TRUNCATED', `image ends inside ${length} bytes at byte ${position}`, where)
+    }
+    done += n
+  }
+  return buf
+}
+
+/** A source over bytes in memory: tests, and images built in memory. */
+export class BufferByteSource implements ByteSource {
+  constructor (private readonly bytes: Buffer) {}
+
+  get size (): number {
+    return this.bytes.length
+  }
+
+  async read (buf: Buffer, offset: number, length: number, position: number): Promise<number> {
+    if (position >= this.bytes.length) return 0
+    return this.bytes.copy(buf, offset, position, Math.min(this.bytes.length, position + length))
+  }
+}

@@ -1,0 +1,188 @@
+import * as zlib from 'node:zlib'
+import { InvalidImageError } from '../../errors'
+import { SECTOR_SIZE } from '../codec/volume-descriptor'
+import { parseZisofsHeader, zisofsBlockCount, ZISOFS_HEADER_SIZE, type ZisofsHeader } from '../codec/zisofs'
+import type { ByteSource } from '../io/byte-source'
+
+/**
+ * Where a file's bytes come from. Content is never held in memory because a file exists: an image file is
+ * a list of extents read on demand, a host file is read when written out, an edited file is an overlay.
+ */
+export interface DataSource {
+  readonly size: number
+  /** Reads up to `length` bytes at `position`; fewer only at the end of the data. */
+  read (buf: Buffer, offset: number, length: number, position: number): Promise<number>
+}
+
+/** One file section (ECMA-119 6.5): where its data starts and how long it is, interleaving included. */
+export interface FileSection {
+  /** LBA where the data starts (the extended attribute record, if any, already skipped: ECMA-119 9.1.2). */
+  lba: number
+  length: number
+  /** ECMA-119 6.4.3 interleaving: data in units of `unitSize` blocks separated by `gapSize` blocks. */
+  unitSize: number
+  gapSize: number
+}
+
+/** File data in the image: one section, or several for a multi-extent file (ECMA-119 6.5.1). */
+export class ImageExtentsSource implements DataSource {
+  readonly size: number
+
+  constructor (private readonly image: ByteSource, readonly sections: readonly FileSection[]) {
+    this.size = sections.reduce((sum, s) => sum + s.length, 0)
+  }
+
+  /** The first LBA, which identifies the data (hard links share it). */
+  get lba (): number {
+    return this.sections[0]?.lba ?? 0
+  }
+
+  async read (buf: Buffer, offset: number, length: number, position: number): Promise<number> {
+    let done = 0
+    let sectionStart = 0
+    for (const section of this.sections) {
+      const sectionEnd = sectionStart + section.length
+      while (done < length && position + done >= sectionStart && position + done < sectionEnd) {
+        const within = position + done - sectionStart
+        const [physical, contiguous] = physicalOffset(section, within)
+        const want = Math.min(length - done, sectionEnd - (position + done), contiguous)
+        const n = await this.image.read(buf, offset + done, want, physical)
+        if (n < want) {
+          throw new InvalidImageError('IMAGE_TRUNCATED', `file data at byte ${physical + n} lies beyond the end of the image`,
+            { structure: 'file data', lba: section.lba })
+        }
+        done += n
+      }
+      sectionStart = sectionEnd
+      if (done >= length) break
+    }
+    return done
+  }
+}
+
+/** Physical byte offset of `within` bytes into a section, and how many bytes follow contiguously. */
+function physicalOffset (section: FileSection, within: number): [number, number] {
+  const start = section.lba * SECTOR_SIZE
+  if (section.unitSize === 0 || section.gapSize === 0) return [start + within, section.length - within]
+  const unitBytes = section.unitSize * SECTOR_SIZE
+  const unit = Math.floor(within / unitBytes)
+  const inUnit = within % unitBytes
+  return [start + unit * (section.unitSize + section.gapSize) * SECTOR_SIZE + inUnit, unitBytes - inUnit]
+}
+
+export class BufferSource implements DataSource {
+  constructor (private readonly bytes: Buffer) {}
+
+  get size (): number {
+    return this.bytes.length
+  }
+
+  async read (buf: Buffer, offset: number, length: number, position: number): Promise<number> {
+    if (position >= this.bytes.length) return 0
+    return this.bytes.copy(buf, offset, position, Math.min(this.bytes.length, position + length))
+  }
+}
+
+export const EMPTY_SOURCE: DataSource = new BufferSource(Buffer.alloc(0))
+
+/**
+ * A zisofs-compressed file read as its uncompressed bytes, as Linux isofs does. The header and block
+ * pointers are read on first use; the last few inflated blocks are kept because FUSE reads 128 KiB at a
+ * time and blocks are 32 KiB.
+ */
+export class ZisofsSource implements DataSource {
+  private header?: ZisofsHeader
+  private pointers?: number[]
+  private readonly cache = new Map<number, Buffer>()
+  private static readonly CACHED_BLOCKS = 8
+
+  constructor (private readonly compressed: DataSource, readonly size: number, private readonly lba: number) {}
+
+  async read (buf: Buffer, offset: number, length: number, position: number): Promise<number> {
+    if (position >= this.size) return 0
+    const end = Math.min(this.size, position + length)
+    const { log2BlockSize } = await this.load()
+    const blockSize = 2 ** log2BlockSize
+    let done = 0
+    while (position + done < end) {
+      const index = Math.floor((position + done) / blockSize)
+      const block = await this.block(index, blockSize)
+      const within = (position + done) % blockSize
+      const n = Math.min(end - (position + done), block.length - within)
+      if (n <= 0) break
+      block.copy(buf, offset + done, within, within + n)
+      done += n
+    }
+    return done
+  }
+
+  private async load (): Promise<ZisofsHeader> {
+    if (this.header !== undefined) return this.header
+    const where = { structure: 'zisofs file', lba: this.lba }
+    const head = Buffer.alloc(ZISOFS_HEADER_SIZE)
+    await this.readCompressed(head, 0, where)
+    const header = parseZisofsHeader(head, where)
+    if (header.uncompressedSize !== this.size) {
+      throw new InvalidImageError('IMAGE_BAD_ZISOFS',
+        `header size ${header.uncompressedSize} differs from the ZF entry's ${this.size}`, where)
+    }
+    const count = zisofsBlockCount(header) + 1
+    if (header.headerSizeDiv4 * 4 + count * 4 > this.compressed.size) {
+      throw new InvalidImageError('IMAGE_BAD_ZISOFS', 'block pointer table exceeds the file', where)
+    }
+    const table = Buffer.alloc(count * 4)
+    await this.readCompressed(table, header.headerSizeDiv4 * 4, where)
+    const pointers: number[] = []
+    for (let i = 0; i < count; i++) pointers.push(table.readUInt32LE(i * 4))
+    this.pointers = pointers
+    this.header = header
+    return header
+  }
+
+  private async block (index: number, blockSize: number): Promise<Buffer> {
+    const cached = this.cache.get(index)
+    if (cached !== undefined) return cached
+    const pointers = this.pointers as number[]
+    const where = { structure: 'zisofs block', lba: this.lba, offset: index }
+    const start = pointers[index]
+    const end = pointers[index + 1]
+    const expected = Math.min(blockSize, this.size - index * blockSize)
+    let block: Buffer
+    if (end === start) {
+      block = Buffer.alloc(expected)
+    } else {
+      if (end < start || end > this.compressed.size || end - start > 2 * blockSize + 1024) {
+        throw new InvalidImageError('IMAGE_BAD_ZISOFS', `block pointers ${start}..${end} are out of order or range`, where)
+      }
+      const raw = Buffer.alloc(end - start)
+      await this.readCompressed(raw, start, where)
+      try {
+        block = zlib.inflateSync(raw, { maxOutputLength: blockSize })
+      } catch (err) {
+        throw new InvalidImageError('IMAGE_BAD_ZISOFS', `block does not inflate: ${(err as Error).message}`, where)
+      }
+      if (block.length < expected) block = Buffer.concat([block, Buffer.alloc(expected - block.length)])
+    }
+    if (this.cache.size >= ZisofsSource.CACHED_BLOCKS) this.cache.delete(this.cache.keys().next().value as number)
+    this.cache.set(index, block)
+    return block
+  }
+
+  private async readCompressed (into: Buffer, position: number, where: { structure: string, lba: number }): Promise<void> {
+    const n = await this.compressed.read(into, 0, into.length, position)
+    if (n < into.length) throw new InvalidImageError('IMAGE_BAD_ZISOFS', 'compressed data ends early', where)
+  }
+}
+
+/** Reads a whole source into memory: only for small things (symlink-sized data, boot file heads). */
+export async function readAll (source: DataSource, limit: number): Promise<Buffer> {
+  const size = Math.min(source.size, limit)
+  const buf = Buffer.alloc(size)
+  let done = 0
+  while (done < size) {
+    const n = await source.read(buf, done, size - done, done)
+    if (n === 0) break
+    done += n
+  }
+  return buf.subarray(0, done)
+}

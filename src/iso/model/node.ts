@@ -1,0 +1,159 @@
+import type { SuspEntry } from '../codec/susp'
+import type { Inode } from './inode'
+
+/**
+ * The names one entry has in each namespace. `iso` is the ISO9660 identifier as recorded ("README.TXT;1"),
+ * `rr` the Rock Ridge name, `joliet` the Joliet identifier. An absent `iso` or `joliet` means the entry is
+ * not in that directory tree at all (a file can be hidden from Joliet only, or exist only in Joliet).
+ */
+export interface Names {
+  iso?: string
+  rr?: string
+  joliet?: string
+}
+
+/** Where an entry's records were read from: lets a commit rewrite them in place. */
+export interface RecordLocation {
+  lba: number
+  offset: number
+  length: number
+}
+
+export interface Origin {
+  iso?: RecordLocation
+  joliet?: RecordLocation
+}
+
+/** Flags of a node: ECMA-119 9.1.6 bits the views honour, and bits of our own above the record's byte. */
+export const NodeFlag = {
+  HIDDEN: 0x01,
+  ASSOCIATED: 0x04,
+  /** The Rock Ridge relocation directory (rr_moved): an artifact of RRIP 4.1.5, hidden from every view. */
+  RELOCATION_DIRECTORY: 0x100
+} as const
+
+/** An entry in the namespace-neutral tree: names, a parent, and the inode it names. */
+export class Node {
+  parent: Node | undefined
+  names: Names
+  readonly inode: Inode
+  /** NodeFlag bits. */
+  flags: number
+  readonly dir: Directory | undefined
+  origin?: Origin
+  /** SUSP entries this code does not interpret (AAIP "AL", Amiga "AS", …), written back unchanged. */
+  foreignSystemUse?: SuspEntry[]
+
+  constructor (parent: Node | undefined, names: Names, inode: Inode, dir?: Directory, flags = 0) {
+    this.parent = parent
+    this.names = names
+    this.inode = inode
+    this.dir = dir
+    this.flags = flags
+  }
+
+  get isDirectory (): boolean {
+    return this.dir !== undefined
+  }
+}
+
+type NameOf = (node: Node) => string | undefined
+
+interface NameIndex {
+  nameOf: NameOf
+  map: Map<string, Node>
+  /** Some name was held by two entries (damaged images only): a removal must then rebuild the index. */
+  shadowed: boolean
+}
+
+/**
+ * A directory's entries, loaded on first use: opening an image parses the root only, and a directory is
+ * read from the image the first time someone looks into it. Entries keep insertion order in a Set and the
+ * per-namespace name indexes are kept up to date on each change, so that adding, removing and looking up
+ * are O(1) whatever the directory's size.
+ */
+export class Directory {
+  private entries?: Set<Node>
+  private listed?: readonly Node[]
+  private loading?: Promise<readonly Node[]>
+  private readonly indexes = new Map<string, NameIndex>()
+
+  constructor (private loader?: () => Promise<Node[]>) {
+    if (loader === undefined) this.entries = new Set()
+  }
+
+  get loaded (): boolean {
+    return this.entries !== undefined
+  }
+
+  async list (): Promise<readonly Node[]> {
+    if (this.entries !== undefined) return this.snapshot()
+    if (this.loading === undefined) {
+      const loader = this.loader as () => Promise<Node[]>
+      this.loading = loader().then(entries => {
+        this.entries = new Set(entries)
+        this.loader = undefined
+        this.loading = undefined
+        return this.snapshot()
+      }, err => {
+        // A failed load (an unreadable sector) may be retried on the next access.
+        this.loading = undefined
+        throw err
+      })
+    }
+    return await this.loading
+  }
+
+  /** Entries if loaded, without loading. */
+  peek (): readonly Node[] | undefined {
+    return this.entries === undefined ? undefined : this.snapshot()
+  }
+
+  /**
+   * A name → entry map for one namespace, built on first use. `nameOf` gives an entry's name in the
+   * namespace (undefined: not in it); the first entry with a name wins.
+   */
+  async index (key: string, nameOf: NameOf): Promise<ReadonlyMap<string, Node>> {
+    const cached = this.indexes.get(key)
+    if (cached !== undefined) return cached.map
+    const index: NameIndex = { nameOf, map: new Map(), shadowed: false }
+    for (const node of await this.list()) indexNode(index, node)
+    this.indexes.set(key, index)
+    return index.map
+  }
+
+  add (node: Node): void {
+    this.loadedEntries().add(node)
+    this.listed = undefined
+    for (const index of this.indexes.values()) indexNode(index, node)
+  }
+
+  /** Removes an entry; to rename one, remove it, change its names, and add it back. */
+  remove (node: Node): void {
+    this.loadedEntries().delete(node)
+    this.listed = undefined
+    for (const [key, index] of this.indexes) {
+      const name = index.nameOf(node)
+      if (name === undefined || index.map.get(name) !== node) continue
+      index.map.delete(name)
+      if (index.shadowed) this.indexes.delete(key)
+    }
+  }
+
+  private snapshot (): readonly Node[] {
+    if (this.listed === undefined) this.listed = [...(this.entries as Set<Node>)]
+    return this.listed
+  }
+
+  private loadedEntries (): Set<Node> {
+    if (this.entries === undefined) throw new Error('directory changed before it was loaded')
+    return this.entries
+  }
+}
+
+function indexNode (index: NameIndex, node: Node): void {
+  const name = index.nameOf(node)
+  if (name === undefined) return
+  if (index.map.has(name)) index.shadowed = true
+  else index.map.set(name, node)
+}

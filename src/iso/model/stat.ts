@@ -1,0 +1,50 @@
+import type { FileKind } from './inode'
+import type { Node } from './node'
+
+/** stat(2)-like attributes of a node, independent of namespace. */
+export interface Stat {
+  kind: FileKind
+  mode: number
+  uid: number
+  gid: number
+  size: number
+  /** Link count. Directories without a recorded count report 1, "unknown" (as btrfs does), never a guess
+   * that could make `find` skip subdirectories (GNU find's leaf optimisation trusts nlink 2). */
+  nlink: number
+  ino: number
+  rdev: number
+  blocks: number
+  mtimeMs: number
+  atimeMs: number
+  ctimeMs: number
+  birthtimeMs?: number
+  /** mode/uid/gid were recorded (Rock Ridge), not defaulted. */
+  posix: boolean
+}
+
+export function statOf (node: Node): Stat {
+  const inode = node.inode
+  const size = node.isDirectory ? directorySize(node) : inode.size
+  const stat: Stat = {
+    kind: inode.kind,
+    mode: inode.mode,
+    uid: inode.uid,
+    gid: inode.gid,
+    size,
+    nlink: node.isDirectory && !inode.posix ? 1 : inode.nlink,
+    ino: inode.ino,
+    rdev: inode.rdev,
+    blocks: Math.ceil(size / 512),
+    mtimeMs: inode.times.mtimeMs,
+    atimeMs: inode.times.atimeMs,
+    ctimeMs: inode.times.ctimeMs,
+    posix: inode.posix
+  }
+  if (inode.times.birthtimeMs !== undefined) stat.birthtimeMs = inode.times.birthtimeMs
+  return stat
+}
+
+/** Directories report one sector, as the kernel's isofs reports their extent size; content varies by view. */
+function directorySize (_node: Node): number {
+  return 2048
+}

@@ -1,0 +1,91 @@
+import { InvalidInputError } from '../errors'
+import { Node, NodeFlag } from './model/node'
+import { withoutVersion } from './read/names'
+
+/** The three ways to name what is on an image (design notes: views over one tree, not copies). */
+export type Namespace = 'rockridge' | 'joliet' | 'iso9660'
+export const NAMESPACES: readonly Namespace[] = ['rockridge', 'joliet', 'iso9660']
+
+export function parseNamespace (text: string): Namespace {
+  const aliases: Record<string, Namespace> = { rockridge: 'rockridge', rr: 'rockridge', joliet: 'joliet', iso9660: 'iso9660', iso: 'iso9660' }
+  const ns = aliases[text.toLowerCase()]
+  if (ns === undefined) throw new InvalidInputError('BAD_ARGUMENT', `unknown namespace "${text}" (rockridge, joliet or iso9660)`)
+  return ns
+}
+
+export interface ViewOptions {
+  /** Leave out entries with the ECMA-119 "existence" (hidden) bit; Linux isofs shows them unless `hide`. */
+  hideHidden?: boolean
+  /** Show associated files (ECMA-119 9.1.6 bit 2), which Linux isofs hides unless `showassoc`. */
+  showAssociated?: boolean
+}
+
+/** One namespace's view of the tree: the names it gives nodes, and path lookup by those names. */
+export class NamespaceView {
+  private readonly key: string
+  readonly nameOf: (node: Node) => string | undefined
+
+  constructor (readonly namespace: Namespace, private readonly options: ViewOptions = {}) {
+    this.key = `${namespace}:${options.hideHidden === true ? 1 : 0}:${options.showAssociated === true ? 1 : 0}`
+    this.nameOf = (node: Node) => this.visible(node) ? safeComponent(this.rawName(node)) : undefined
+  }
+
+  /** The entries of a directory in this namespace, name → node, in directory order. */
+  async entries (dir: Node): Promise<ReadonlyMap<string, Node>> {
+    if (dir.dir === undefined) throw new InvalidInputError('NOT_A_DIRECTORY', `${this.pathOf(dir)} is not a directory`)
+    return await dir.dir.index(this.key, this.nameOf)
+  }
+
+  async child (dir: Node, name: string): Promise<Node | undefined> {
+    return (await this.entries(dir)).get(name)
+  }
+
+  /** The node at an absolute path ("/" is the root). */
+  async resolve (root: Node, path: string): Promise<Node> {
+    let node = root
+    for (const component of splitPath(path)) {
+      if (node.dir === undefined) throw new InvalidInputError('NOT_A_DIRECTORY', `${this.pathOf(node)} is not a directory`, { path })
+      const child = await this.child(node, component)
+      if (child === undefined) throw new InvalidInputError('NOT_FOUND', `${path}: no such file or directory`, { path })
+      node = child
+    }
+    return node
+  }
+
+  /** The path of a node in this namespace (for messages; "?" for a component the namespace lacks). */
+  pathOf (node: Node): string {
+    const parts: string[] = []
+    for (let n: Node | undefined = node; n?.parent !== undefined; n = n.parent) parts.push(this.nameOf(n) ?? '?')
+    return '/' + parts.reverse().join('/')
+  }
+
+  private visible (node: Node): boolean {
+    if ((node.flags & NodeFlag.RELOCATION_DIRECTORY) !== 0) return false
+    if ((node.flags & NodeFlag.ASSOCIATED) !== 0 && this.options.showAssociated !== true) return false
+    if ((node.flags & NodeFlag.HIDDEN) !== 0 && this.options.hideHidden === true) return false
+    return true
+  }
+
+  private rawName (node: Node): string | undefined {
+    const { iso, rr, joliet } = node.names
+    switch (this.namespace) {
+      case 'rockridge': return iso === undefined ? undefined : rr ?? withoutVersion(iso)
+      case 'joliet': return joliet === undefined ? undefined : withoutVersion(joliet)
+      case 'iso9660': return iso === undefined ? undefined : withoutVersion(iso)
+    }
+  }
+}
+
+export function splitPath (path: string): string[] {
+  return path.split('/').filter(c => c !== '' && c !== '.')
+}
+
+/**
+ * A name from a damaged or hostile image can be empty, "." or "..", or contain "/" or NUL; none of those
+ * can be a path component, and letting one through would let `extract` write outside its destination.
+ */
+function safeComponent (name: string | undefined): string | undefined {
+  if (name === undefined) return undefined
+  if (name === '' || name === '.' || name === '..') return name.replace(/^\.{0,2}$/, m => '_'.repeat(m.length + 1))
+  return /[/\0]/.test(name) ? name.replace(/[/\0]/g, '_') : name
+}

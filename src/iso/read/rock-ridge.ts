@@ -1,0 +1,128 @@
+import type { ImageLocation } from '../../errors'
+import type { Diagnostics } from '../codec/diagnostics'
+import { recordDateToMs, volumeDateToMs, type RecordDate, type VolumeDate } from '../codec/datetime'
+import {
+  ComponentFlags, NameFlags, parseLocation, parseNM, parsePN, parsePX, parseSF, parseSL, parseTF, parseZF,
+  type PosixAttributes, type SparseFile, type SymlinkComponent, type TimeStamps, type ZisofsInfo
+} from '../codec/rock-ridge'
+import type { SuspEntry } from '../codec/susp'
+import { decodeName } from './names'
+
+/** What the Rock Ridge entries of one record say, assembled across NM/SL continuations. */
+export interface RockRidgeInfo {
+  name?: string
+  posix?: PosixAttributes
+  /** Device number from PN (RRIP 4.1.2), encoded as glibc's makedev(major, minor). */
+  device?: number
+  symlink?: string
+  times?: { mtimeMs?: number, atimeMs?: number, ctimeMs?: number, birthtimeMs?: number }
+  /** CL: this record stands for a directory relocated to that LBA (RRIP 4.1.5.1). */
+  childLink?: number
+  /** PL: the relocated directory's real parent (RRIP 4.1.5.2). */
+  parentLink?: number
+  /** RE: this is a relocated directory; it belongs at its CL record's place (RRIP 4.1.5.3). */
+  relocated: boolean
+  zisofs?: ZisofsInfo
+  sparse?: SparseFile
+  /** Entries neither SUSP nor RRIP interpret here, kept for writing back. */
+  foreign: SuspEntry[]
+}
+
+/** SUSP's own entries (SUSP 5): meaningful in the root "." record, dropped elsewhere. */
+const SUSP_FRAMEWORK = new Set(['SP', 'ST', 'ER', 'ES', 'PD', 'CE'])
+/** RRIP 1.09's RR entry only lists which RRIP entries follow; it carries nothing else. */
+const IGNORED = new Set(['RR'])
+
+export function interpretRockRidge (entries: readonly SuspEntry[], diag: Diagnostics, where: ImageLocation): RockRidgeInfo {
+  const info: RockRidgeInfo = { relocated: false, foreign: [] }
+  const nameParts: Buffer[] = []
+  let nameSpecial = false
+  const components: SymlinkComponent[] = []
+  let sawSymlink = false
+  for (const entry of entries) {
+    switch (entry.signature) {
+      case 'NM': {
+        const nm = parseNM(entry, where)
+        // CURRENT/PARENT name "." and ".."; HOST names the local host: none is a usable name (RRIP 4.1.4).
+        if ((nm.flags & (NameFlags.CURRENT | NameFlags.PARENT | NameFlags.HOST)) !== 0) nameSpecial = true
+        else nameParts.push(nm.content)
+        break
+      }
+      case 'PX': info.posix = parsePX(entry, diag, where); break
+      case 'PN': {
+        const pn = parsePN(entry, diag, where)
+        info.device = deviceNumber(pn.high, pn.low)
+        break
+      }
+      case 'SL':
+        sawSymlink = true
+        components.push(...parseSL(entry, diag, where).components)
+        break
+      case 'TF': info.times = timesOf(parseTF(entry, diag, where)); break
+      case 'CL': info.childLink = parseLocation(entry, diag, where); break
+      case 'PL': info.parentLink = parseLocation(entry, diag, where); break
+      case 'RE': info.relocated = true; break
+      case 'ZF': info.zisofs = parseZF(entry, diag, where); break
+      case 'SF': info.sparse = parseSF(entry, diag, where); break
+      default:
+        if (!SUSP_FRAMEWORK.has(entry.signature) && !IGNORED.has(entry.signature)) info.foreign.push(entry)
+    }
+  }
+  if (nameParts.length > 0 && !nameSpecial) info.name = decodeName(Buffer.concat(nameParts))
+  if (sawSymlink) info.symlink = symlinkTarget(components)
+  return info
+}
+
+/**
+ * RRIP 4.1.3.1: components are joined with "/" unless a component's CONTINUE flag says it goes on in the
+ * next one; ROOT starts an absolute path; CURRENT and PARENT are "." and "..". VOLROOT and HOST have no
+ * portable meaning and are left out, as Linux does.
+ */
+export function symlinkTarget (components: readonly SymlinkComponent[]): string {
+  let target = ''
+  let separate = false
+  for (const c of components) {
+    if ((c.flags & ComponentFlags.ROOT) !== 0) {
+      target = '/'
+      separate = false
+      continue
+    }
+    if ((c.flags & (ComponentFlags.VOLROOT | ComponentFlags.HOST)) !== 0) continue
+    let text: string
+    if ((c.flags & ComponentFlags.CURRENT) !== 0) text = '.'
+    else if ((c.flags & ComponentFlags.PARENT) !== 0) text = '..'
+    else text = decodeName(c.content)
+    if (separate) target += '/'
+    target += text
+    separate = (c.flags & ComponentFlags.CONTINUE) === 0
+  }
+  return target
+}
+
+function timesOf (tf: TimeStamps): NonNullable<RockRidgeInfo['times']> {
+  const ms = (date: RecordDate | VolumeDate | undefined): number | undefined => {
+    if (date === undefined) return undefined
+    return 'digits' in date ? volumeDateToMs(date) : recordDateToMs(date)
+  }
+  return {
+    mtimeMs: ms(tf.stamps.modify),
+    atimeMs: ms(tf.stamps.access),
+    ctimeMs: ms(tf.stamps.attributes),
+    birthtimeMs: ms(tf.stamps.creation)
+  }
+}
+
+/**
+ * RRIP 4.1.2 stores a device as two 32-bit halves; where dev_t is 32 bits the whole number goes in the low
+ * half, and some writers do that anyway. Linux (fs/isofs/rock.c) reads a low half with bits above the
+ * minor and a zero high half as old-style major << 8 | minor, else high = major and low = minor.
+ */
+export function deviceNumber (high: number, low: number): number {
+  const [major, minor] = (low & ~0xff) !== 0 && high === 0 ? [low >>> 8, low & 0xff] : [high, low]
+  return makedev(major, minor)
+}
+
+/** glibc's makedev(): the dev_t encoding st_rdev uses. */
+export function makedev (major: number, minor: number): number {
+  return ((major & 0xfff) * 256) + (minor & 0xff) + ((minor & 0xffffff00) >>> 0) * 4096 + (Math.floor(major / 4096) * 2 ** 32 * 4096)
+}

@@ -1,0 +1,49 @@
+import type { ImageLocation } from '../../errors'
+import type { Diagnostics } from '../codec/diagnostics'
+import { parseCE, parseSuspEntries, type SuspEntry } from '../codec/susp'
+import { SECTOR_SIZE } from '../codec/volume-descriptor'
+import type { SectorCache } from './sector-cache'
+
+/** Bounds a record's SUSP data, continuation areas included: far above the 255-byte NM and 4 KiB SL needs. */
+const MAX_SYSTEM_USE_BYTES = 64 * 1024
+const MAX_CONTINUATIONS = 256
+
+/**
+ * All SUSP entries of one record: its System Use field (after the SP skip bytes, SUSP 5.3) and the
+ * continuation areas CE entries chain to (SUSP 5.1), with loops and runaway chains cut off.
+ * CE entries themselves are consumed, not returned.
+ */
+export async function collectSystemUse (
+  systemUse: Buffer, skip: number, sectors: SectorCache, diag: Diagnostics, where: ImageLocation
+): Promise<SuspEntry[]> {
+  const entries: SuspEntry[] = []
+  let area = systemUse.subarray(Math.min(skip, systemUse.length))
+  let areaWhere = where
+  const seen = new Set<string>()
+  let total = area.length
+  for (let hop = 0; ; hop++) {
+    let next: { block: number, offset: number, length: number } | undefined
+    for (const entry of parseSuspEntries(area, diag, areaWhere)) {
+      if (entry.signature === 'CE') {
+        next = parseCE(entry, diag, areaWhere)
+      } else {
+        entries.push(entry)
+      }
+    }
+    if (next === undefined) return entries
+    const key = `${next.block}:${next.offset}`
+    const ceWhere: ImageLocation = { structure: 'SUSP continuation area', lba: next.block, offset: next.offset }
+    if (seen.has(key) || hop >= MAX_CONTINUATIONS) {
+      diag.warn(ceWhere, 'continuation chain loops or is too long; rest ignored')
+      return entries
+    }
+    total += next.length
+    if (next.offset >= SECTOR_SIZE || total > MAX_SYSTEM_USE_BYTES) {
+      diag.warn(ceWhere, `continuation area (offset ${next.offset}, length ${next.length}) out of bounds; ignored`)
+      return entries
+    }
+    seen.add(key)
+    area = await sectors.readRange(next.block, next.offset, next.length, ceWhere)
+    areaWhere = ceWhere
+  }
+}

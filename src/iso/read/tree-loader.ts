@@ -1,0 +1,374 @@
+import { logger } from '../../log'
+import type { Diagnostics } from '../codec/diagnostics'
+import { FileFlags, isSelfOrParent, type DirectoryRecord } from '../codec/directory-record'
+import { recordDateToMs } from '../codec/datetime'
+import { decodeUcs2 } from '../codec/joliet'
+import { SECTOR_SIZE } from '../codec/volume-descriptor'
+import type { ByteSource } from '../io/byte-source'
+import { ImageExtentsSource, ZisofsSource, type DataSource, type FileSection } from '../model/data-source'
+import { Inode, kindOfMode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Times } from '../model/inode'
+import { Directory, Node, NodeFlag, type Names, type RecordLocation } from '../model/node'
+import {
+  groupFileSections, parseDirectoryRecords, readDirectoryExtent, type LocatedRecord
+} from './directory-records'
+import { decodeName, withoutVersion } from './names'
+import { interpretRockRidge, type RockRidgeInfo } from './rock-ridge'
+import type { SectorCache } from './sector-cache'
+import { collectSystemUse } from './system-use'
+
+const log = logger('read')
+
+export interface TreeOptions {
+  /** Interpret Rock Ridge; `suspSkip` is the SP entry's skip length (SUSP 5.3). */
+  rockRidge: boolean
+  suspSkip: number
+  /** Read the Joliet tree (from `jolietRoot`) and merge its names in. */
+  joliet: boolean
+}
+
+interface DirectoryLocation {
+  extent: number
+  size: number
+}
+
+/** Both trees' extents of one directory of the unified tree; filled in as the parent is matched. */
+interface DirectoryExtents {
+  iso?: DirectoryLocation
+  joliet?: DirectoryLocation
+}
+
+/** One file of a directory as read from the ISO9660 tree, before it becomes a node. */
+interface IsoEntry {
+  sections: LocatedRecord[]
+  rr?: RockRidgeInfo
+  /** For a Rock Ridge CL record: the relocated directory's "." record and its Rock Ridge info. */
+  relocated?: { self: DirectoryRecord, rr?: RockRidgeInfo }
+}
+
+/** Joliet identifiers are at most 64 UCS-2 characters; genisoimage -joliet-long allows 103. */
+const JOLIET_SHORT_LIMIT = 64
+/** Directory names that genisoimage, xorriso and pycdlib give the Rock Ridge relocation directory. */
+const RELOCATION_DIRECTORY_NAMES = /^\.?rr_moved$/i
+
+const DEFAULT_FILE_MODE = S_IFREG | 0o444
+const DEFAULT_DIRECTORY_MODE = S_IFDIR | 0o555
+
+/**
+ * Builds the namespace-neutral tree from the image, one directory at a time as it is first looked at.
+ * The ISO9660 tree (with Rock Ridge) gives the structure; the Joliet tree is walked alongside and its
+ * entries matched to the ISO9660 ones, so that one file seen through both namespaces is one node.
+ *
+ * Guards against damaged images: each directory extent is loaded at most once (a second reference, a loop
+ * or a CL pointing back up, reads as empty with a warning), so loading always ends and never does more
+ * work than the image has directories.
+ */
+export class TreeLoader {
+  private readonly loadedIso = new Set<number>()
+  private readonly loadedJoliet = new Set<number>()
+  /** Files with data, by first LBA and size: hard links and the two namespaces' records share an inode. */
+  private readonly inodesByData = new Map<string, Inode>()
+  /** Rock Ridge 1.12 PX serial numbers of hard-linked files without data. */
+  private readonly inodesBySerial = new Map<number, Inode>()
+
+  constructor (
+    private readonly source: ByteSource,
+    private readonly sectors: SectorCache,
+    private readonly diag: Diagnostics,
+    private readonly options: TreeOptions
+  ) {}
+
+  /** The root node, from the root records of the primary (and Joliet) descriptor. */
+  async root (isoRoot: DirectoryRecord, rootSelf: DirectoryRecord | undefined, jolietRoot?: DirectoryRecord): Promise<Node> {
+    const rr = rootSelf !== undefined && this.options.rockRidge
+      ? await this.rockRidgeOf(rootSelf, 0, { structure: 'root directory record', lba: isoRoot.extent })
+      : undefined
+    const extents: DirectoryExtents = { iso: { extent: isoRoot.extent, size: isoRoot.dataLength } }
+    if (jolietRoot !== undefined && this.options.joliet) {
+      extents.joliet = { extent: jolietRoot.extent, size: jolietRoot.dataLength }
+    }
+    const inode = new Inode({ ...this.attributes(rootSelf ?? isoRoot, rr, true), ino: inoOf(isoRoot.extent * SECTOR_SIZE) })
+    const root: Node = new Node(undefined, { iso: '', joliet: extents.joliet !== undefined ? '' : undefined }, inode,
+      new Directory(async () => await this.loadDirectory(root, extents)))
+    return root
+  }
+
+  private async loadDirectory (parent: Node, extents: DirectoryExtents): Promise<Node[]> {
+    const nodes: Node[] = []
+    const { entries, relocatedAway } = extents.iso !== undefined
+      ? await this.readIsoDirectory(extents.iso)
+      : { entries: [], relocatedAway: 0 }
+    const childExtents = new Map<Node, DirectoryExtents>()
+    const dataKeys = new Map<Node, string>()
+    for (const entry of entries) {
+      const node = this.isoNode(parent, entry, childExtents)
+      nodes.push(node)
+      if (!node.isDirectory) dataKeys.set(node, sectionsKey(entry.sections))
+    }
+    if (extents.joliet !== undefined) {
+      const jolietEntries = await this.readJolietDirectory(extents.joliet)
+      nodes.push(...this.mergeJoliet(parent, nodes, dataKeys, jolietEntries, childExtents))
+    }
+    // RRIP 4.1.5: a directory whose every entry moved to its CL place is the relocation directory.
+    if (relocatedAway > 0 && nodes.length === 0) parent.flags |= NodeFlag.RELOCATION_DIRECTORY
+    if (parent.parent === undefined) await this.loadRelocationDirectory(nodes)
+    log('loaded directory %o: %d entries', extents, nodes.length)
+    return nodes
+  }
+
+  private async readIsoDirectory (location: DirectoryLocation): Promise<{ entries: IsoEntry[], relocatedAway: number }> {
+    const records = await this.readRecords(location, this.loadedIso, 'directory')
+    const entries: IsoEntry[] = []
+    let relocatedAway = 0
+    for (const sections of groupFileSections(records, this.diag)) {
+      const first = sections[0]
+      if (isSelfOrParent(first.record)) continue
+      const entry: IsoEntry = { sections }
+      if (this.options.rockRidge) {
+        const where = { structure: 'directory record', lba: first.lba, offset: first.offset }
+        entry.rr = await this.rockRidgeOf(first.record, this.options.suspSkip, where)
+        // RRIP 4.1.5.3: a relocated directory shows at its CL record's place, not in the relocation directory.
+        if (entry.rr.relocated) {
+          relocatedAway++
+          continue
+        }
+        if (entry.rr.childLink !== undefined) {
+          const self = await this.relocatedSelf(entry.rr.childLink)
+          if (self === undefined) continue
+          entry.relocated = self
+        }
+      }
+      entries.push(entry)
+    }
+    return { entries, relocatedAway }
+  }
+
+  /** The "." record of a directory relocated to `extent`, which carries its size and attributes. */
+  private async relocatedSelf (extent: number): Promise<IsoEntry['relocated']> {
+    const where = { structure: 'relocated directory', lba: extent }
+    const sector = await this.sectors.readRange(extent, 0, SECTOR_SIZE, where)
+    const [self] = parseDirectoryRecords(sector, extent, this.diag, where)
+    if (self === undefined || !isSelfOrParent(self.record) || (self.record.flags & FileFlags.DIRECTORY) === 0) {
+      this.diag.warn({ ...where, field: 'CL location' }, 'CL does not point at a directory; entry ignored')
+      return undefined
+    }
+    const rr = await this.rockRidgeOf(self.record, this.options.suspSkip, where)
+    return { self: self.record, rr }
+  }
+
+  private isoNode (parent: Node, entry: IsoEntry, childExtents: Map<Node, DirectoryExtents>): Node {
+    const first = entry.sections[0]
+    const record = entry.relocated?.self ?? first.record
+    const rr = entry.relocated?.rr ?? entry.rr
+    const isDirectory = entry.relocated !== undefined || (first.record.flags & FileFlags.DIRECTORY) !== 0
+    const names: Names = { iso: decodeName(first.record.identifier) }
+    if (entry.rr?.name !== undefined) names.rr = entry.rr.name
+    const location: RecordLocation = { lba: first.lba, offset: first.offset, length: first.length }
+    let node: Node
+    if (isDirectory) {
+      const extents: DirectoryExtents = { iso: { extent: record.extent, size: record.dataLength } }
+      const inode = new Inode({ ...this.attributes(record, rr, true), ino: inoOf(record.extent * SECTOR_SIZE) })
+      node = new Node(parent, names, inode, new Directory(async () => await this.loadDirectory(node, extents)))
+      childExtents.set(node, extents)
+    } else {
+      node = new Node(parent, names, this.fileInode(entry.sections, rr, location), undefined)
+    }
+    node.flags = first.record.flags & (FileFlags.HIDDEN | FileFlags.ASSOCIATED)
+    node.origin = { iso: location }
+    if (rr !== undefined && rr.foreign.length > 0) node.foreignSystemUse = rr.foreign
+    return node
+  }
+
+  private fileInode (sections: LocatedRecord[], rr: RockRidgeInfo | undefined, location: RecordLocation): Inode {
+    const fileSections: FileSection[] = sections.map(({ record }) => ({
+      lba: record.extent + record.extendedAttributeLength,
+      length: record.dataLength,
+      unitSize: record.fileUnitSize,
+      gapSize: record.interleaveGap
+    }))
+    const extents = new ImageExtentsSource(this.source, fileSections)
+    const dataKey = extents.size > 0 ? `${extents.lba}:${extents.size}` : undefined
+    const shared = dataKey !== undefined ? this.inodesByData.get(dataKey) : this.sharedBySerial(rr)
+    const attributes = this.attributes(sections[0].record, rr, false)
+    if (shared !== undefined) {
+      // Met first through Joliet (no Rock Ridge there): the ISO9660 record's attributes are the real ones.
+      if (!shared.posix && attributes.posix) Object.assign(shared, attributes)
+      return shared
+    }
+
+    let data: DataSource = extents
+    if (rr?.zisofs !== undefined) {
+      if (rr.zisofs.algorithm === 'pz') {
+        data = new ZisofsSource(extents, rr.zisofs.uncompressedSize, extents.lba)
+      } else {
+        this.diag.warn({ structure: 'directory record', lba: location.lba, offset: location.offset, field: 'ZF algorithm' },
+          `zisofs algorithm "${rr.zisofs.algorithm}" is not supported; the compressed bytes are shown`)
+      }
+    }
+    const ino = inoOf(dataKey !== undefined ? extents.lba * SECTOR_SIZE : location.lba * SECTOR_SIZE + location.offset)
+    const inode = new Inode({ ...attributes, data, symlinkTarget: rr?.symlink, rdev: rr?.device, ino })
+    if (inode.symlinkTarget !== undefined && kindOfMode(inode.mode) !== 'symlink') inode.mode = (inode.mode & ~S_IFMT) | S_IFLNK
+    if (dataKey !== undefined) this.inodesByData.set(dataKey, inode)
+    else if (rr?.posix?.serial !== undefined && rr.posix.links > 1) this.inodesBySerial.set(rr.posix.serial, inode)
+    return inode
+  }
+
+  private sharedBySerial (rr: RockRidgeInfo | undefined): Inode | undefined {
+    const px = rr?.posix
+    if (px?.serial === undefined || px.links < 2) return undefined
+    return this.inodesBySerial.get(px.serial)
+  }
+
+  /** Mode, owners and times: Rock Ridge where recorded, else defaults and the record's date. */
+  private attributes (record: DirectoryRecord, rr: RockRidgeInfo | undefined, isDirectory: boolean): {
+    mode: number, uid: number, gid: number, times: Times, posix: boolean, nlink: number
+  } {
+    const recorded = recordDateToMs(record.recorded) ?? 0
+    const times: Times = {
+      mtimeMs: rr?.times?.mtimeMs ?? recorded,
+      atimeMs: rr?.times?.atimeMs ?? rr?.times?.mtimeMs ?? recorded,
+      ctimeMs: rr?.times?.ctimeMs ?? rr?.times?.mtimeMs ?? recorded
+    }
+    if (rr?.times?.birthtimeMs !== undefined) times.birthtimeMs = rr.times.birthtimeMs
+    const px = rr?.posix
+    if (px === undefined) {
+      return { mode: isDirectory ? DEFAULT_DIRECTORY_MODE : DEFAULT_FILE_MODE, uid: 0, gid: 0, times, posix: false, nlink: isDirectory ? 2 : 1 }
+    }
+    // The directory flag wins over a PX type that disagrees with it (the record is what readers traverse).
+    let mode = px.mode
+    if (isDirectory && kindOfMode(mode) !== 'directory') mode = (mode & ~S_IFMT) | S_IFDIR
+    if (!isDirectory && (kindOfMode(mode) === undefined || kindOfMode(mode) === 'directory')) mode = (mode & ~S_IFMT) | S_IFREG
+    return { mode, uid: px.uid, gid: px.gid, times, posix: true, nlink: Math.max(1, px.links) }
+  }
+
+  private async rockRidgeOf (record: DirectoryRecord, skip: number, where: { structure: string, lba?: number, offset?: number }): Promise<RockRidgeInfo> {
+    const entries = await collectSystemUse(record.systemUse, skip, this.sectors, this.diag, where)
+    return interpretRockRidge(entries, this.diag, where)
+  }
+
+  private async readRecords (location: DirectoryLocation, loaded: Set<number>, kind: string): Promise<LocatedRecord[]> {
+    const where = { structure: kind, lba: location.extent }
+    if (loaded.has(location.extent)) {
+      this.diag.warn(where, 'directory is referenced more than once (a loop or a shared extent); shown empty here')
+      return []
+    }
+    loaded.add(location.extent)
+    try {
+      const buf = await readDirectoryExtent(this.source, location.extent, location.size, this.diag, where)
+      return parseDirectoryRecords(buf, location.extent, this.diag, where)
+    } catch (err) {
+      loaded.delete(location.extent)
+      throw err
+    }
+  }
+
+  private async readJolietDirectory (location: DirectoryLocation): Promise<LocatedRecord[][]> {
+    const records = await this.readRecords(location, this.loadedJoliet, 'Joliet directory')
+    return groupFileSections(records, this.diag).filter(sections => !isSelfOrParent(sections[0].record))
+  }
+
+  /**
+   * Gives the ISO9660 nodes of a directory their Joliet names and returns nodes for the Joliet entries that
+   * have no ISO9660 counterpart. Files pair by data (first LBA and size, as every writer shares the data
+   * between the trees), preferring equal names among equal data (empty files all share one LBA in
+   * genisoimage images); directories pair by name, exactly, then case-insensitively, then as the
+   * 64-character prefix a short Joliet name keeps of a long one.
+   */
+  private mergeJoliet (
+    parent: Node, isoNodes: Node[], dataKeys: Map<Node, string>, jolietEntries: LocatedRecord[][],
+    childExtents: Map<Node, DirectoryExtents>
+  ): Node[] {
+    const filesByData = new Map<string, Node[]>()
+    const directories: Node[] = []
+    for (const node of isoNodes) {
+      if (node.isDirectory) directories.push(node)
+      else pushTo(filesByData, dataKeys.get(node) as string, node)
+    }
+    const jolietOnly: Node[] = []
+    for (const sections of jolietEntries) {
+      const first = sections[0]
+      const jolietName = decodeUcs2(first.record.identifier)
+      const name = withoutVersion(jolietName)
+      const isDirectory = (first.record.flags & FileFlags.DIRECTORY) !== 0
+      const location = { lba: first.lba, offset: first.offset, length: first.length }
+      const candidates = isDirectory
+        ? directories
+        : filesByData.get(sectionsKey(sections)) ?? []
+      const match = pickByName(candidates, name, isDirectory)
+      if (match !== undefined) {
+        match.names.joliet = jolietName
+        match.origin = { ...match.origin, joliet: location }
+        const extents = childExtents.get(match)
+        if (extents !== undefined) extents.joliet = { extent: first.record.extent, size: first.record.dataLength }
+        continue
+      }
+      jolietOnly.push(this.jolietOnlyNode(parent, sections, jolietName, isDirectory, location))
+    }
+    return jolietOnly
+  }
+
+  private jolietOnlyNode (parent: Node, sections: LocatedRecord[], jolietName: string, isDirectory: boolean, location: RecordLocation): Node {
+    const record = sections[0].record
+    let node: Node
+    if (isDirectory) {
+      const extents: DirectoryExtents = { joliet: { extent: record.extent, size: record.dataLength } }
+      const inode = new Inode({ ...this.attributes(record, undefined, true), ino: inoOf(record.extent * SECTOR_SIZE) })
+      node = new Node(parent, { joliet: jolietName }, inode, new Directory(async () => await this.loadDirectory(node, extents)))
+    } else {
+      node = new Node(parent, { joliet: jolietName }, this.fileInode(sections, undefined, location))
+    }
+    node.flags = record.flags & (FileFlags.HIDDEN | FileFlags.ASSOCIATED)
+    node.origin = { joliet: location }
+    return node
+  }
+
+  /**
+   * Loads the root's Rock Ridge relocation directory, if it has one, so that views can hide it from the
+   * start (loadDirectory marks it). Costs one directory read at the root, only where one exists.
+   */
+  private async loadRelocationDirectory (rootEntries: Node[]): Promise<void> {
+    if (!this.options.rockRidge) return
+    for (const node of rootEntries) {
+      const name = node.names.rr ?? withoutVersion(node.names.iso ?? '')
+      if (node.dir !== undefined && RELOCATION_DIRECTORY_NAMES.test(name)) await node.dir.list()
+    }
+  }
+}
+
+function pickByName (candidates: Node[], name: string, isDirectory: boolean): Node | undefined {
+  const free = candidates.filter(c => c.names.joliet === undefined)
+  if (free.length === 0) return undefined
+  const lower = name.toLowerCase()
+  const plain = (c: Node): string => c.names.rr ?? withoutVersion(c.names.iso ?? '')
+  const found = free.find(c => plain(c) === name) ??
+    free.find(c => plain(c).toLowerCase() === lower) ??
+    (name.length >= JOLIET_SHORT_LIMIT ? free.find(c => plain(c).startsWith(name)) : undefined)
+  if (found !== undefined || isDirectory) return found
+  // Same data, different names: still the same file (a name mangled differently in each tree).
+  return free[0]
+}
+
+/**
+ * What pairs a file's ISO9660 and Joliet records: where its data is. Files without data (empty files,
+ * symlinks, devices) are all candidates for each other and pair by name.
+ */
+function sectionsKey (sections: LocatedRecord[]): string {
+  const { record } = sections[0]
+  const size = sections.reduce((sum, s) => sum + s.record.dataLength, 0)
+  return size === 0 ? 'empty' : `${record.extent + record.extendedAttributeLength}:${size}`
+}
+
+function pushTo<K, V> (map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key)
+  if (list === undefined) map.set(key, [value])
+  else list.push(value)
+}
+
+/**
+ * Inode numbers are derived from where things are in the image, so they are the same at every mount:
+ * a directory's or a file's data offset, or for files without data the record's offset. Records are at
+ * least 34 bytes (ECMA-119 9.1) and never overlap data, so offset / 34 is unique. Zero is not a valid
+ * inode number, hence the + 1; past 2^32 (images over 146 GB) numbers wrap, as FUSE inode numbers are 32-bit.
+ */
+function inoOf (byteOffset: number): number {
+  return (Math.floor(byteOffset / 34) % 0xffffffff) + 1
+}
