@@ -1,90 +1,96 @@
-import { Readable } from 'node:stream'
+import * as fs from 'node:fs'
+import { Readable, type Writable } from 'node:stream'
 import { InvalidInputError } from '../errors'
-import { logger } from '../log'
-import { WarningLog } from './codec/diagnostics'
-import { volumeDateToMs } from './codec/datetime'
-import { parseDirectoryRecord, type DirectoryRecord } from './codec/directory-record'
-import type { JolietLevel } from './codec/joliet'
-import { rockRidgeVersionOf, type RockRidgeVersion } from './codec/rock-ridge'
-import { parseER, parseSP } from './codec/susp'
-import { decodeText } from './codec/text'
-import { SECTOR_SIZE, type VolumeDescriptor } from './codec/volume-descriptor'
-import { FileByteSource, readExactly, type ByteSource } from './io/byte-source'
-import { NAMESPACES, NamespaceView, type Namespace, type ViewOptions } from './namespace'
-import type { Node } from './model/node'
+import { SECTOR_SIZE } from './codec/volume-descriptor'
+import { addBootImage, bootImageFor, isohybridFor, type ElToritoOptions, type IsohybridOptions } from './edit/boot-editor'
+import { TreeEditor, type NameOptions } from './edit/tree-editor'
+import { BufferByteSource, FileByteSource, type ByteSource } from './io/byte-source'
+import type { BootConfiguration, HybridConfiguration } from './model/boot'
+import { BufferSource, type DataSource } from './model/data-source'
+import { HostFileSource, spoolStream } from './model/host-sources'
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type FileKind } from './model/inode'
+import { Inode } from './model/inode'
+import { Directory, Node, NodeFlag } from './model/node'
 import { statOf, type Stat } from './model/stat'
+import { NAMESPACES, NamespaceView, type Namespace, type ViewOptions } from './namespace'
+import { validateIsoName, type InterchangeLevel } from './naming/iso9660'
+import { bootConfigurationOf, hybridConfigurationOf, inodesByStart } from './read/boot-model'
 import type { DescriptorSet } from './read/descriptors'
-import { readElTorito, type ElToritoInfo } from './read/el-torito'
-import { SectorCache } from './read/sector-cache'
-import { selectDescriptorSet } from './read/sessions'
-import { collectSystemUse } from './read/system-use'
-import { readSystemArea, type SystemAreaInfo } from './read/system-area'
-import { TreeLoader } from './read/tree-loader'
+import type { ElToritoInfo } from './read/el-torito'
+import { readImage, type Extensions, type ImageOrigin, type OpenOptions, type VolumeInfo } from './read/open-image'
+import type { SystemAreaInfo } from './read/system-area'
+import { layoutFor, loadAll, writeImage, type WriteOptions } from './write/master'
+import { defaultTimestampMs, defaultVolumeIdentity, type ImageSettings, type VolumeIdentity } from './write/settings'
+import type { RockRidgeVersion } from './codec/rock-ridge'
+import type { JolietLevel } from './codec/joliet'
 
-const log = logger('read')
-
-export interface OpenOptions {
-  /** Every irregularity is an error instead of a warning (mount option check=strict). */
-  strict?: boolean
-  /** Interpret Rock Ridge when present (default true; isofs `norock` sets false). */
-  rockRidge?: boolean
-  /** Read the Joliet tree when present (default true; isofs `nojoliet` sets false). */
-  joliet?: boolean
-  /** 1-based session to read (default: the newest). */
-  session?: number
-}
-
-/** The volume's identification, decoded for people. */
-export interface VolumeInfo {
-  systemId: string
-  volumeId: string
-  volumeSetId: string
-  publisherId: string
-  preparerId: string
-  applicationId: string
-  copyrightFileId: string
-  abstractFileId: string
-  bibliographicFileId: string
-  createdMs?: number
-  modifiedMs?: number
-  expiresMs?: number
-  effectiveMs?: number
-  volumeSpaceSize: number
-  volumeSetSize: number
-  volumeSequenceNumber: number
-  logicalBlockSize: number
-}
-
-export interface Extensions {
-  /** SUSP is in use (SP entry in the root's "." record); `skip` is its skip length. */
-  susp?: { skip: number }
-  rockRidge?: { version: RockRidgeVersion | 'unknown', identifiers: string[] }
-  joliet?: { level: JolietLevel, volumeId: string }
-  /** An ISO 9660:1999 enhanced volume descriptor is present (genisoimage -iso-level 4). */
-  enhanced: boolean
-}
+export type { OpenOptions, VolumeInfo, Extensions } from './read/open-image'
 
 export interface DirectoryEntry {
   name: string
   node: Node
 }
 
+export interface CreateOptions {
+  /** ECMA-119 interchange level; 4 is ISO 9660:1999 (as genisoimage -iso-level 4). Default 1, as pycdlib. */
+  interchangeLevel?: InterchangeLevel
+  /** Rock Ridge version, or true for 1.09 (what genisoimage -R writes). */
+  rockRidge?: RockRidgeVersion | boolean
+  /** Joliet level, or true for 3. */
+  joliet?: JolietLevel | boolean
+  /** Allow 103-character Joliet names (genisoimage -joliet-long). */
+  jolietLong?: boolean
+  volume?: Partial<VolumeIdentity>
+  /** Name of the Rock Ridge relocation directory (default rr_moved). */
+  relocationDirectory?: string
+}
+
+export interface AddOptions extends NameOptions {
+  /** The namespace `path` is written in (default: the image's default namespace). */
+  namespace?: Namespace
+  /** Permission bits (default 0644 files, 0755 directories). */
+  mode?: number
+  uid?: number
+  gid?: number
+  mtimeMs?: number
+  atimeMs?: number
+  ctimeMs?: number
+  /** Set the ECMA-119 hidden (existence) bit. */
+  hidden?: boolean
+}
+
+export interface Attributes {
+  mode?: number
+  uid?: number
+  gid?: number
+  mtimeMs?: number
+  atimeMs?: number
+  ctimeMs?: number
+}
+
+/** File content to add: a host file path, bytes, or a stream of known length. */
+export type FileContent = string | Buffer | { stream: Readable, size: number }
+
 /**
- * An ISO9660 image opened for reading: descriptors and the root are read at open, everything else when
- * first used, so opening costs the same whatever the number of files.
+ * An ISO9660 image: opened from a file (read lazily: descriptors and the root at open, each directory when
+ * first looked at) or created empty; edited through any of its namespaces; written (mastered) to a file,
+ * descriptor or stream.
  */
 export class IsoImage {
+  private readonly editor: TreeEditor
+  private boot: BootConfiguration | undefined | 'unread'
+  private hybrid: HybridConfiguration | undefined | 'unread'
+
   private constructor (
-    readonly source: ByteSource,
-    private readonly owned: FileByteSource | undefined,
-    readonly descriptors: DescriptorSet,
-    readonly volume: VolumeInfo,
-    readonly extensions: Extensions,
     readonly root: Node,
-    readonly elTorito: ElToritoInfo | undefined,
-    readonly systemArea: SystemAreaInfo,
-    readonly diagnostics: WarningLog
-  ) {}
+    public settings: ImageSettings,
+    readonly origin: ImageOrigin | undefined,
+    private readonly owned: FileByteSource | undefined
+  ) {
+    this.editor = new TreeEditor(root, () => this.settings)
+    this.boot = origin?.elTorito !== undefined ? 'unread' : undefined
+    this.hybrid = origin?.systemArea.used === true ? 'unread' : undefined
+  }
 
   /** Opens an image file by path, by an open descriptor, or from any ByteSource. */
   static async open (target: string | number | ByteSource, options: OpenOptions = {}): Promise<IsoImage> {
@@ -94,46 +100,79 @@ export class IsoImage {
     else if (typeof target === 'number') source = await FileByteSource.fromFd(target)
     else source = target
     try {
-      return await IsoImage.read(source, owned, options)
+      const { origin, root } = await readImage(source, options)
+      return new IsoImage(root, settingsOf(origin, root), origin, owned)
     } catch (err) {
       await owned?.close()
       throw err
     }
   }
 
-  private static async read (source: ByteSource, owned: FileByteSource | undefined, options: OpenOptions): Promise<IsoImage> {
-    const diag = new WarningLog(options.strict === true)
-    const descriptors = await selectDescriptorSet(source, diag, options.session)
-    const primary = descriptors.primary
-    if (primary.volumeSpaceSize * SECTOR_SIZE > source.size) {
-      diag.warn({ structure: 'primary volume descriptor', lba: descriptors.primaryLba, field: 'volume space size' },
-        `image is truncated: ${Math.floor(source.size / SECTOR_SIZE)} of ${primary.volumeSpaceSize} blocks present`)
+  /** A new, empty image (pycdlib's new()). */
+  static create (options: CreateOptions = {}): IsoImage {
+    const now = defaultTimestampMs()
+    const level = options.interchangeLevel ?? 1
+    if (![1, 2, 3, 4].includes(level)) throw new InvalidInputError('BAD_ARGUMENT', `interchange level must be 1 to 4, not ${String(level)}`)
+    const rockRidge = options.rockRidge === true ? '1.09' : options.rockRidge === false ? undefined : options.rockRidge
+    const jolietLevel = options.joliet === true ? 3 : options.joliet === false ? undefined : options.joliet
+    const settings: ImageSettings = {
+      interchangeLevel: level,
+      rockRidge,
+      joliet: jolietLevel !== undefined ? { level: jolietLevel, long: options.jolietLong === true } : undefined,
+      volume: { ...defaultVolumeIdentity(now), ...options.volume },
+      relocationDirectory: options.relocationDirectory ?? 'rr_moved'
     }
-    const sectors = new SectorCache(source)
-    const rootSelf = await readRootSelf(source, primary.root, diag)
-    const extensions = await detectExtensions(descriptors, rootSelf, sectors, diag)
-    const useRockRidge = options.rockRidge !== false && extensions.rockRidge !== undefined
-    const useJoliet = options.joliet !== false && descriptors.joliet !== undefined
-    const loader = new TreeLoader(source, sectors, diag, {
-      rockRidge: useRockRidge, suspSkip: extensions.susp?.skip ?? 0, joliet: useJoliet
-    })
-    const root = await loader.root(primary.root, rootSelf, descriptors.joliet?.descriptor.root)
-    const elTorito = descriptors.bootRecord !== undefined
-      ? await readElTorito(source, descriptors.bootRecord, descriptors.primaryLba, diag)
-      : undefined
-    const systemArea = await readSystemArea(source, diag)
-    if (!useRockRidge) delete extensions.rockRidge
-    if (!useJoliet) delete extensions.joliet
-    log('opened: %o', { volume: decodeText(primary.volumeId, 'ascii'), extensions })
-    return new IsoImage(source, owned, descriptors, volumeInfo(primary), extensions, root, elTorito, systemArea, diag)
+    validateVolume(settings.volume)
+    const inode = new Inode({ mode: S_IFDIR | 0o755, times: { mtimeMs: now, atimeMs: now, ctimeMs: now }, posix: rockRidge !== undefined, nlink: 2, ino: 1 })
+    const root = new Node(undefined, { iso: '', joliet: jolietLevel !== undefined ? '' : undefined }, inode, new Directory())
+    return new IsoImage(root, settings, undefined, undefined)
+  }
+
+  // --- What was read ---------------------------------------------------------------------------------
+
+  get source (): ByteSource {
+    return this.origin?.source ?? EMPTY_IMAGE
+  }
+
+  get descriptors (): DescriptorSet {
+    if (this.origin === undefined) throw new InvalidInputError('UNSUPPORTED', 'a new image has no descriptors until it is written')
+    return this.origin.descriptors
+  }
+
+  get volume (): VolumeInfo {
+    if (this.origin !== undefined) return this.origin.volume
+    const v = this.settings.volume
+    return { ...v, volumeSpaceSize: 0, logicalBlockSize: SECTOR_SIZE }
+  }
+
+  get extensions (): Extensions {
+    if (this.origin !== undefined) return this.origin.extensions
+    const s = this.settings
+    return {
+      enhanced: s.interchangeLevel === 4,
+      susp: s.rockRidge !== undefined ? { skip: 0 } : undefined,
+      rockRidge: s.rockRidge !== undefined ? { version: s.rockRidge, identifiers: [] } : undefined,
+      joliet: s.joliet !== undefined ? { level: s.joliet.level, volumeId: s.volume.jolietVolumeId ?? s.volume.volumeId } : undefined
+    }
+  }
+
+  /** The El Torito catalog as read from the image (see bootConfiguration() for the editable form). */
+  get elTorito (): ElToritoInfo | undefined {
+    return this.origin?.elTorito
+  }
+
+  get systemArea (): SystemAreaInfo {
+    return this.origin?.systemArea ?? { used: false }
+  }
+
+  get warnings (): readonly string[] {
+    return this.origin?.diagnostics.messages ?? []
   }
 
   /** Namespaces this image offers, in the order the kernel prefers them. */
   get namespaces (): Namespace[] {
-    return NAMESPACES.filter(ns =>
-      (ns === 'rockridge' && this.extensions.rockRidge !== undefined) ||
-      (ns === 'joliet' && this.extensions.joliet !== undefined) ||
-      ns === 'iso9660')
+    const e = this.extensions
+    return NAMESPACES.filter(ns => (ns === 'rockridge' && e.rockRidge !== undefined) || (ns === 'joliet' && e.joliet !== undefined) || ns === 'iso9660')
   }
 
   /** Rock Ridge when present, else Joliet, else plain ISO9660 (Linux isofs's rule). */
@@ -141,9 +180,7 @@ export class IsoImage {
     return this.namespaces[0]
   }
 
-  get warnings (): readonly string[] {
-    return this.diagnostics.messages
-  }
+  // --- Reading ---------------------------------------------------------------------------------------
 
   view (namespace: Namespace = this.defaultNamespace, options: ViewOptions = {}): NamespaceView {
     if (!this.namespaces.includes(namespace)) {
@@ -176,7 +213,7 @@ export class IsoImage {
   async createReadStream (path: string, namespace?: Namespace): Promise<Readable> {
     const node = await this.lookup(path, namespace)
     if (node.isDirectory) throw new InvalidInputError('IS_A_DIRECTORY', `${path} is a directory`)
-    return contentStream(node)
+    return contentStream(node.inode.data)
   }
 
   async readFile (path: string, namespace?: Namespace): Promise<Buffer> {
@@ -202,13 +239,311 @@ export class IsoImage {
     }
   }
 
+  // --- Editing ---------------------------------------------------------------------------------------
+
+  /** Adds a file (pycdlib add_file / add_fp); the names in the other namespaces are derived. */
+  async addFile (path: string, content: FileContent, options: AddOptions = {}): Promise<Node> {
+    let data: DataSource
+    if (typeof content === 'string') data = HostFileSource.fromPath(content)
+    else if (Buffer.isBuffer(content)) data = new BufferSource(content)
+    else data = await spoolStream(content.stream, content.size)
+    if (data.size > 0xffffffff && this.settings.interchangeLevel < 3) {
+      throw new InvalidInputError('TOO_LARGE', `a file of ${data.size} bytes needs interchange level 3 or 4 (ECMA-119 10.3: multi-extent files)`)
+    }
+    return await this.addNode(path, 'file', options, { data })
+  }
+
+  async addDirectory (path: string, options: AddOptions = {}): Promise<Node> {
+    return await this.addNode(path, 'directory', options, {})
+  }
+
+  /** A Rock Ridge symbolic link (RRIP 4.1.3). */
+  async addSymlink (path: string, target: string, options: AddOptions = {}): Promise<Node> {
+    this.requireRockRidge('symbolic links')
+    return await this.addNode(path, 'symlink', options, { symlinkTarget: target })
+  }
+
+  /** A Rock Ridge fifo, socket or device node (RRIP 4.1.1 PX, 4.1.2 PN); `rdev` as glibc makedev(). */
+  async addSpecial (path: string, kind: 'fifo' | 'socket' | 'char-device' | 'block-device', options: AddOptions & { rdev?: number } = {}): Promise<Node> {
+    this.requireRockRidge('special files')
+    return await this.addNode(path, kind, options, { rdev: options.rdev ?? 0 })
+  }
+
+  /** Another name for an existing file (pycdlib add_hard_link); `from` is the namespace of `existing`. */
+  async link (existing: string, path: string, options: NameOptions & { namespace?: Namespace, from?: Namespace } = {}): Promise<Node> {
+    const namespace = options.namespace ?? this.defaultNamespace
+    const target = await this.lookup(existing, options.from ?? namespace)
+    const only: NameOptions = namespace === 'joliet' ? { iso: false } : options.joliet === undefined ? {} : { joliet: options.joliet }
+    return await this.editor.link(target, path, namespace, { ...only, ...options })
+  }
+
+  /**
+   * Removes an entry (a file name, or an empty directory) from every tree it is in. With `only`, just its
+   * name in that namespace goes (pycdlib rm_hard_link): a file can be hidden from Joliet alone.
+   */
+  async remove (path: string, options: { namespace?: Namespace, only?: boolean } = {}): Promise<void> {
+    const namespace = options.namespace ?? this.defaultNamespace
+    const node = await this.lookup(path, namespace)
+    const otherTree = namespace === 'joliet' ? node.names.iso : node.names.joliet
+    if (options.only === true && otherTree !== undefined) {
+      await this.renameNames(node, names => {
+        if (namespace === 'joliet') delete names.joliet
+        else { delete names.iso; delete names.rr }
+      })
+      return
+    }
+    // A boot file removed from every tree stays in the catalog, as a hidden boot image.
+    await this.editor.remove(node)
+  }
+
+  /** Moves or renames; the names in the other namespaces follow the new name. */
+  async rename (from: string, to: string, namespace = this.defaultNamespace): Promise<void> {
+    const node = await this.lookup(from, namespace)
+    await this.editor.rename(node, to, namespace)
+  }
+
+  async setAttributes (path: string, attributes: Attributes, namespace?: Namespace): Promise<void> {
+    const inode = (await this.lookup(path, namespace)).inode
+    if (attributes.mode !== undefined) inode.mode = (inode.mode & S_IFMT) | (attributes.mode & 0o7777)
+    if (attributes.uid !== undefined) inode.uid = attributes.uid
+    if (attributes.gid !== undefined) inode.gid = attributes.gid
+    if (attributes.mtimeMs !== undefined) inode.times.mtimeMs = attributes.mtimeMs
+    if (attributes.atimeMs !== undefined) inode.times.atimeMs = attributes.atimeMs
+    if (attributes.ctimeMs !== undefined) inode.times.ctimeMs = attributes.ctimeMs
+    if (attributes.mode !== undefined || attributes.uid !== undefined || attributes.gid !== undefined) inode.posix = true
+  }
+
+  /** Sets or clears the ECMA-119 hidden bit (genisoimage -hidden). */
+  async setHidden (path: string, hidden: boolean, namespace?: Namespace): Promise<void> {
+    const node = await this.lookup(path, namespace)
+    node.flags = hidden ? node.flags | NodeFlag.HIDDEN : node.flags & ~NodeFlag.HIDDEN
+  }
+
+  /** Changes the ISO9660 identifier of an entry, validated against the interchange level. */
+  async setIsoName (path: string, isoName: string, namespace?: Namespace): Promise<void> {
+    const node = await this.lookup(path, namespace)
+    const recorded = validateIsoName(isoName, node.isDirectory, this.settings.interchangeLevel)
+    await this.renameNames(node, names => { names.iso = recorded })
+  }
+
+  // --- Boot ------------------------------------------------------------------------------------------
+
+  /** The El Torito configuration (entries point at files); undefined when the image does not boot. */
+  async bootConfiguration (): Promise<BootConfiguration | undefined> {
+    await this.readBootStructures()
+    return this.boot as BootConfiguration | undefined
+  }
+
+  async hybridConfiguration (): Promise<HybridConfiguration | undefined> {
+    await this.readBootStructures()
+    return this.hybrid as HybridConfiguration | undefined
+  }
+
+  /**
+   * Adds an El Torito boot entry (pycdlib add_eltorito, mkisofs -b/-e): the first call creates the catalog
+   * and the default entry, later calls add section entries (mkisofs -eltorito-alt-boot).
+   */
+  async addElTorito (options: ElToritoOptions, namespace?: Namespace): Promise<void> {
+    await this.readBootStructures()
+    const bootNode = await this.lookup(options.bootFile, namespace)
+    if (bootNode.inode.kind !== 'file') throw new InvalidInputError('BAD_ARGUMENT', `${options.bootFile} is not a regular file`)
+    const image = await bootImageFor(bootNode.inode, options)
+    let boot = this.boot as BootConfiguration | undefined
+    if (boot === undefined) {
+      const catalogPath = options.catalogPath ?? '/boot.cat'
+      const catalog = options.hiddenCatalog === true
+        ? new Inode({ mode: S_IFREG | 0o444, times: bootNode.inode.times, data: new BufferSource(Buffer.alloc(SECTOR_SIZE)), ino: this.editor.allocateIno() })
+        : (await this.addNode(catalogPath, 'file', { namespace, mode: 0o444 }, { data: new BufferSource(Buffer.alloc(SECTOR_SIZE)) })).inode
+      boot = addBootImage(undefined, catalog, image, options)
+    } else {
+      boot = addBootImage(boot, boot.catalog, image, options)
+    }
+    this.boot = boot
+  }
+
+  /** Removes El Torito (pycdlib rm_eltorito): the catalog file goes; boot files stay as files. */
+  async removeElTorito (): Promise<void> {
+    await this.readBootStructures()
+    const boot = this.boot as BootConfiguration | undefined
+    if (boot === undefined) return
+    for await (const { node } of this.walkAll()) {
+      if (node.inode === boot.catalog && node.parent !== undefined) await this.editor.remove(node)
+    }
+    this.boot = undefined
+    this.hybrid = undefined
+  }
+
+  /** Makes the image bootable from a disk as well (syslinux isohybrid; xorriso -isohybrid-mbr/-gpt). */
+  async addIsohybrid (options: IsohybridOptions): Promise<void> {
+    await this.readBootStructures()
+    this.hybrid = await isohybridFor(this.boot as BootConfiguration | undefined, options)
+  }
+
+  async removeIsohybrid (): Promise<void> {
+    await this.readBootStructures()
+    this.hybrid = undefined
+  }
+
+  // --- Writing ---------------------------------------------------------------------------------------
+
+  /** The size the image would have if written now, in bytes. */
+  async estimateSize (options: { paddingSectors?: number } = {}): Promise<number> {
+    return (await layoutFor(this.root, this.settings, await this.content(options.paddingSectors))).totalSectors * SECTOR_SIZE
+  }
+
+  /**
+   * Masters the image (pycdlib write / write_fp): to a path (through a temporary file renamed into place),
+   * a descriptor or a stream. Memory stays bounded: metadata is laid out first, data is streamed.
+   */
+  async write (target: string | number | Writable, options: WriteOptions & { paddingSectors?: number } = {}): Promise<{ bytes: number }> {
+    if (typeof target === 'string' && this.origin !== undefined && this.owned !== undefined && sameFile(target, this.owned.fd)) {
+      throw new InvalidInputError('BAD_ARGUMENT', 'writing over the image being read would destroy what is read; write elsewhere (the commit of a mount handles in-place updates)')
+    }
+    const content = await this.content(options.paddingSectors)
+    if (this.origin !== undefined) this.settings.volume.modifiedMs = defaultTimestampMs()
+    const layout = await layoutFor(this.root, this.settings, content)
+    return await writeImage(layout, content, target, options)
+  }
+
   async close (): Promise<void> {
     await this.owned?.close()
   }
+
+  // --- Internals -------------------------------------------------------------------------------------
+
+  private async content (paddingSectors = 0): Promise<{ boot?: BootConfiguration, hybrid?: HybridConfiguration, paddingSectors: number }> {
+    await this.readBootStructures()
+    return {
+      boot: this.boot as BootConfiguration | undefined,
+      hybrid: this.hybrid as HybridConfiguration | undefined,
+      paddingSectors
+    }
+  }
+
+  /** Maps the read catalog and system area onto inodes; needs the whole tree, so done only when asked. */
+  private async readBootStructures (): Promise<void> {
+    if (this.boot !== 'unread' && this.hybrid !== 'unread') return
+    const origin = this.origin as ImageOrigin
+    await loadAll(this.root)
+    const byStart = inodesByStart(this.root)
+    const volumeSectors = origin.descriptors.primary.volumeSpaceSize
+    if (this.boot === 'unread') {
+      this.boot = origin.elTorito !== undefined ? await bootConfigurationOf(origin.source, origin.elTorito, byStart, volumeSectors) : undefined
+    }
+    if (this.hybrid === 'unread') {
+      this.hybrid = hybridConfigurationOf(origin.systemArea, this.boot, byStart, volumeSectors)
+    }
+  }
+
+  private async addNode (path: string, kind: FileKind, options: AddOptions, extra: { data?: DataSource, symlinkTarget?: string, rdev?: number }): Promise<Node> {
+    const namespace = options.namespace ?? this.defaultNamespace
+    const now = defaultTimestampMs()
+    const mtimeMs = options.mtimeMs ?? now
+    const permissions = options.mode ?? (kind === 'directory' ? 0o755 : kind === 'symlink' ? 0o777 : 0o644)
+    const node = await this.editor.create(path, namespace, {
+      mode: TYPE_BITS[kind] | (permissions & 0o7777),
+      uid: options.uid ?? 0,
+      gid: options.gid ?? 0,
+      times: { mtimeMs, atimeMs: options.atimeMs ?? mtimeMs, ctimeMs: options.ctimeMs ?? mtimeMs },
+      posix: this.settings.rockRidge !== undefined,
+      ...extra
+    }, options)
+    if (options.hidden === true) node.flags |= NodeFlag.HIDDEN
+    return node
+  }
+
+  private requireRockRidge (what: string): void {
+    if (this.settings.rockRidge === undefined) throw new InvalidInputError('UNSUPPORTED', `${what} need Rock Ridge`)
+  }
+
+  /** Changes a node's names in place (its parent's name indexes are kept right). */
+  private async renameNames (node: Node, change: (names: Node['names']) => void): Promise<void> {
+    const parent = node.parent
+    if (parent?.dir === undefined) throw new InvalidInputError('BAD_PATH', 'the root has no name')
+    parent.dir.remove(node)
+    change(node.names)
+    if (node.names.iso === undefined && node.names.joliet === undefined) {
+      node.parent = undefined
+      return
+    }
+    parent.dir.add(node)
+  }
+
+  private async * walkAll (): AsyncGenerator<{ node: Node }> {
+    const stack: Node[] = [this.root]
+    while (stack.length > 0) {
+      const node = stack.pop() as Node
+      for (const child of await node.dir?.list() ?? []) {
+        yield { node: child }
+        if (child.dir !== undefined) stack.push(child)
+      }
+    }
+  }
 }
 
-export function contentStream (node: Node, chunkSize = 1024 * 1024): Readable {
-  const data = node.inode.data
+const TYPE_BITS: Record<FileKind, number> = {
+  file: S_IFREG, directory: S_IFDIR, symlink: S_IFLNK, fifo: S_IFIFO, socket: S_IFSOCK, 'char-device': S_IFCHR, 'block-device': S_IFBLK
+}
+
+const EMPTY_IMAGE = new BufferByteSource(Buffer.alloc(0))
+
+function settingsOf (origin: ImageOrigin, root: Node): ImageSettings {
+  const e = origin.extensions
+  const v = origin.volume
+  const rr = e.rockRidge?.version
+  const relocation = root.dir?.peek()?.find(n => (n.flags & NodeFlag.RELOCATION_DIRECTORY) !== 0)
+  return {
+    interchangeLevel: e.enhanced ? 4 : 3,
+    rockRidge: rr === undefined ? undefined : rr === 'unknown' ? '1.09' : rr,
+    joliet: e.joliet !== undefined ? { level: e.joliet.level, long: false } : undefined,
+    volume: {
+      systemId: v.systemId,
+      volumeId: v.volumeId,
+      volumeSetId: v.volumeSetId,
+      publisherId: v.publisherId,
+      preparerId: v.preparerId,
+      applicationId: v.applicationId,
+      copyrightFileId: v.copyrightFileId,
+      abstractFileId: v.abstractFileId,
+      bibliographicFileId: v.bibliographicFileId,
+      volumeSetSize: v.volumeSetSize,
+      volumeSequenceNumber: v.volumeSequenceNumber,
+      createdMs: v.createdMs ?? defaultTimestampMs(),
+      modifiedMs: v.modifiedMs ?? defaultTimestampMs(),
+      expiresMs: v.expiresMs,
+      effectiveMs: v.effectiveMs,
+      jolietVolumeId: e.joliet?.volumeId
+    },
+    relocationDirectory: relocation?.names.rr ?? 'rr_moved'
+  }
+}
+
+/** ECMA-119 8.4: field sizes of the volume descriptor's identifiers. */
+const VOLUME_FIELD_SIZES: Array<[keyof VolumeIdentity, number]> = [
+  ['systemId', 32], ['volumeId', 32], ['volumeSetId', 128], ['publisherId', 128], ['preparerId', 128],
+  ['applicationId', 128], ['copyrightFileId', 37], ['abstractFileId', 37], ['bibliographicFileId', 37]
+]
+
+function validateVolume (volume: VolumeIdentity): void {
+  for (const [key, size] of VOLUME_FIELD_SIZES) {
+    const value = volume[key] as string
+    if (Buffer.byteLength(value, 'latin1') > size) {
+      throw new InvalidInputError('BAD_ARGUMENT', `${key} "${value}" is longer than the ${size} bytes ECMA-119 8.4 allows`)
+    }
+  }
+}
+
+function sameFile (target: string, fd: number): boolean {
+  try {
+    const a = fs.statSync(target)
+    const b = fs.fstatSync(fd)
+    return a.dev === b.dev && a.ino === b.ino
+  } catch {
+    return false
+  }
+}
+
+export function contentStream (data: DataSource, chunkSize = 1024 * 1024): Readable {
   let position = 0
   return new Readable({
     highWaterMark: chunkSize,
@@ -225,62 +560,4 @@ export function contentStream (node: Node, chunkSize = 1024 * 1024): Readable {
       }, err => this.destroy(err))
     }
   })
-}
-
-async function readRootSelf (source: ByteSource, root: DirectoryRecord, diag: WarningLog): Promise<DirectoryRecord | undefined> {
-  const where = { structure: 'root directory', lba: root.extent }
-  const sector = await readExactly(source, root.extent * SECTOR_SIZE, SECTOR_SIZE, where)
-  return parseDirectoryRecord(sector, 0, SECTOR_SIZE, diag, where)
-}
-
-/**
- * SUSP and Rock Ridge are announced in the root's "." record (SUSP 5.3 SP, 5.5 ER). Images without an ER
- * (mkisofs before 1.10) are still Rock Ridge when RRIP entries appear there.
- */
-async function detectExtensions (
-  descriptors: DescriptorSet, rootSelf: DirectoryRecord | undefined, sectors: SectorCache, diag: WarningLog
-): Promise<Extensions> {
-  const extensions: Extensions = { enhanced: descriptors.enhanced !== undefined }
-  if (descriptors.joliet !== undefined) {
-    extensions.joliet = { level: descriptors.joliet.level, volumeId: decodeText(descriptors.joliet.descriptor.volumeId, 'ucs2') }
-  }
-  if (rootSelf === undefined) return extensions
-  const where = { structure: 'root "." record', lba: descriptors.primary.root.extent }
-  const entries = await collectSystemUse(rootSelf.systemUse, 0, sectors, diag, where)
-  const sp = entries.find(e => e.signature === 'SP')
-  const indicator = sp !== undefined ? parseSP(sp) : undefined
-  if (indicator !== undefined) extensions.susp = { skip: indicator.skip }
-  const identifiers = entries.filter(e => e.signature === 'ER').map(e => parseER(e, where).identifier)
-  const version = identifiers.map(rockRidgeVersionOf).find(v => v !== undefined)
-  const hasRripEntries = entries.some(e => ['PX', 'NM', 'TF', 'RR', 'SL', 'PN'].includes(e.signature))
-  if (version !== undefined || hasRripEntries) {
-    extensions.rockRidge = { version: version ?? 'unknown', identifiers }
-    extensions.susp ??= { skip: 0 }
-  }
-  return extensions
-}
-
-function volumeInfo (pvd: VolumeDescriptor): VolumeInfo {
-  const text = (field: Buffer): string => decodeText(field, 'ascii')
-  const info: VolumeInfo = {
-    systemId: text(pvd.systemId),
-    volumeId: text(pvd.volumeId),
-    volumeSetId: text(pvd.volumeSetId),
-    publisherId: text(pvd.publisherId),
-    preparerId: text(pvd.preparerId),
-    applicationId: text(pvd.applicationId),
-    copyrightFileId: text(pvd.copyrightFileId),
-    abstractFileId: text(pvd.abstractFileId),
-    bibliographicFileId: text(pvd.bibliographicFileId),
-    volumeSpaceSize: pvd.volumeSpaceSize,
-    volumeSetSize: pvd.volumeSetSize,
-    volumeSequenceNumber: pvd.volumeSequenceNumber,
-    logicalBlockSize: pvd.logicalBlockSize
-  }
-  const dates = { createdMs: pvd.created, modifiedMs: pvd.modified, expiresMs: pvd.expires, effectiveMs: pvd.effective }
-  for (const [key, date] of Object.entries(dates)) {
-    const ms = volumeDateToMs(date)
-    if (ms !== undefined) info[key as 'createdMs'] = ms
-  }
-  return info
 }

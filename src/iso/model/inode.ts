@@ -1,3 +1,4 @@
+import type { ZisofsInfo } from '../codec/rock-ridge'
 import { EMPTY_SOURCE, type DataSource } from './data-source'
 
 /** POSIX file type bits (st_mode & S_IFMT), as Rock Ridge PX records them (RRIP 4.1.1). */
@@ -62,7 +63,12 @@ export class Inode {
   rdev: number
   /** Link count: from Rock Ridge PX when recorded, kept up to date by edits. */
   nlink: number
-  /** Stable inode number (see read/inode-numbers.ts). */
+  /**
+   * A zisofs file read from an image: `data` shows it uncompressed, `raw` is the stream as recorded. A
+   * remaster copies `raw` and its ZF entry unchanged; an edit of the content drops this.
+   */
+  compressed?: { raw: DataSource, zisofs: ZisofsInfo }
+  /** Stable inode number (derived from the image position; see read/tree-loader.ts). */
   readonly ino: number
 
   constructor (init: InodeInit) {

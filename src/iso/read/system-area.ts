@@ -14,6 +14,8 @@ export const SYSTEM_AREA_SIZE = DESCRIPTORS_START * SECTOR_SIZE
 export interface SystemAreaInfo {
   /** Whether any byte of the system area is non-zero. */
   used: boolean
+  /** The system area as recorded (when used): the template a remaster starts from. */
+  bytes?: Buffer
   mbr?: Mbr
   /** The El Torito boot image an isohybrid MBR points at, in 512-byte sectors (isohybrid offset 432). */
   isohybridBootLba512?: number
@@ -24,6 +26,7 @@ export async function readSystemArea (source: ByteSource, diag: Diagnostics): Pr
   const area = await readExactly(source, 0, Math.min(SYSTEM_AREA_SIZE, source.size), { structure: 'system area', lba: 0 })
   const info: SystemAreaInfo = { used: area.some(b => b !== 0) }
   if (!info.used) return info
+  info.bytes = area
   const mbr = parseMbr(area.subarray(0, 512))
   if (mbr !== undefined) {
     info.mbr = mbr

@@ -196,9 +196,11 @@ export class TreeLoader {
     }
 
     let data: DataSource = extents
+    let compressed: Inode['compressed']
     if (rr?.zisofs !== undefined) {
       if (rr.zisofs.algorithm === 'pz') {
         data = new ZisofsSource(extents, rr.zisofs.uncompressedSize, extents.lba)
+        compressed = { raw: extents, zisofs: rr.zisofs }
       } else {
         this.diag.warn({ structure: 'directory record', lba: location.lba, offset: location.offset, field: 'ZF algorithm' },
           `zisofs algorithm "${rr.zisofs.algorithm}" is not supported; the compressed bytes are shown`)
@@ -206,6 +208,7 @@ export class TreeLoader {
     }
     const ino = inoOf(dataKey !== undefined ? extents.lba * SECTOR_SIZE : location.lba * SECTOR_SIZE + location.offset)
     const inode = new Inode({ ...attributes, data, symlinkTarget: rr?.symlink, rdev: rr?.device, ino })
+    inode.compressed = compressed
     if (inode.symlinkTarget !== undefined && kindOfMode(inode.mode) !== 'symlink') inode.mode = (inode.mode & ~S_IFMT) | S_IFLNK
     if (dataKey !== undefined) this.inodesByData.set(dataKey, inode)
     else if (rr?.posix?.serial !== undefined && rr.posix.links > 1) this.inodesBySerial.set(rr.posix.serial, inode)

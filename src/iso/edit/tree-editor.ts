@@ -1,0 +1,184 @@
+import { InvalidInputError } from '../../errors'
+import { Inode, S_IFDIR, S_IFMT, type InodeInit } from '../model/inode'
+import { Directory, Node, type Names } from '../model/node'
+import { NamespaceView, splitPath, type Namespace } from '../namespace'
+import { generateIsoName, validateIsoName } from '../naming/iso9660'
+import {
+  jolietNameFor, jolietRecordedName, validateJolietName, validateRockRidgeName, JOLIET_LONG_MAX, JOLIET_MAX
+} from '../naming/joliet'
+import { withoutVersion } from '../read/names'
+import type { ImageSettings } from '../write/settings'
+
+/** Names a caller may set explicitly, and which trees an entry is in. */
+export interface NameOptions {
+  /** The ISO9660 identifier ("README.TXT;1"), validated against the interchange level. */
+  isoName?: string
+  /** The Joliet name. */
+  jolietName?: string
+  /** The Rock Ridge name. */
+  rrName?: string
+  /** false: not in the Joliet tree (hidden from Joliet, as pycdlib's rm_hard_link of the Joliet name). */
+  joliet?: boolean
+  /** false: only in the Joliet tree. */
+  iso?: boolean
+}
+
+/**
+ * Changes to the namespace-neutral tree, addressed by a path in one namespace. Names in the other
+ * namespaces follow: an ISO9660 identifier is generated for the level (collisions numbered), a Joliet
+ * name derived, so that an entry added or renamed through one namespace appears in all of them.
+ */
+export class TreeEditor {
+  private nextIno = 0xfffffff0
+
+  constructor (private readonly root: Node, private readonly settings: () => ImageSettings) {}
+
+  private view (namespace: Namespace): NamespaceView {
+    return new NamespaceView(namespace)
+  }
+
+  /** The directory a new path goes into and the new entry's name. */
+  async parentOf (path: string, namespace: Namespace): Promise<{ parent: Node, name: string }> {
+    const parts = splitPath(path)
+    const name = parts.pop()
+    if (name === undefined) throw new InvalidInputError('BAD_PATH', `"${path}" names the root`)
+    const parent = await this.view(namespace).resolve(this.root, '/' + parts.join('/'))
+    if (parent.dir === undefined) throw new InvalidInputError('NOT_A_DIRECTORY', `${parts.join('/')} is not a directory`)
+    return { parent, name }
+  }
+
+  allocateIno (): number {
+    return this.nextIno--
+  }
+
+  /** Creates a new entry with a new inode. */
+  async create (path: string, namespace: Namespace, init: Omit<InodeInit, 'ino'>, options: NameOptions = {}): Promise<Node> {
+    const { parent, name } = await this.parentOf(path, namespace)
+    const isDirectory = (init.mode & S_IFMT) === S_IFDIR
+    const names = await this.namesFor(parent, name, namespace, isDirectory, options)
+    const inode = new Inode({ ...init, ino: this.allocateIno(), nlink: isDirectory ? 2 : 1 })
+    const node = new Node(parent, names, inode, isDirectory ? new Directory() : undefined)
+    await this.attach(parent, node)
+    if (isDirectory) parent.inode.nlink++
+    return node
+  }
+
+  /** A new name for an existing inode (a hard link), possibly in another namespace only. */
+  async link (target: Node, path: string, namespace: Namespace, options: NameOptions = {}): Promise<Node> {
+    if (target.isDirectory) throw new InvalidInputError('IS_A_DIRECTORY', 'directories cannot be hard-linked')
+    const { parent, name } = await this.parentOf(path, namespace)
+    const names = await this.namesFor(parent, name, namespace, false, options)
+    const node = new Node(parent, names, target.inode)
+    await this.attach(parent, node)
+    if (names.iso !== undefined) target.inode.nlink++
+    return node
+  }
+
+  /** Removes one name; a directory must be empty in every namespace. */
+  async remove (node: Node): Promise<void> {
+    const parent = node.parent
+    if (parent?.dir === undefined) throw new InvalidInputError('BAD_PATH', 'the root cannot be removed')
+    if (node.dir !== undefined && (await node.dir.list()).length > 0) {
+      throw new InvalidInputError('NOT_EMPTY', 'directory not empty')
+    }
+    parent.dir.remove(node)
+    node.parent = undefined
+    if (node.isDirectory) parent.inode.nlink = Math.max(2, parent.inode.nlink - 1)
+    else if (node.names.iso !== undefined) node.inode.nlink = Math.max(0, node.inode.nlink - 1)
+  }
+
+  /**
+   * Moves or renames an entry. The name given is its name in `namespace`; its names in the other trees it
+   * is in are derived again from it. Replacing an existing target is the caller's decision (POSIX rename
+   * replaces, pycdlib refuses), made before calling this.
+   */
+  async rename (node: Node, path: string, namespace: Namespace): Promise<void> {
+    const { parent, name } = await this.parentOf(path, namespace)
+    for (let p: Node | undefined = parent; p !== undefined; p = p.parent) {
+      if (p === node) throw new InvalidInputError('BAD_ARGUMENT', 'a directory cannot move into itself')
+    }
+    const oldParent = node.parent
+    if (oldParent?.dir === undefined) throw new InvalidInputError('BAD_PATH', 'the root cannot be renamed')
+    const keep: NameOptions = { iso: node.names.iso !== undefined, joliet: node.names.joliet !== undefined }
+    oldParent.dir.remove(node)
+    try {
+      node.names = await this.namesFor(parent, name, namespace, node.isDirectory, keep)
+    } catch (err) {
+      oldParent.dir.add(node)
+      throw err
+    }
+    node.parent = parent
+    ;(parent.dir as Directory).add(node)
+    if (node.isDirectory && parent !== oldParent) {
+      oldParent.inode.nlink = Math.max(2, oldParent.inode.nlink - 1)
+      parent.inode.nlink++
+    }
+  }
+
+  private async attach (parent: Node, node: Node): Promise<void> {
+    await (parent.dir as Directory).list()
+    ;(parent.dir as Directory).add(node)
+  }
+
+  /**
+   * Every name an entry called `name` in `namespace` gets in `parent`, checked for collisions in each
+   * namespace view (a name taken in any tree the entry joins is EXISTS).
+   */
+  async namesFor (parent: Node, name: string, namespace: Namespace, isDirectory: boolean, options: NameOptions): Promise<Names> {
+    const settings = this.settings()
+    const parentInIso = parent.names.iso !== undefined
+    const parentInJoliet = parent.names.joliet !== undefined && settings.joliet !== undefined
+    const inIso = (options.iso ?? (namespace !== 'joliet' || parentInIso)) && parentInIso
+    const inJoliet = (options.joliet ?? parentInJoliet) && parentInJoliet
+    if (namespace === 'joliet' && !parentInJoliet) throw new InvalidInputError('NOT_FOUND', 'the directory is not in the Joliet tree')
+    if (namespace !== 'joliet' && !parentInIso) throw new InvalidInputError('NOT_FOUND', 'the directory is not in the ISO9660 tree')
+    if (!inIso && !inJoliet) throw new InvalidInputError('BAD_ARGUMENT', 'an entry must be in the ISO9660 or the Joliet tree')
+    const names: Names = {}
+    const taken = async (ns: Namespace, display: string): Promise<boolean> => (await this.view(ns).child(parent, display)) !== undefined
+
+    if (inIso) {
+      if (settings.rockRidge !== undefined) {
+        names.rr = validateRockRidgeName(options.rrName ?? (namespace === 'iso9660' ? withoutVersion(name) : name))
+        if (await taken('rockridge', names.rr)) throw exists(names.rr)
+      }
+      if (options.isoName !== undefined || namespace === 'iso9660') {
+        names.iso = validateIsoName(options.isoName ?? name, isDirectory, settings.interchangeLevel)
+        if (await taken('iso9660', withoutVersion(names.iso))) throw exists(names.iso)
+      } else {
+        const isoView = await this.view('iso9660').entries(parent)
+        names.iso = generateIsoName(name, isDirectory, settings.interchangeLevel, id => isoView.has(withoutVersion(id)))
+      }
+    }
+    if (inJoliet && settings.joliet !== undefined) {
+      const long = settings.joliet.long
+      let joliet: string
+      if (options.jolietName !== undefined || namespace === 'joliet') {
+        joliet = validateJolietName(withoutVersion(options.jolietName ?? name), long)
+        if (await taken('joliet', joliet)) throw exists(joliet)
+      } else {
+        const jolietView = await this.view('joliet').entries(parent)
+        joliet = uniqueJolietName(jolietNameFor(name, long), long, candidate => jolietView.has(candidate))
+      }
+      names.joliet = jolietRecordedName(joliet, isDirectory)
+    }
+    return names
+  }
+}
+
+function exists (name: string): InvalidInputError {
+  return new InvalidInputError('EXISTS', `"${name}" already exists`, { name })
+}
+
+/** Two long names cut to the same Joliet name are told apart by a number before the extension. */
+function uniqueJolietName (name: string, long: boolean, taken: (name: string) => boolean): string {
+  if (!taken(name)) return name
+  const max = long ? JOLIET_LONG_MAX : JOLIET_MAX
+  const dot = name.lastIndexOf('.')
+  const extension = dot > 0 ? name.slice(dot) : ''
+  const stem = dot > 0 ? name.slice(0, dot) : name
+  for (let n = 1; ; n++) {
+    const suffix = `~${n}`
+    const candidate = [...stem].slice(0, max - [...extension].length - suffix.length).join('') + suffix + extension
+    if (!taken(candidate)) return candidate
+  }
+}

@@ -1,0 +1,52 @@
+import { InvalidInputError } from '../../errors'
+
+/*
+ * Joliet names (Joliet Specification, 1995): UCS-2, at most 64 characters (genisoimage -joliet-long
+ * allows 103, the most that fits a directory record), none of * / : ; ? \ or control characters.
+ */
+
+export const JOLIET_MAX = 64
+export const JOLIET_LONG_MAX = 103
+const FORBIDDEN = /[*/:;?\\\u0000-\u001f]/g
+
+/** Joliet files carry a ";1" version as genisoimage writes them (Windows expects it); directories none. */
+export function jolietRecordedName (name: string, isDirectory: boolean): string {
+  return isDirectory ? name : `${name};1`
+}
+
+/** A Joliet name for any source name: forbidden characters to "_", cut to the limit keeping the extension. */
+export function jolietNameFor (source: string, long: boolean): string {
+  const max = long ? JOLIET_LONG_MAX : JOLIET_MAX
+  const cleaned = source.replace(FORBIDDEN, '_')
+  const units = [...cleaned]
+  if (units.length <= max) return cleaned
+  const dot = cleaned.lastIndexOf('.')
+  const extension = dot > 0 && cleaned.length - dot <= 8 ? cleaned.slice(dot) : ''
+  return [...cleaned.slice(0, cleaned.length - extension.length)].slice(0, max - [...extension].length).join('') + extension
+}
+
+export function validateJolietName (name: string, long: boolean): string {
+  const max = long ? JOLIET_LONG_MAX : JOLIET_MAX
+  if (name === '' || name === '.' || name === '..') throw new InvalidInputError('BAD_NAME', `"${name}" is not a valid Joliet name`)
+  if (FORBIDDEN.test(name)) {
+    FORBIDDEN.lastIndex = 0
+    throw new InvalidInputError('BAD_NAME', `"${name}" contains a character Joliet forbids (* / : ; ? \\ or a control character)`)
+  }
+  if (Buffer.byteLength(name, 'utf16le') / 2 > max) {
+    throw new InvalidInputError('NAME_TOO_LONG', `"${name}" is longer than the ${max} characters Joliet allows${long ? '' : ' (use the long form for 103)'}`)
+  }
+  return name
+}
+
+/** Rock Ridge names: any bytes but "/" and NUL, at most 255 bytes (NAME_MAX; NM entries continue). */
+export const ROCK_RIDGE_NAME_MAX = 255
+
+export function validateRockRidgeName (name: string): string {
+  if (name === '' || name === '.' || name === '..' || /[/\0]/.test(name)) {
+    throw new InvalidInputError('BAD_NAME', `"${name}" is not a valid file name`)
+  }
+  if (Buffer.byteLength(name) > ROCK_RIDGE_NAME_MAX) {
+    throw new InvalidInputError('NAME_TOO_LONG', `"${name.slice(0, 40)}…" is longer than ${ROCK_RIDGE_NAME_MAX} bytes`)
+  }
+  return name
+}

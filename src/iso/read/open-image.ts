@@ -1,0 +1,161 @@
+import { logger } from '../../log'
+import { WarningLog } from '../codec/diagnostics'
+import { volumeDateToMs } from '../codec/datetime'
+import { parseDirectoryRecord, type DirectoryRecord } from '../codec/directory-record'
+import type { JolietLevel } from '../codec/joliet'
+import { rockRidgeVersionOf, type RockRidgeVersion } from '../codec/rock-ridge'
+import { parseER, parseSP } from '../codec/susp'
+import { decodeText } from '../codec/text'
+import { SECTOR_SIZE, type VolumeDescriptor } from '../codec/volume-descriptor'
+import { readExactly, type ByteSource } from '../io/byte-source'
+import type { Node } from '../model/node'
+import type { DescriptorSet } from './descriptors'
+import { readElTorito, type ElToritoInfo } from './el-torito'
+import { SectorCache } from './sector-cache'
+import { selectDescriptorSet } from './sessions'
+import { collectSystemUse } from './system-use'
+import { readSystemArea, type SystemAreaInfo } from './system-area'
+import { TreeLoader } from './tree-loader'
+
+const log = logger('read')
+
+export interface OpenOptions {
+  /** Every irregularity is an error instead of a warning (mount option check=strict). */
+  strict?: boolean
+  /** Interpret Rock Ridge when present (default true; isofs `norock` sets false). */
+  rockRidge?: boolean
+  /** Read the Joliet tree when present (default true; isofs `nojoliet` sets false). */
+  joliet?: boolean
+  /** 1-based session to read (default: the newest). */
+  session?: number
+}
+
+/** The volume's identification, decoded for people. */
+export interface VolumeInfo {
+  systemId: string
+  volumeId: string
+  volumeSetId: string
+  publisherId: string
+  preparerId: string
+  applicationId: string
+  copyrightFileId: string
+  abstractFileId: string
+  bibliographicFileId: string
+  createdMs?: number
+  modifiedMs?: number
+  expiresMs?: number
+  effectiveMs?: number
+  volumeSpaceSize: number
+  volumeSetSize: number
+  volumeSequenceNumber: number
+  logicalBlockSize: number
+}
+
+export interface Extensions {
+  /** SUSP is in use (SP entry in the root's "." record); `skip` is its skip length. */
+  susp?: { skip: number }
+  rockRidge?: { version: RockRidgeVersion | 'unknown', identifiers: string[] }
+  joliet?: { level: JolietLevel, volumeId: string }
+  /** An ISO 9660:1999 enhanced volume descriptor is present (genisoimage -iso-level 4). */
+  enhanced: boolean
+}
+
+/** Everything read from an image file besides its tree. */
+export interface ImageOrigin {
+  source: ByteSource
+  descriptors: DescriptorSet
+  volume: VolumeInfo
+  extensions: Extensions
+  elTorito?: ElToritoInfo
+  systemArea: SystemAreaInfo
+  diagnostics: WarningLog
+}
+
+/** Reads descriptors, the root and the boot structures; directories load later, on demand. */
+export async function readImage (source: ByteSource, options: OpenOptions): Promise<{ origin: ImageOrigin, root: Node }> {
+  const diag = new WarningLog(options.strict === true)
+  const descriptors = await selectDescriptorSet(source, diag, options.session)
+  const primary = descriptors.primary
+  if (primary.volumeSpaceSize * SECTOR_SIZE > source.size) {
+    diag.warn({ structure: 'primary volume descriptor', lba: descriptors.primaryLba, field: 'volume space size' },
+      `image is truncated: ${Math.floor(source.size / SECTOR_SIZE)} of ${primary.volumeSpaceSize} blocks present`)
+  }
+  const sectors = new SectorCache(source)
+  const rootSelf = await readRootSelf(source, primary.root, diag)
+  const extensions = await detectExtensions(descriptors, rootSelf, sectors, diag)
+  const useRockRidge = options.rockRidge !== false && extensions.rockRidge !== undefined
+  const useJoliet = options.joliet !== false && descriptors.joliet !== undefined
+  const loader = new TreeLoader(source, sectors, diag, {
+    rockRidge: useRockRidge, suspSkip: extensions.susp?.skip ?? 0, joliet: useJoliet
+  })
+  const root = await loader.root(primary.root, rootSelf, descriptors.joliet?.descriptor.root)
+  const elTorito = descriptors.bootRecord !== undefined
+    ? await readElTorito(source, descriptors.bootRecord, descriptors.primaryLba, diag)
+    : undefined
+  const systemArea = await readSystemArea(source, diag)
+  if (!useRockRidge) delete extensions.rockRidge
+  if (!useJoliet) delete extensions.joliet
+  log('opened: %o', { volume: decodeText(primary.volumeId, 'ascii'), extensions })
+  return {
+    origin: { source, descriptors, volume: volumeInfo(primary), extensions, elTorito, systemArea, diagnostics: diag },
+    root
+  }
+}
+
+async function readRootSelf (source: ByteSource, root: DirectoryRecord, diag: WarningLog): Promise<DirectoryRecord | undefined> {
+  const where = { structure: 'root directory', lba: root.extent }
+  const sector = await readExactly(source, root.extent * SECTOR_SIZE, SECTOR_SIZE, where)
+  return parseDirectoryRecord(sector, 0, SECTOR_SIZE, diag, where)
+}
+
+/**
+ * SUSP and Rock Ridge are announced in the root's "." record (SUSP 5.3 SP, 5.5 ER). Images without an ER
+ * (mkisofs before 1.10) are still Rock Ridge when RRIP entries appear there.
+ */
+async function detectExtensions (
+  descriptors: DescriptorSet, rootSelf: DirectoryRecord | undefined, sectors: SectorCache, diag: WarningLog
+): Promise<Extensions> {
+  const extensions: Extensions = { enhanced: descriptors.enhanced !== undefined }
+  if (descriptors.joliet !== undefined) {
+    extensions.joliet = { level: descriptors.joliet.level, volumeId: decodeText(descriptors.joliet.descriptor.volumeId, 'ucs2') }
+  }
+  if (rootSelf === undefined) return extensions
+  const where = { structure: 'root "." record', lba: descriptors.primary.root.extent }
+  const entries = await collectSystemUse(rootSelf.systemUse, 0, sectors, diag, where)
+  const sp = entries.find(e => e.signature === 'SP')
+  const indicator = sp !== undefined ? parseSP(sp) : undefined
+  if (indicator !== undefined) extensions.susp = { skip: indicator.skip }
+  const identifiers = entries.filter(e => e.signature === 'ER').map(e => parseER(e, where).identifier)
+  const version = identifiers.map(rockRidgeVersionOf).find(v => v !== undefined)
+  const hasRripEntries = entries.some(e => ['PX', 'NM', 'TF', 'RR', 'SL', 'PN'].includes(e.signature))
+  if (version !== undefined || hasRripEntries) {
+    extensions.rockRidge = { version: version ?? 'unknown', identifiers }
+    extensions.susp ??= { skip: 0 }
+  }
+  return extensions
+}
+
+function volumeInfo (pvd: VolumeDescriptor): VolumeInfo {
+  const text = (field: Buffer): string => decodeText(field, 'ascii')
+  const info: VolumeInfo = {
+    systemId: text(pvd.systemId),
+    volumeId: text(pvd.volumeId),
+    volumeSetId: text(pvd.volumeSetId),
+    publisherId: text(pvd.publisherId),
+    preparerId: text(pvd.preparerId),
+    applicationId: text(pvd.applicationId),
+    copyrightFileId: text(pvd.copyrightFileId),
+    abstractFileId: text(pvd.abstractFileId),
+    bibliographicFileId: text(pvd.bibliographicFileId),
+    volumeSpaceSize: pvd.volumeSpaceSize,
+    volumeSetSize: pvd.volumeSetSize,
+    volumeSequenceNumber: pvd.volumeSequenceNumber,
+    logicalBlockSize: pvd.logicalBlockSize
+  }
+  const dates = { createdMs: pvd.created, modifiedMs: pvd.modified, expiresMs: pvd.expires, effectiveMs: pvd.effective }
+  for (const [key, date] of Object.entries(dates)) {
+    const ms = volumeDateToMs(date)
+    if (ms !== undefined) info[key as 'createdMs'] = ms
+  }
+  return info
+}

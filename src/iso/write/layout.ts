@@ -1,0 +1,259 @@
+import { InvalidInputError } from '../../errors'
+import { bootCatalogSize } from '../codec/el-torito'
+import { recordLength } from '../codec/directory-record'
+import { pathTableRecordLength } from '../codec/path-table'
+import { CE_ENTRY_LENGTH } from '../codec/susp'
+import { SECTOR_SIZE } from '../codec/volume-descriptor'
+import { allBootImages, type BootConfiguration, type HybridConfiguration } from '../model/boot'
+import { hybridTotalSectors } from './hybrid'
+import type { DataSource } from '../model/data-source'
+import type { Inode } from '../model/inode'
+import { rockRidgeEntries, type RecordRole as RockRidgeRole } from './rock-ridge-entries'
+import type { ImageSettings } from './settings'
+import { ContinuationAllocator, planSystemUse } from './system-use-plan'
+import { planIsoTree, planJolietTree, type DirectoryPlan, type RecordPlan, type TreePlan } from './tree-plan'
+
+/*
+ * The layout pass: decides where everything goes before a byte is written, so the size is known up front
+ * (to check free space and report progress) and serialization is a straight walk in LBA order.
+ *
+ *   0-15   system area (isohybrid MBR/GPT)        descriptors from 16: primary, boot record, enhanced,
+ *   Joliet, terminator; boot catalog; path tables; ISO9660 directories; Rock Ridge continuation areas;
+ *   Joliet directories; file data; padding; hybrid alignment and backup GPT.
+ */
+
+/** A file section may not reach 4 GiB (its length is 32-bit); xorriso cuts at 4 GiB - 2 KiB, as do we. */
+export const MAX_SECTION = 0xfffff800
+/** A directory record is at most 255 bytes and starts at an even offset (ECMA-119 9.1). */
+const MAX_RECORD = 254
+
+export interface FileSectionPlan {
+  lba: number
+  length: number
+}
+
+export interface WriteContent {
+  boot?: BootConfiguration
+  hybrid?: HybridConfiguration
+  /** Sectors of zeros after the data (genisoimage pads 150). */
+  paddingSectors: number
+}
+
+export interface Layout {
+  settings: ImageSettings
+  totalSectors: number
+  /** Where the ISO9660 volume ends (the volume space size); hybrid alignment and backup GPT follow. */
+  volumeSectors: number
+  primaryLba: number
+  bootRecordLba?: number
+  enhancedLba?: number
+  jolietLba?: number
+  terminatorLba: number
+  bootCatalog?: { lba: number, size: number, inode: Inode }
+  iso: TreePlan & { pathTable: PathTablePlan }
+  joliet?: TreePlan & { pathTable: PathTablePlan }
+  continuation: { lba: number, sectors: number }
+  /** Data of every inode with content, in the order written. */
+  files: Map<Inode, FileSectionPlan[]>
+  /** The bytes each inode's sections hold (the raw zisofs stream for kept compressed files). */
+  content: Map<Inode, DataSource>
+  /** Names in the ISO9660 tree per inode: the Rock Ridge link count. */
+  links: Map<Inode, number>
+}
+
+export interface PathTablePlan {
+  size: number
+  lLba: number
+  mLba: number
+  sectors: number
+}
+
+export function planLayout (root: import('../model/node').Node, settings: ImageSettings, content: WriteContent): Layout {
+  const iso = planIsoTree(root, settings)
+  const joliet = settings.joliet !== undefined ? planJolietTree(root) : undefined
+  const links = countLinks(iso)
+  const allocator = new ContinuationAllocator()
+  sizeIsoDirectories(iso, settings, links, allocator)
+  if (joliet !== undefined) sizeDirectories(joliet, () => 0)
+
+  let next = 16
+  const primaryLba = next++
+  const bootRecordLba = content.boot !== undefined ? next++ : undefined
+  const enhancedLba = settings.interchangeLevel === 4 ? next++ : undefined
+  const jolietLba = joliet !== undefined ? next++ : undefined
+  const terminatorLba = next++
+  let bootCatalog: Layout['bootCatalog']
+  if (content.boot !== undefined) {
+    const size = bootCatalogSize(toCatalogShape(content.boot))
+    bootCatalog = { lba: next, size: Math.max(SECTOR_SIZE, Math.ceil(size / SECTOR_SIZE) * SECTOR_SIZE), inode: content.boot.catalog }
+    next += bootCatalog.size / SECTOR_SIZE
+  }
+  const isoPathTable = pathTablePlan(iso, next)
+  next += 2 * isoPathTable.sectors
+  const jolietPathTable = joliet !== undefined ? pathTablePlan(joliet, next) : undefined
+  if (jolietPathTable !== undefined) next += 2 * jolietPathTable.sectors
+  next = placeDirectories(iso, next)
+  const continuation = { lba: next, sectors: allocator.sectors }
+  next += allocator.sectors
+  if (joliet !== undefined) next = placeDirectories(joliet, next)
+
+  const files = new Map<Inode, FileSectionPlan[]>()
+  const data = new Map<Inode, DataSource>()
+  const catalogInode = content.boot?.catalog
+  const place = (inode: Inode): void => {
+    if (files.has(inode) || inode === catalogInode || inode.kind !== 'file') return
+    const source = inode.compressed?.raw ?? inode.data
+    if (source.size > 0xffffffff && settings.interchangeLevel < 3) {
+      throw new InvalidInputError('TOO_LARGE', `a file of ${source.size} bytes needs interchange level 3 or 4 (multi-extent files, ECMA-119 10.3)`)
+    }
+    files.set(inode, sectionsFor(source.size, next))
+    data.set(inode, source)
+    next += Math.ceil(source.size / SECTOR_SIZE)
+  }
+  for (const image of content.boot !== undefined ? allBootImages(content.boot) : []) place(image.inode)
+  for (const tree of [iso, joliet]) {
+    for (const dir of tree?.directories ?? []) for (const record of dir.records) place(record.node.inode)
+  }
+  next += content.paddingSectors
+  const volumeSectors = next
+  return {
+    settings,
+    totalSectors: content.hybrid !== undefined ? hybridTotalSectors(volumeSectors, content.hybrid) : volumeSectors,
+    volumeSectors,
+    primaryLba,
+    bootRecordLba,
+    enhancedLba,
+    jolietLba,
+    terminatorLba,
+    bootCatalog,
+    iso: { ...iso, pathTable: isoPathTable },
+    joliet: joliet !== undefined && jolietPathTable !== undefined ? { ...joliet, pathTable: jolietPathTable } : undefined,
+    continuation,
+    files,
+    content: data,
+    links
+  }
+}
+
+/** Empty files record extent 0 (nothing to point at); larger ones are split at MAX_SECTION. */
+function sectionsFor (size: number, lba: number): FileSectionPlan[] {
+  if (size === 0) return [{ lba: 0, length: 0 }]
+  const sections: FileSectionPlan[] = []
+  for (let offset = 0; offset < size; offset += MAX_SECTION) {
+    sections.push({ lba: lba + offset / SECTOR_SIZE, length: Math.min(MAX_SECTION, size - offset) })
+  }
+  return sections
+}
+
+/** Names of each inode in the ISO9660 tree (files), and 2 + subdirectories (directories), as PX records. */
+function countLinks (iso: TreePlan): Map<Inode, number> {
+  const links = new Map<Inode, number>()
+  for (const dir of iso.directories) {
+    let subdirectories = 0
+    for (const record of dir.records) {
+      if (record.role === 'relocated') continue
+      if (record.target !== undefined) subdirectories++
+      else links.set(record.node.inode, (links.get(record.node.inode) ?? 0) + 1)
+    }
+    links.set(dir.node.inode, 2 + subdirectories)
+  }
+  return links
+}
+
+/** Rock Ridge role and context of a record, with placeholder LBAs (sizes do not depend on them). */
+export function rockRidgeFor (
+  record: RecordPlan | 'self' | 'parent', dir: DirectoryPlan, settings: ImageSettings, links: Map<Inode, number>
+): ReturnType<typeof rockRidgeEntries> {
+  const version = settings.rockRidge
+  if (version === undefined) return []
+  if (record === 'self') {
+    return rockRidgeEntries(dir.node.inode, { kind: 'self', root: dir.number === 1 }, { version, links: links.get(dir.node.inode) ?? 2 })
+  }
+  if (record === 'parent') {
+    const parent = dir.parent
+    return rockRidgeEntries(parent.node.inode, { kind: 'parent' }, {
+      version, links: links.get(parent.node.inode) ?? 2, parentLba: dir.logicalParent?.extent
+    })
+  }
+  const inode = record.node.inode
+  const name = record.node.names.rr ?? record.node.names.iso ?? ''
+  let role: RockRidgeRole
+  if (record.role === 'placeholder') role = { kind: 'placeholder', name, childLba: record.target?.extent ?? 0 }
+  else if (record.role === 'relocated') role = { kind: 'relocated', name }
+  else role = { kind: 'entry', name }
+  return rockRidgeEntries(inode, role, {
+    version,
+    links: links.get(inode) ?? 1,
+    zisofs: inode.compressed?.zisofs,
+    foreign: record.node.foreignSystemUse
+  })
+}
+
+function sizeIsoDirectories (tree: TreePlan, settings: ImageSettings, links: Map<Inode, number>, allocator: ContinuationAllocator): void {
+  const systemUseOf = (record: RecordPlan | 'self' | 'parent', dir: DirectoryPlan, identifierLength: number): number => {
+    if (settings.rockRidge === undefined) return 0
+    const inlineMax = (MAX_RECORD - recordLength(identifierLength, 0)) & ~1
+    if (inlineMax < CE_ENTRY_LENGTH) {
+      const name = record === 'self' || record === 'parent' ? '.' : record.node.names.iso ?? ''
+      throw new InvalidInputError('NAME_TOO_LONG', `ISO9660 name "${name}" leaves no room for Rock Ridge entries in its record`)
+    }
+    const plan = planSystemUse(rockRidgeFor(record, dir, settings, links), inlineMax, allocator)
+    if (record === 'self') dir.selfSystemUse = plan
+    else if (record === 'parent') dir.parentSystemUse = plan
+    else record.systemUse = plan
+    return plan.inlineLength + (plan.inlineLength % 2)
+  }
+  sizeDirectories(tree, systemUseOf)
+}
+
+/** Packs each directory's records into sectors (ECMA-119 6.8.1.1: no record spans a sector). */
+function sizeDirectories (
+  tree: TreePlan, systemUseOf: (record: RecordPlan | 'self' | 'parent', dir: DirectoryPlan, identifierLength: number) => number
+): void {
+  for (const dir of tree.directories) {
+    let sectors = 1
+    let used = 0
+    const put = (length: number, count: number): void => {
+      for (let i = 0; i < count; i++) {
+        if (used + length > SECTOR_SIZE) {
+          sectors++
+          used = 0
+        }
+        used += length
+      }
+    }
+    put(recordLength(1, systemUseOf('self', dir, 1)), 1)
+    put(recordLength(1, systemUseOf('parent', dir, 1)), 1)
+    for (const record of dir.records) {
+      record.length = recordLength(record.identifier.length, systemUseOf(record, dir, record.identifier.length))
+      if (record.length > 255) throw new InvalidInputError('NAME_TOO_LONG', `record for "${record.node.names.iso ?? record.node.names.joliet}" would exceed 255 bytes`)
+      // Multi-extent files take one record per section; sized from the data before it is placed.
+      put(record.length, record.target !== undefined ? 1 : Math.max(1, Math.ceil((record.node.inode.compressed?.raw ?? record.node.inode.data).size / MAX_SECTION)))
+    }
+    dir.size = sectors * SECTOR_SIZE
+  }
+}
+
+function placeDirectories (tree: TreePlan, start: number): number {
+  let next = start
+  for (const dir of tree.directories) {
+    dir.extent = next
+    next += dir.size / SECTOR_SIZE
+  }
+  return next
+}
+
+function pathTablePlan (tree: TreePlan, lba: number): PathTablePlan {
+  const size = tree.directories.reduce((sum, d) => sum + pathTableRecordLength(d.identifier.length), 0)
+  const sectors = Math.max(1, Math.ceil(size / SECTOR_SIZE))
+  return { size, lLba: lba, mLba: lba + sectors, sectors }
+}
+
+/** The catalog's shape (entry counts) for sizing; contents come at write time. */
+export function toCatalogShape (boot: BootConfiguration): Parameters<typeof bootCatalogSize>[0] {
+  return {
+    validation: boot.validation,
+    defaultEntry: boot.defaultImage.entry,
+    sections: boot.sections.map(s => ({ platform: s.platform, idString: s.idString, entries: s.images.map(i => i.entry) }))
+  }
+}

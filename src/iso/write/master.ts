@@ -1,0 +1,88 @@
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import type { Writable } from 'node:stream'
+import { InvalidInputError } from '../../errors'
+import { logger } from '../../log'
+import { SECTOR_SIZE } from '../codec/volume-descriptor'
+import type { Node } from '../model/node'
+import { planLayout, type Layout, type WriteContent } from './layout'
+import { serializeImage, type WriteProgress } from './serialize'
+import type { ImageSettings } from './settings'
+import { FdSink, StreamSink } from './sink'
+
+const log = logger('write')
+
+export interface WriteOptions {
+  onProgress?: (progress: WriteProgress) => void
+}
+
+/** Loads every directory of the tree (a write needs them all), breadth first, a few at a time. */
+export async function loadAll (root: Node): Promise<void> {
+  let level: Node[] = [root]
+  while (level.length > 0) {
+    const next: Node[] = []
+    for (let i = 0; i < level.length; i += 16) {
+      const batch = await Promise.all(level.slice(i, i + 16).map(async n => await (n.dir?.list() ?? [])))
+      for (const entries of batch) for (const e of entries) if (e.dir !== undefined) next.push(e)
+    }
+    level = next
+  }
+}
+
+export async function layoutFor (root: Node, settings: ImageSettings, content: WriteContent): Promise<Layout> {
+  await loadAll(root)
+  return planLayout(root, settings, content)
+}
+
+/**
+ * Masters the tree into `target`. A path is written as a temporary file in the same directory, made
+ * durable (fsync) and renamed over the target only when complete: a failure never leaves a half-written
+ * image under the target's name. A descriptor is written from offset 0; a stream in order.
+ */
+export async function writeImage (
+  layout: Layout, content: WriteContent, target: string | number | Writable, options: WriteOptions = {}
+): Promise<{ bytes: number }> {
+  const bytes = layout.totalSectors * SECTOR_SIZE
+  log('writing %d bytes (%d sectors)', bytes, layout.totalSectors)
+  if (typeof target === 'number') {
+    await serializeImage(layout, content, new FdSink(target), options.onProgress)
+    return { bytes }
+  }
+  if (typeof target !== 'string') {
+    await serializeImage(layout, content, new StreamSink(target), options.onProgress)
+    return { bytes }
+  }
+  const dir = path.dirname(path.resolve(target))
+  await checkFreeSpace(dir, bytes)
+  const temp = path.join(dir, `.${path.basename(target)}.isomount-${process.pid}-${Date.now()}.tmp`)
+  const fd = fs.openSync(temp, 'wx', 0o644)
+  try {
+    await serializeImage(layout, content, new FdSink(fd), options.onProgress)
+    fs.closeSync(fd)
+    fs.renameSync(temp, target)
+    syncDirectory(dir)
+  } catch (err) {
+    try { fs.closeSync(fd) } catch { /* already closed */ }
+    fs.rmSync(temp, { force: true })
+    throw err
+  }
+  return { bytes }
+}
+
+export async function checkFreeSpace (dir: string, bytes: number): Promise<void> {
+  const st = await fs.promises.statfs(dir)
+  const available = st.bavail * st.bsize
+  if (available < bytes) {
+    throw new InvalidInputError('NO_SPACE', `${dir} has ${available} bytes free; the image needs ${bytes}`)
+  }
+}
+
+/** Makes a rename durable: the directory entry itself must reach the disk. */
+export function syncDirectory (dir: string): void {
+  const fd = fs.openSync(dir, 'r')
+  try {
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}

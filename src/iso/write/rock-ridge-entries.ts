@@ -1,0 +1,152 @@
+import { recordDateFromMs } from '../codec/datetime'
+import {
+  ComponentFlags, makeLocation, makeNM, makePN, makePX, makeRE, makeRR, makeSL, makeTF, makeZF, NameFlags,
+  RockRidgeFieldFlags, RRIP_IDENTIFIERS, SymlinkFlags, type RockRidgeVersion, type SymlinkComponent, type ZisofsInfo
+} from '../codec/rock-ridge'
+import { makeER, makeSP, type SuspEntry } from '../codec/susp'
+import type { Inode } from '../model/inode'
+
+/*
+ * The Rock Ridge entries of one directory record, built from the model. LBAs (CL, PL) are parameters so
+ * the layout pass can size records before extents are known and the writer can fill them in after.
+ */
+
+/** ER texts of each RRIP version, as the standards (and every writer) record them. */
+const EXTENSION_TEXT: Record<RockRidgeVersion, { descriptor: string, source: string }> = {
+  '1.09': {
+    descriptor: 'THE ROCK RIDGE INTERCHANGE PROTOCOL PROVIDES SUPPORT FOR POSIX FILE SYSTEM SEMANTICS',
+    source: 'PLEASE CONTACT DISC PUBLISHER FOR SPECIFICATION SOURCE.  SEE PUBLISHER IDENTIFIER IN PRIMARY VOLUME DESCRIPTOR FOR CONTACT INFORMATION.'
+  },
+  '1.10': {
+    descriptor: 'THE IEEE P1282 PROTOCOL PROVIDES SUPPORT FOR POSIX FILE SYSTEM SEMANTICS.',
+    source: 'PLEASE CONTACT THE IEEE STANDARDS DEPARTMENT, PISCATAWAY, NJ, USA FOR THE P1282 SPECIFICATION.'
+  },
+  '1.12': {
+    descriptor: 'THE IEEE 1282 PROTOCOL PROVIDES SUPPORT FOR POSIX FILE SYSTEM SEMANTICS.',
+    source: 'PLEASE CONTACT THE IEEE STANDARDS DEPARTMENT, PISCATAWAY, NJ, USA FOR THE 1282 SPECIFICATION.'
+  }
+}
+
+/** NM and SL content per entry: SUSP entries are at most 255 bytes (a length byte). */
+const MAX_ENTRY_CONTENT = 250
+/** An SL component has a one-byte length, and must fit an entry with its two header bytes. */
+const MAX_COMPONENT = 248
+
+export type RecordRole =
+  | { kind: 'self', root: boolean }
+  | { kind: 'parent' }
+  | { kind: 'entry', name: string }
+  /** RRIP 4.1.5.1: the record a relocated directory leaves at its logical place. */
+  | { kind: 'placeholder', name: string, childLba: number }
+  /** RRIP 4.1.5.3: the relocated directory's record in the relocation directory. */
+  | { kind: 'relocated', name: string }
+
+export interface RockRidgeContext {
+  version: RockRidgeVersion
+  /** The link count to record (files: names in the ISO9660 tree; directories: 2 + subdirectories). */
+  links: number
+  /** For a relocated directory's ".." record: its logical parent (RRIP 4.1.5.2 PL). */
+  parentLba?: number
+  zisofs?: ZisofsInfo
+  /** Entries read from the image that this code does not interpret, written back unchanged. */
+  foreign?: readonly SuspEntry[]
+}
+
+export function rockRidgeEntries (inode: Inode, role: RecordRole, context: RockRidgeContext): SuspEntry[] {
+  const entries: SuspEntry[] = []
+  if (role.kind === 'self' && role.root) entries.push(makeSP(0))
+  let fields = 0
+  const rrAt = entries.length
+  if (context.version === '1.09') entries.push(makeRR(0))
+  const add = (flag: number, ...list: SuspEntry[]): void => {
+    fields |= flag
+    entries.push(...list)
+  }
+  add(RockRidgeFieldFlags.PX, makePX({
+    mode: inode.mode,
+    links: context.links,
+    uid: inode.uid,
+    gid: inode.gid,
+    serial: context.version === '1.12' ? inode.ino : undefined
+  }))
+  add(RockRidgeFieldFlags.TF, makeTF({
+    longForm: false,
+    stamps: {
+      modify: recordDateFromMs(inode.times.mtimeMs),
+      access: recordDateFromMs(inode.times.atimeMs),
+      attributes: recordDateFromMs(inode.times.ctimeMs)
+    }
+  }))
+  if (inode.kind === 'char-device' || inode.kind === 'block-device') add(RockRidgeFieldFlags.PN, makePN(splitDevice(inode.rdev)))
+  if ('name' in role) add(RockRidgeFieldFlags.NM, ...nameEntries(role.name))
+  if (inode.symlinkTarget !== undefined && role.kind === 'entry') add(RockRidgeFieldFlags.SL, ...symlinkEntries(inode.symlinkTarget))
+  if (role.kind === 'placeholder') add(RockRidgeFieldFlags.CL, makeLocation('CL', role.childLba))
+  if (role.kind === 'parent' && context.parentLba !== undefined) add(RockRidgeFieldFlags.PL, makeLocation('PL', context.parentLba))
+  if (role.kind === 'relocated') add(RockRidgeFieldFlags.RE, makeRE())
+  if (context.zisofs !== undefined && role.kind === 'entry') entries.push(makeZF(context.zisofs))
+  if (role.kind === 'entry' && context.foreign !== undefined) entries.push(...context.foreign)
+  if (context.version === '1.09') entries[rrAt] = makeRR(fields)
+  if (role.kind === 'self' && role.root) {
+    entries.push(makeER({ version: 1, identifier: RRIP_IDENTIFIERS[context.version], ...EXTENSION_TEXT[context.version] }))
+  }
+  return entries
+}
+
+/** RRIP 4.1.4: a name longer than one entry holds continues in the next NM (CONTINUE flag). */
+function nameEntries (name: string): SuspEntry[] {
+  const bytes = Buffer.from(name, 'utf8')
+  const entries: SuspEntry[] = []
+  for (let at = 0; at < bytes.length || entries.length === 0; at += MAX_ENTRY_CONTENT) {
+    const more = at + MAX_ENTRY_CONTENT < bytes.length
+    entries.push(makeNM({ flags: more ? NameFlags.CONTINUE : 0, content: bytes.subarray(at, at + MAX_ENTRY_CONTENT) }))
+  }
+  return entries
+}
+
+/**
+ * RRIP 4.1.3: the target as components ("/" as ROOT, "." CURRENT, ".." PARENT); a component longer than
+ * one entry is cut with the component CONTINUE flag, and entries are chained with the SL CONTINUE flag.
+ */
+export function symlinkEntries (target: string): SuspEntry[] {
+  const components: SymlinkComponent[] = []
+  const parts = target.split('/')
+  if (target.startsWith('/')) {
+    components.push({ flags: ComponentFlags.ROOT, content: Buffer.alloc(0) })
+    parts.shift()
+  }
+  parts.forEach((part, i) => {
+    if (part === '' && i === parts.length - 1 && parts.length > 1) return // a trailing "/"
+    if (part === '.') components.push({ flags: ComponentFlags.CURRENT, content: Buffer.alloc(0) })
+    else if (part === '..') components.push({ flags: ComponentFlags.PARENT, content: Buffer.alloc(0) })
+    else {
+      const bytes = Buffer.from(part, 'utf8')
+      let at = 0
+      do {
+        const content = bytes.subarray(at, at + MAX_COMPONENT)
+        at += MAX_COMPONENT
+        components.push({ flags: at < bytes.length ? ComponentFlags.CONTINUE : 0, content })
+      } while (at < bytes.length)
+    }
+  })
+  const entries: SuspEntry[] = []
+  let current: SymlinkComponent[] = []
+  let size = 1
+  for (const c of components) {
+    if (size + 2 + c.content.length > MAX_ENTRY_CONTENT && current.length > 0) {
+      entries.push(makeSL({ flags: SymlinkFlags.CONTINUE, components: current }))
+      current = []
+      size = 1
+    }
+    current.push(c)
+    size += 2 + c.content.length
+  }
+  entries.push(makeSL({ flags: 0, components: current }))
+  return entries
+}
+
+/** glibc dev_t to RRIP PN's halves (high: major, low: minor, as Linux reads them). */
+function splitDevice (rdev: number): { high: number, low: number } {
+  const major = ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & 0xfffff000)
+  const minor = (rdev & 0xff) | ((Math.floor(rdev / 4096)) & 0xffffff00)
+  return { high: major, low: minor }
+}

@@ -1,0 +1,311 @@
+import { InvalidInputError } from '../../errors'
+import { BootInfoChecksum, BOOT_INFO_TABLE_OFFSET, serializeBootInfoTable } from '../codec/boot-info-table'
+import { recordDateFromMs, volumeDateFromMs, UNSET_VOLUME_DATE } from '../codec/datetime'
+import { FileFlags, serializeDirectoryRecord, type DirectoryRecord } from '../codec/directory-record'
+import { bootRecordFields, serializeBootCatalog } from '../codec/el-torito'
+import { jolietEscapeSequences } from '../codec/joliet'
+import { serializePathTable, type PathTableRecord } from '../codec/path-table'
+import { encodeText } from '../codec/text'
+import {
+  DescriptorType, SECTOR_SIZE, serializeDescriptor, type VolumeDescriptor
+} from '../codec/volume-descriptor'
+import { allBootImages, type BootConfiguration } from '../model/boot'
+import type { Inode } from '../model/inode'
+import { NodeFlag } from '../model/node'
+import { buildSystemArea, buildTrailer } from './hybrid'
+import { rockRidgeFor, toCatalogShape, type Layout, type WriteContent } from './layout'
+import type { ImageSink } from './sink'
+import { renderSystemUse, type SystemUsePlan } from './system-use-plan'
+import type { DirectoryPlan, RecordPlan, TreePlan } from './tree-plan'
+
+/*
+ * Serialization: walks the layout in LBA order and hands bytes to the sink. Metadata is produced one
+ * structure at a time and file data is copied in large chunks, so memory stays bounded whatever the size.
+ */
+
+const COPY_CHUNK = 4 * 1024 * 1024
+
+export interface WriteProgress {
+  bytesWritten: number
+  totalBytes: number
+}
+
+export async function serializeImage (
+  layout: Layout, content: WriteContent, sink: ImageSink, onProgress?: (progress: WriteProgress) => void
+): Promise<void> {
+  const out = new SectorWriter(sink, layout.totalSectors * SECTOR_SIZE, onProgress)
+  await out.put(0, await buildSystemArea(layout, content))
+  for (const descriptor of descriptors(layout, content)) await out.put(descriptor.lba, serializeDescriptor(descriptor.descriptor))
+  if (content.boot !== undefined && layout.bootCatalog !== undefined) {
+    await out.put(layout.bootCatalog.lba, bootCatalog(layout, content.boot))
+  }
+  for (const tree of [layout.iso, layout.joliet]) {
+    if (tree === undefined) continue
+    const records = pathTableRecords(tree)
+    await out.put(tree.pathTable.lLba, serializePathTable(records, 'L'))
+    await out.put(tree.pathTable.mLba, serializePathTable(records, 'M'))
+  }
+  const areas: Array<{ sector: number, offset: number, bytes: Buffer }> = []
+  for (const dir of layout.iso.directories) await out.put(dir.extent, isoDirectory(layout, dir, areas))
+  await out.put(layout.continuation.lba, continuationRegion(layout, areas))
+  for (const dir of layout.joliet?.directories ?? []) await out.put(dir.extent, jolietDirectory(layout, dir))
+  const bootTables = new Map(content.boot !== undefined ? allBootImages(content.boot).filter(i => i.bootInfoTable).map(i => [i.inode, true]) : [])
+  const ordered = [...layout.files].filter(([, sections]) => sections[0].length > 0).sort((a, b) => a[1][0].lba - b[1][0].lba)
+  for (const [inode, sections] of ordered) {
+    await copyFile(out, layout, inode, sections[0].lba, bootTables.has(inode))
+  }
+  const trailer = buildTrailer(layout, content)
+  if (trailer !== undefined) await out.put(trailer.lba, trailer.bytes)
+  await out.finish()
+}
+
+/** Writes sectors in increasing order, filling gaps with zeros. */
+class SectorWriter {
+  private position = 0
+  private static readonly ZEROS = Buffer.alloc(1024 * 1024)
+
+  constructor (private readonly sink: ImageSink, private readonly total: number, private readonly onProgress?: (p: WriteProgress) => void) {}
+
+  async put (lba: number, bytes: Buffer): Promise<void> {
+    await this.seek(lba * SECTOR_SIZE)
+    await this.write(bytes)
+    const tail = bytes.length % SECTOR_SIZE
+    if (tail !== 0) await this.write(SectorWriter.ZEROS.subarray(0, SECTOR_SIZE - tail))
+  }
+
+  async write (bytes: Buffer): Promise<void> {
+    await this.sink.write(bytes)
+    this.position += bytes.length
+    this.onProgress?.({ bytesWritten: this.position, totalBytes: this.total })
+  }
+
+  async seek (offset: number): Promise<void> {
+    if (offset < this.position) throw new Error(`layout overlap: writing at ${offset} after ${this.position}`)
+    while (this.position < offset) await this.write(SectorWriter.ZEROS.subarray(0, Math.min(SectorWriter.ZEROS.length, offset - this.position)))
+  }
+
+  async finish (): Promise<void> {
+    await this.seek(this.total)
+    await this.sink.finish()
+  }
+}
+
+function descriptors (layout: Layout, content: WriteContent): Array<{ lba: number, descriptor: Parameters<typeof serializeDescriptor>[0] }> {
+  const list: Array<{ lba: number, descriptor: Parameters<typeof serializeDescriptor>[0] }> = []
+  list.push({ lba: layout.primaryLba, descriptor: volumeDescriptor(layout, layout.iso, 'primary') })
+  if (layout.bootRecordLba !== undefined && layout.bootCatalog !== undefined && content.boot !== undefined) {
+    list.push({ lba: layout.bootRecordLba, descriptor: { type: 0, version: 1, bootId: Buffer.alloc(32), ...bootRecordFields(layout.bootCatalog.lba) } })
+  }
+  if (layout.enhancedLba !== undefined) list.push({ lba: layout.enhancedLba, descriptor: volumeDescriptor(layout, layout.iso, 'enhanced') })
+  if (layout.jolietLba !== undefined && layout.joliet !== undefined) {
+    list.push({ lba: layout.jolietLba, descriptor: volumeDescriptor(layout, layout.joliet, 'joliet') })
+  }
+  list.push({ lba: layout.terminatorLba, descriptor: { type: DescriptorType.TERMINATOR, version: 1, body: Buffer.alloc(SECTOR_SIZE - 7) } })
+  return list
+}
+
+/** ECMA-119 8.4 (primary), 8.5 (Joliet supplementary), ISO 9660:1999 8.5 (enhanced: version 2). */
+function volumeDescriptor (layout: Layout, tree: Layout['iso'], kind: 'primary' | 'enhanced' | 'joliet'): VolumeDescriptor {
+  const v = layout.settings.volume
+  const encoding = kind === 'joliet' ? 'ucs2' : 'ascii'
+  const text = (value: string, size: number): Buffer => encodeText(value, size, encoding)
+  const root = tree.directories[0]
+  const date = (ms: number | undefined): ReturnType<typeof volumeDateFromMs> => ms === undefined ? UNSET_VOLUME_DATE : volumeDateFromMs(ms)
+  return {
+    type: kind === 'primary' ? 1 : 2,
+    version: kind === 'enhanced' ? 2 : 1,
+    flags: 0,
+    systemId: text(v.systemId, 32),
+    volumeId: text(kind === 'joliet' ? v.jolietVolumeId ?? v.volumeId : v.volumeId, 32),
+    unused72: Buffer.alloc(8),
+    volumeSpaceSize: layout.volumeSectors,
+    escapeSequences: kind === 'joliet' && layout.settings.joliet !== undefined ? jolietEscapeSequences(layout.settings.joliet.level) : Buffer.alloc(32),
+    volumeSetSize: v.volumeSetSize,
+    volumeSequenceNumber: v.volumeSequenceNumber,
+    logicalBlockSize: SECTOR_SIZE,
+    pathTableSize: tree.pathTable.size,
+    lPathTable: tree.pathTable.lLba,
+    lPathTableOptional: 0,
+    mPathTable: tree.pathTable.mLba,
+    mPathTableOptional: 0,
+    root: directoryRecord(Buffer.from([0]), root.extent, root.size, FileFlags.DIRECTORY, root.node.inode.times.mtimeMs, Buffer.alloc(0)),
+    volumeSetId: text(v.volumeSetId, 128),
+    publisherId: text(v.publisherId, 128),
+    preparerId: text(v.preparerId, 128),
+    applicationId: text(v.applicationId, 128),
+    copyrightFileId: text(v.copyrightFileId, 37),
+    abstractFileId: text(v.abstractFileId, 37),
+    bibliographicFileId: text(v.bibliographicFileId, 37),
+    created: date(v.createdMs),
+    modified: date(v.modifiedMs),
+    expires: date(v.expiresMs),
+    effective: date(v.effectiveMs),
+    fileStructureVersion: kind === 'enhanced' ? 2 : 1,
+    reserved882: 0,
+    applicationUse: Buffer.alloc(512),
+    reserved1395: Buffer.alloc(SECTOR_SIZE - 1395)
+  }
+}
+
+function directoryRecord (identifier: Buffer, extent: number, dataLength: number, flags: number, mtimeMs: number, systemUse: Buffer): DirectoryRecord {
+  return {
+    extendedAttributeLength: 0,
+    extent,
+    dataLength,
+    recorded: recordDateFromMs(mtimeMs),
+    flags,
+    fileUnitSize: 0,
+    interleaveGap: 0,
+    volumeSequence: 1,
+    identifier,
+    systemUse
+  }
+}
+
+function pathTableRecords (tree: TreePlan): PathTableRecord[] {
+  // Parent numbers are 16-bit (ECMA-119 9.4.6); beyond 65535 directories readers use the directory tree.
+  return tree.directories.map(dir => ({
+    extendedAttributeLength: 0,
+    extent: dir.extent,
+    parent: Math.min(dir.parent.number, 0xffff),
+    identifier: dir.identifier
+  }))
+}
+
+/** Packs records into sectors as the layout pass sized them (no record spans a sector boundary). */
+class DirectoryBuffer {
+  readonly bytes: Buffer
+  private offset = 0
+
+  constructor (size: number) {
+    this.bytes = Buffer.alloc(size)
+  }
+
+  add (record: Buffer): void {
+    const room = SECTOR_SIZE - (this.offset % SECTOR_SIZE)
+    if (record.length > room) this.offset += room
+    record.copy(this.bytes, this.offset)
+    this.offset += record.length
+  }
+}
+
+function isoDirectory (layout: Layout, dir: DirectoryPlan, areas: Array<{ sector: number, offset: number, bytes: Buffer }>): Buffer {
+  const out = new DirectoryBuffer(dir.size)
+  const systemUse = (record: RecordPlan | 'self' | 'parent', plan: SystemUsePlan | undefined): Buffer => {
+    if (plan === undefined) return Buffer.alloc(0)
+    const rendered = renderSystemUse(rockRidgeFor(record, dir, layout.settings, layout.links), plan, layout.continuation.lba)
+    rendered.areas.forEach((bytes, i) => areas.push({ sector: plan.areas[i].sector, offset: plan.areas[i].offset, bytes }))
+    return evenLength(rendered.inline)
+  }
+  const self = dir.node.inode
+  out.add(serializeDirectoryRecord(directoryRecord(Buffer.from([0]), dir.extent, dir.size, FileFlags.DIRECTORY, self.times.mtimeMs, systemUse('self', dir.selfSystemUse))))
+  out.add(serializeDirectoryRecord(directoryRecord(Buffer.from([1]), dir.parent.extent, dir.parent.size, FileFlags.DIRECTORY, dir.parent.node.inode.times.mtimeMs, systemUse('parent', dir.parentSystemUse))))
+  for (const record of dir.records) {
+    const su = systemUse(record, record.systemUse)
+    for (const r of childRecords(layout, record, su)) out.add(serializeDirectoryRecord(r))
+  }
+  return out.bytes
+}
+
+function jolietDirectory (layout: Layout, dir: DirectoryPlan): Buffer {
+  const out = new DirectoryBuffer(dir.size)
+  out.add(serializeDirectoryRecord(directoryRecord(Buffer.from([0]), dir.extent, dir.size, FileFlags.DIRECTORY, dir.node.inode.times.mtimeMs, Buffer.alloc(0))))
+  out.add(serializeDirectoryRecord(directoryRecord(Buffer.from([1]), dir.parent.extent, dir.parent.size, FileFlags.DIRECTORY, dir.parent.node.inode.times.mtimeMs, Buffer.alloc(0))))
+  for (const record of dir.records) for (const r of childRecords(layout, record, Buffer.alloc(0))) out.add(serializeDirectoryRecord(r))
+  return out.bytes
+}
+
+/** The record(s) of one entry: directories and placeholders one, files one per file section. */
+function childRecords (layout: Layout, record: RecordPlan, systemUse: Buffer): DirectoryRecord[] {
+  const node = record.node
+  const visibility = node.flags & (NodeFlag.HIDDEN | NodeFlag.ASSOCIATED)
+  const mtime = node.inode.times.mtimeMs
+  if (record.target !== undefined) {
+    const target = record.target
+    // RRIP 4.1.5.1: the placeholder is a file record (Linux follows its CL); the relocated one a directory.
+    if (record.role === 'placeholder') return [directoryRecord(record.identifier, target.extent, 0, visibility, mtime, systemUse)]
+    return [directoryRecord(record.identifier, target.extent, target.size, FileFlags.DIRECTORY | visibility, mtime, systemUse)]
+  }
+  const inode = node.inode
+  const sections = layout.bootCatalog !== undefined && inode === layout.bootCatalog.inode
+    ? [{ lba: layout.bootCatalog.lba, length: layout.bootCatalog.size }]
+    : layout.files.get(inode) ?? [{ lba: 0, length: 0 }]
+  // ECMA-119 6.5.1: every record of a multi-extent file but the last carries the multi-extent flag.
+  return sections.map((section, i) => directoryRecord(
+    record.identifier, section.lba, section.length, visibility | (i < sections.length - 1 ? FileFlags.MULTI_EXTENT : 0), mtime, systemUse))
+}
+
+function continuationRegion (layout: Layout, areas: Array<{ sector: number, offset: number, bytes: Buffer }>): Buffer {
+  const region = Buffer.alloc(layout.continuation.sectors * SECTOR_SIZE)
+  for (const area of areas) area.bytes.copy(region, area.sector * SECTOR_SIZE + area.offset)
+  return region
+}
+
+function bootCatalog (layout: Layout, boot: BootConfiguration): Buffer {
+  const shape = toCatalogShape(boot)
+  const images = allBootImages(boot)
+  const entries = [shape.defaultEntry, ...shape.sections.flatMap(s => s.entries)]
+  entries.forEach((entry, i) => {
+    const image = images[i]
+    const sections = layout.files.get(image.inode)
+    entry.loadRba = sections?.[0].lba ?? 0
+    if (image.autoSectorCount) entry.sectorCount = autoSectorCount(image.entry.media & 0x0f, image.inode.data.size)
+  })
+  return serializeBootCatalog(shape)
+}
+
+/**
+ * El Torito 2.2 "Sector Count": emulated boots load one sector (the BIOS reads the rest through the
+ * emulated drive); a no-emulation image is loaded whole, in 512-byte units, as mkisofs does by default.
+ */
+function autoSectorCount (emulation: number, size: number): number {
+  if (emulation !== 0) return 1
+  return Math.min(0xffff, Math.ceil(size / 512))
+}
+
+async function copyFile (out: SectorWriter, layout: Layout, inode: Inode, lba: number, bootInfoTable: boolean): Promise<void> {
+  const source = layout.content.get(inode)
+  if (source === undefined) return
+  await out.seek(lba * SECTOR_SIZE)
+  const size = source.size
+  const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, size))
+  let table: Buffer | undefined
+  // mkisofs patches only files long enough to hold the table.
+  if (bootInfoTable && size >= 64) table = await bootInfoTableFor(source, lba, layout.primaryLba)
+  let position = 0
+  while (position < size) {
+    const want = Math.min(buf.length, size - position)
+    const n = await source.read(buf, 0, want, position)
+    if (n === 0) throw new InvalidInputError('BAD_ARGUMENT', `file data ended after ${position} of ${size} bytes (did the source file change while writing?)`)
+    const chunk = buf.subarray(0, n)
+    if (table !== undefined && position < BOOT_INFO_TABLE_OFFSET + table.length) {
+      // Patch bytes 8-63 where this chunk covers them.
+      const into = Math.max(0, BOOT_INFO_TABLE_OFFSET - position)
+      const from = Math.max(0, position - BOOT_INFO_TABLE_OFFSET)
+      table.copy(chunk, into, from, Math.min(table.length, from + (n - into)))
+    }
+    await out.write(Buffer.from(chunk))
+    position += n
+  }
+  const tail = size % SECTOR_SIZE
+  if (tail !== 0) await out.write(Buffer.alloc(SECTOR_SIZE - tail))
+}
+
+/** mkisofs -boot-info-table: PVD LBA, file LBA, length and the checksum of the file from byte 64. */
+async function bootInfoTableFor (source: { size: number, read: (b: Buffer, o: number, l: number, p: number) => Promise<number> }, lba: number, primaryLba: number): Promise<Buffer> {
+  const checksum = new BootInfoChecksum()
+  const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(1, source.size)))
+  for (let position = 0; position < source.size;) {
+    const n = await source.read(buf, 0, Math.min(buf.length, source.size - position), position)
+    if (n === 0) break
+    checksum.update(buf.subarray(0, n), position)
+    position += n
+  }
+  const table = Buffer.alloc(64)
+  serializeBootInfoTable({ pvdLba: primaryLba, fileLba: lba, fileLength: source.size, checksum: checksum.digest() }, table)
+  return table.subarray(BOOT_INFO_TABLE_OFFSET, 64)
+}
+
+function evenLength (bytes: Buffer): Buffer {
+  return bytes.length % 2 === 0 ? bytes : Buffer.concat([bytes, Buffer.alloc(1)])
+}

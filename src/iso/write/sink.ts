@@ -1,0 +1,71 @@
+import * as fs from 'node:fs'
+import type { Writable } from 'node:stream'
+
+/**
+ * Where a written image goes, strictly in order. Small writes (records, tables) are gathered into large
+ * ones; file data arrives in large chunks already.
+ */
+export interface ImageSink {
+  write (chunk: Buffer): Promise<void>
+  /** Writes out what is gathered and, for files, makes it durable (fsync). */
+  finish (): Promise<void>
+}
+
+const GATHER = 4 * 1024 * 1024
+
+/** Writes to a file descriptor from a starting offset with positional writes. */
+export class FdSink implements ImageSink {
+  private readonly pending: Buffer[] = []
+  private pendingBytes = 0
+
+  constructor (private readonly fd: number, private position = 0, private readonly sync = true) {}
+
+  async write (chunk: Buffer): Promise<void> {
+    if (chunk.length >= GATHER) {
+      await this.flush()
+      await this.writeAt(chunk)
+      return
+    }
+    this.pending.push(Buffer.from(chunk))
+    this.pendingBytes += chunk.length
+    if (this.pendingBytes >= GATHER) await this.flush()
+  }
+
+  async finish (): Promise<void> {
+    await this.flush()
+    if (this.sync) await new Promise<void>((resolve, reject) => fs.fsync(this.fd, err => err !== null ? reject(err) : resolve()))
+  }
+
+  private async flush (): Promise<void> {
+    if (this.pendingBytes === 0) return
+    const buf = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending)
+    this.pending.length = 0
+    this.pendingBytes = 0
+    await this.writeAt(buf)
+  }
+
+  private async writeAt (buf: Buffer): Promise<void> {
+    let done = 0
+    while (done < buf.length) {
+      done += await new Promise<number>((resolve, reject) =>
+        fs.write(this.fd, buf, done, buf.length - done, this.position + done, (err, n) => err !== null ? reject(err) : resolve(n)))
+    }
+    this.position += buf.length
+  }
+}
+
+/** Writes to a stream, honouring back-pressure. */
+export class StreamSink implements ImageSink {
+  constructor (private readonly stream: Writable) {}
+
+  async write (chunk: Buffer): Promise<void> {
+    if (!this.stream.write(chunk)) await new Promise<void>(resolve => this.stream.once('drain', () => resolve()))
+  }
+
+  async finish (): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.stream.once('error', reject)
+      this.stream.end(() => resolve())
+    })
+  }
+}
