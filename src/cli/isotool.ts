@@ -8,6 +8,8 @@ import { parseNamespace, type Namespace } from '../iso/namespace'
 import { runProgram } from './common'
 import { longListing, mib, Progress } from './format'
 import { describeImage } from './info'
+import { mkisofs } from './mkisofs'
+import { MKISOFS_HELP } from './mkisofs-args'
 
 interface ImageFlags {
   namespace?: string
@@ -37,6 +39,16 @@ async function openImage (path: string, flags: ImageFlags): Promise<{ image: Iso
 
 export async function main (argv: string[]): Promise<void> {
   const program = new Command('isotool')
+  // genisoimage's single-dash long options do not fit commander; mkisofs parses its own arguments.
+  program.command('mkisofs')
+    .description('master an image from host files, with genisoimage\'s options (isotool mkisofs -help)')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]')
+    .addHelpText('after', '\n' + MKISOFS_HELP)
+    .action(async (rest: string[]) => { await mkisofs(rest) })
+  program
     .description('Inspect, extract and build ISO9660 images (Rock Ridge, Joliet, El Torito, isohybrid).')
     .showHelpAfterError('(see isotool --help)')
 
@@ -114,5 +126,12 @@ export async function main (argv: string[]): Promise<void> {
       }
     })
 
+  if (argv[2] === 'mkisofs') {
+    // Handed over whole: commander would take genisoimage's "-o"/"-V"/"-help" for its own options.
+    const direct = new Command('isotool').exitOverride()
+    direct.action(async () => { await mkisofs(argv.slice(3)) })
+    await runProgram(direct, argv.slice(0, 2))
+    return
+  }
   await runProgram(program, argv)
 }

@@ -71,6 +71,13 @@ export interface Attributes {
 /** File content to add: a host file path, bytes, or a stream of known length. */
 export type FileContent = string | Buffer | { stream: Readable, size: number }
 
+/** What a new entry holds besides attributes: file data, a symlink target, a device number. */
+export interface EntryContent {
+  data?: DataSource
+  symlinkTarget?: string
+  rdev?: number
+}
+
 /**
  * An ISO9660 image: opened from a file (read lazily: descriptors and the root at open, each directory when
  * first looked at) or created empty; edited through any of its namespaces; written (mastered) to a file,
@@ -243,6 +250,11 @@ export class IsoImage {
 
   /** Adds a file (pycdlib add_file / add_fp); the names in the other namespaces are derived. */
   async addFile (path: string, content: FileContent, options: AddOptions = {}): Promise<Node> {
+    return await this.addNode(path, 'file', options, { data: await this.dataOf(content) })
+  }
+
+  /** A data source for file content; checks it fits the interchange level. */
+  async dataOf (content: FileContent): Promise<DataSource> {
     let data: DataSource
     if (typeof content === 'string') data = HostFileSource.fromPath(content)
     else if (Buffer.isBuffer(content)) data = new BufferSource(content)
@@ -250,7 +262,7 @@ export class IsoImage {
     if (data.size > 0xffffffff && this.settings.interchangeLevel < 3) {
       throw new InvalidInputError('TOO_LARGE', `a file of ${data.size} bytes needs interchange level 3 or 4 (ECMA-119 10.3: multi-extent files)`)
     }
-    return await this.addNode(path, 'file', options, { data })
+    return data
   }
 
   async addDirectory (path: string, options: AddOptions = {}): Promise<Node> {
@@ -259,13 +271,11 @@ export class IsoImage {
 
   /** A Rock Ridge symbolic link (RRIP 4.1.3). */
   async addSymlink (path: string, target: string, options: AddOptions = {}): Promise<Node> {
-    this.requireRockRidge('symbolic links')
     return await this.addNode(path, 'symlink', options, { symlinkTarget: target })
   }
 
   /** A Rock Ridge fifo, socket or device node (RRIP 4.1.1 PX, 4.1.2 PN); `rdev` as glibc makedev(). */
   async addSpecial (path: string, kind: 'fifo' | 'socket' | 'char-device' | 'block-device', options: AddOptions & { rdev?: number } = {}): Promise<Node> {
-    this.requireRockRidge('special files')
     return await this.addNode(path, kind, options, { rdev: options.rdev ?? 0 })
   }
 
@@ -435,21 +445,40 @@ export class IsoImage {
     }
   }
 
-  private async addNode (path: string, kind: FileKind, options: AddOptions, extra: { data?: DataSource, symlinkTarget?: string, rdev?: number }): Promise<Node> {
+  private async addNode (path: string, kind: FileKind, options: AddOptions, extra: EntryContent): Promise<Node> {
     const namespace = options.namespace ?? this.defaultNamespace
+    const { parent, name } = await this.editor.parentOf(path, namespace)
+    return await this.addChild(parent, name, kind, extra, { ...options, namespace })
+  }
+
+  /**
+   * Node-level add for bulk work (importing a tree): no path is resolved. `name` is the entry's name in
+   * `options.namespace`; a parent only in the Joliet tree takes Joliet names.
+   */
+  async addChild (parent: Node, name: string, kind: FileKind, content: EntryContent, options: AddOptions = {}): Promise<Node> {
+    const namespace = options.namespace ?? (parent.names.iso === undefined ? 'joliet' : this.defaultNamespace)
+    if ((kind === 'symlink' || kind === 'fifo' || kind === 'socket' || kind === 'char-device' || kind === 'block-device')) {
+      this.requireRockRidge(kind === 'symlink' ? 'symbolic links' : 'special files')
+    }
     const now = defaultTimestampMs()
     const mtimeMs = options.mtimeMs ?? now
     const permissions = options.mode ?? (kind === 'directory' ? 0o755 : kind === 'symlink' ? 0o777 : 0o644)
-    const node = await this.editor.create(path, namespace, {
+    const node = await this.editor.createIn(parent, name, namespace, {
       mode: TYPE_BITS[kind] | (permissions & 0o7777),
       uid: options.uid ?? 0,
       gid: options.gid ?? 0,
       times: { mtimeMs, atimeMs: options.atimeMs ?? mtimeMs, ctimeMs: options.ctimeMs ?? mtimeMs },
       posix: this.settings.rockRidge !== undefined,
-      ...extra
+      ...content
     }, options)
     if (options.hidden === true) node.flags |= NodeFlag.HIDDEN
     return node
+  }
+
+  /** Node-level hard link: another name for `target`'s inode in `parent`. */
+  async linkChild (target: Node, parent: Node, name: string, options: NameOptions & { namespace?: Namespace } = {}): Promise<Node> {
+    const namespace = options.namespace ?? (parent.names.iso === undefined ? 'joliet' : this.defaultNamespace)
+    return await this.editor.linkIn(target, parent, name, namespace, options)
   }
 
   private requireRockRidge (what: string): void {

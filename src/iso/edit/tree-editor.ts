@@ -51,9 +51,15 @@ export class TreeEditor {
     return this.nextIno--
   }
 
-  /** Creates a new entry with a new inode. */
+  /** Creates a new entry with a new inode at `path`. */
   async create (path: string, namespace: Namespace, init: Omit<InodeInit, 'ino'>, options: NameOptions = {}): Promise<Node> {
     const { parent, name } = await this.parentOf(path, namespace)
+    return await this.createIn(parent, name, namespace, init, options)
+  }
+
+  /** Creates a new entry called `name` (in `namespace`) in the directory `parent`. */
+  async createIn (parent: Node, name: string, namespace: Namespace, init: Omit<InodeInit, 'ino'>, options: NameOptions = {}): Promise<Node> {
+    if (parent.dir === undefined) throw new InvalidInputError('NOT_A_DIRECTORY', 'not a directory')
     const isDirectory = (init.mode & S_IFMT) === S_IFDIR
     const names = await this.namesFor(parent, name, namespace, isDirectory, options)
     const inode = new Inode({ ...init, ino: this.allocateIno(), nlink: isDirectory ? 2 : 1 })
@@ -63,10 +69,14 @@ export class TreeEditor {
     return node
   }
 
-  /** A new name for an existing inode (a hard link), possibly in another namespace only. */
+  /** A new name for an existing inode (a hard link), possibly in one namespace's tree only. */
   async link (target: Node, path: string, namespace: Namespace, options: NameOptions = {}): Promise<Node> {
-    if (target.isDirectory) throw new InvalidInputError('IS_A_DIRECTORY', 'directories cannot be hard-linked')
     const { parent, name } = await this.parentOf(path, namespace)
+    return await this.linkIn(target, parent, name, namespace, options)
+  }
+
+  async linkIn (target: Node, parent: Node, name: string, namespace: Namespace, options: NameOptions = {}): Promise<Node> {
+    if (target.isDirectory) throw new InvalidInputError('IS_A_DIRECTORY', 'directories cannot be hard-linked')
     const names = await this.namesFor(parent, name, namespace, false, options)
     const node = new Node(parent, names, target.inode)
     await this.attach(parent, node)
