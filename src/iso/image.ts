@@ -2,6 +2,7 @@ import * as fs from 'node:fs'
 import { Readable, type Writable } from 'node:stream'
 import { InvalidInputError } from '../errors'
 import { SECTOR_SIZE } from './codec/volume-descriptor'
+import { hasXaSignature } from './codec/xa'
 import { addBootImage, bootImageFor, isohybridFor, type ElToritoOptions, type IsohybridOptions } from './edit/boot-editor'
 import { TreeEditor, type NameOptions } from './edit/tree-editor'
 import { BufferByteSource, FileByteSource, type ByteSource } from './io/byte-source'
@@ -43,6 +44,8 @@ export interface CreateOptions {
   volume?: Partial<VolumeIdentity>
   /** Name of the Rock Ridge relocation directory (default rr_moved). */
   relocationDirectory?: string
+  /** CD-ROM XA directory records (pycdlib's new(xa=True)). */
+  xa?: boolean
 }
 
 export interface AddOptions extends NameOptions {
@@ -126,6 +129,7 @@ export class IsoImage {
       interchangeLevel: level,
       rockRidge,
       joliet: jolietLevel !== undefined ? { level: jolietLevel, long: options.jolietLong === true } : undefined,
+      xa: options.xa === true,
       volume: { ...defaultVolumeIdentity(now), ...options.volume },
       relocationDirectory: options.relocationDirectory ?? 'rr_moved'
     }
@@ -525,6 +529,7 @@ function settingsOf (origin: ImageOrigin, root: Node): ImageSettings {
     interchangeLevel: e.enhanced ? 4 : 3,
     rockRidge: rr === undefined ? undefined : rr === 'unknown' ? '1.09' : rr,
     joliet: e.joliet !== undefined ? { level: e.joliet.level, long: false } : undefined,
+    xa: hasXaSignature(origin.descriptors.primary.applicationUse),
     volume: {
       systemId: v.systemId,
       volumeId: v.volumeId,

@@ -2,6 +2,7 @@ import type { ImageLocation } from '../../errors'
 import type { Diagnostics } from '../codec/diagnostics'
 import { parseCE, parseSuspEntries, type SuspEntry } from '../codec/susp'
 import { SECTOR_SIZE } from '../codec/volume-descriptor'
+import { xaSkip } from '../codec/xa'
 import type { SectorCache } from './sector-cache'
 
 /** Bounds a record's SUSP data, continuation areas included: far above the 255-byte NM and 4 KiB SL needs. */
@@ -9,7 +10,8 @@ const MAX_SYSTEM_USE_BYTES = 64 * 1024
 const MAX_CONTINUATIONS = 256
 
 /**
- * All SUSP entries of one record: its System Use field (after the SP skip bytes, SUSP 5.3) and the
+ * All SUSP entries of one record: its System Use field (after any XA record and the SP skip bytes,
+ * SUSP 5.3) and the
  * continuation areas CE entries chain to (SUSP 5.1), with loops and runaway chains cut off.
  * CE entries themselves are consumed, not returned.
  */
@@ -17,7 +19,9 @@ export async function collectSystemUse (
   systemUse: Buffer, skip: number, sectors: SectorCache, diag: Diagnostics, where: ImageLocation
 ): Promise<SuspEntry[]> {
   const entries: SuspEntry[] = []
-  let area = systemUse.subarray(Math.min(skip, systemUse.length))
+  // A CD-XA record comes first where present. genisoimage -XA counts it in the SP skip length, pycdlib
+  // does not (SP skip 0); either way the entries start after it.
+  let area = systemUse.subarray(Math.min(Math.max(xaSkip(systemUse), skip), systemUse.length))
   let areaWhere = where
   const seen = new Set<string>()
   let total = area.length

@@ -3,6 +3,7 @@ import { bootCatalogSize } from '../codec/el-torito'
 import { recordLength } from '../codec/directory-record'
 import { pathTableRecordLength } from '../codec/path-table'
 import { CE_ENTRY_LENGTH } from '../codec/susp'
+import { XA_RECORD_SIZE } from '../codec/xa'
 import { SECTOR_SIZE } from '../codec/volume-descriptor'
 import { allBootImages, type BootConfiguration, type HybridConfiguration } from '../model/boot'
 import { hybridTotalSectors } from './hybrid'
@@ -74,7 +75,8 @@ export function planLayout (root: import('../model/node').Node, settings: ImageS
   const links = countLinks(iso)
   const allocator = new ContinuationAllocator()
   sizeIsoDirectories(iso, settings, links, allocator)
-  if (joliet !== undefined) sizeDirectories(joliet, () => 0)
+  const xaOnly = (): number => settings.xa ? XA_RECORD_SIZE : 0
+  if (joliet !== undefined) sizeDirectories(joliet, xaOnly)
 
   let next = 16
   const primaryLba = next++
@@ -167,7 +169,7 @@ export function rockRidgeFor (
   const version = settings.rockRidge
   if (version === undefined) return []
   if (record === 'self') {
-    return rockRidgeEntries(dir.node.inode, { kind: 'self', root: dir.number === 1 }, { version, links: links.get(dir.node.inode) ?? 2 })
+    return rockRidgeEntries(dir.node.inode, { kind: 'self', root: dir.number === 1 }, { version, links: links.get(dir.node.inode) ?? 2, xa: settings.xa })
   }
   if (record === 'parent') {
     const parent = dir.parent
@@ -191,8 +193,8 @@ export function rockRidgeFor (
 
 function sizeIsoDirectories (tree: TreePlan, settings: ImageSettings, links: Map<Inode, number>, allocator: ContinuationAllocator): void {
   const systemUseOf = (record: RecordPlan | 'self' | 'parent', dir: DirectoryPlan, identifierLength: number): number => {
-    if (settings.rockRidge === undefined) return 0
-    const inlineMax = (MAX_RECORD - recordLength(identifierLength, 0)) & ~1
+    if (settings.rockRidge === undefined) return settings.xa ? XA_RECORD_SIZE : 0
+    const inlineMax = (MAX_RECORD - recordLength(identifierLength, 0) - (settings.xa ? XA_RECORD_SIZE : 0)) & ~1
     if (inlineMax < CE_ENTRY_LENGTH) {
       const name = record === 'self' || record === 'parent' ? '.' : record.node.names.iso ?? ''
       throw new InvalidInputError('NAME_TOO_LONG', `ISO9660 name "${name}" leaves no room for Rock Ridge entries in its record`)
@@ -201,7 +203,7 @@ function sizeIsoDirectories (tree: TreePlan, settings: ImageSettings, links: Map
     if (record === 'self') dir.selfSystemUse = plan
     else if (record === 'parent') dir.parentSystemUse = plan
     else record.systemUse = plan
-    return plan.inlineLength + (plan.inlineLength % 2)
+    return (settings.xa ? XA_RECORD_SIZE : 0) + plan.inlineLength + (plan.inlineLength % 2)
   }
   sizeDirectories(tree, systemUseOf)
 }

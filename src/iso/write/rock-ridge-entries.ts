@@ -4,6 +4,7 @@ import {
   RockRidgeFieldFlags, RRIP_IDENTIFIERS, SymlinkFlags, type RockRidgeVersion, type SymlinkComponent, type ZisofsInfo
 } from '../codec/rock-ridge'
 import { makeER, makeSP, type SuspEntry } from '../codec/susp'
+import { XA_RECORD_SIZE } from '../codec/xa'
 import type { Inode } from '../model/inode'
 
 /*
@@ -50,11 +51,14 @@ export interface RockRidgeContext {
   zisofs?: ZisofsInfo
   /** Entries read from the image that this code does not interpret, written back unchanged. */
   foreign?: readonly SuspEntry[]
+  /** The image has CD-XA records before the SUSP entries. */
+  xa?: boolean
 }
 
 export function rockRidgeEntries (inode: Inode, role: RecordRole, context: RockRidgeContext): SuspEntry[] {
   const entries: SuspEntry[] = []
-  if (role.kind === 'self' && role.root) entries.push(makeSP(0))
+  // With XA records the SP skip length covers them, as genisoimage -XA -R writes (and Linux expects).
+  if (role.kind === 'self' && role.root) entries.push(makeSP(context.xa === true ? XA_RECORD_SIZE : 0))
   let fields = 0
   const rrAt = entries.length
   if (context.version === '1.09') entries.push(makeRR(0))

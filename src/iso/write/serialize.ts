@@ -6,6 +6,7 @@ import { bootRecordFields, serializeBootCatalog } from '../codec/el-torito'
 import { jolietEscapeSequences } from '../codec/joliet'
 import { serializePathTable, type PathTableRecord } from '../codec/path-table'
 import { encodeText } from '../codec/text'
+import { serializeXaRecord, XA_SIGNATURE, XA_SIGNATURE_OFFSET_IN_APPLICATION_USE } from '../codec/xa'
 import {
   DescriptorType, SECTOR_SIZE, serializeDescriptor, type VolumeDescriptor
 } from '../codec/volume-descriptor'
@@ -142,9 +143,15 @@ function volumeDescriptor (layout: Layout, tree: Layout['iso'], kind: 'primary' 
     effective: date(v.effectiveMs),
     fileStructureVersion: kind === 'enhanced' ? 2 : 1,
     reserved882: 0,
-    applicationUse: Buffer.alloc(512),
+    applicationUse: applicationUse(layout, kind),
     reserved1395: Buffer.alloc(SECTOR_SIZE - 1395)
   }
+}
+
+function applicationUse (layout: Layout, kind: 'primary' | 'enhanced' | 'joliet'): Buffer {
+  const field = Buffer.alloc(512)
+  if (layout.settings.xa && kind === 'primary') field.write(XA_SIGNATURE, XA_SIGNATURE_OFFSET_IN_APPLICATION_USE, 'latin1')
+  return field
 }
 
 function directoryRecord (identifier: Buffer, extent: number, dataLength: number, flags: number, mtimeMs: number, systemUse: Buffer): DirectoryRecord {
@@ -192,10 +199,11 @@ class DirectoryBuffer {
 function isoDirectory (layout: Layout, dir: DirectoryPlan, areas: Array<{ sector: number, offset: number, bytes: Buffer }>): Buffer {
   const out = new DirectoryBuffer(dir.size)
   const systemUse = (record: RecordPlan | 'self' | 'parent', plan: SystemUsePlan | undefined): Buffer => {
-    if (plan === undefined) return Buffer.alloc(0)
+    const xa = xaField(layout, typeof record === 'string' || (record.target !== undefined && record.role !== 'placeholder'))
+    if (plan === undefined) return xa
     const rendered = renderSystemUse(rockRidgeFor(record, dir, layout.settings, layout.links), plan, layout.continuation.lba)
     rendered.areas.forEach((bytes, i) => areas.push({ sector: plan.areas[i].sector, offset: plan.areas[i].offset, bytes }))
-    return evenLength(rendered.inline)
+    return evenLength(Buffer.concat([xa, rendered.inline]))
   }
   const self = dir.node.inode
   out.add(serializeDirectoryRecord(directoryRecord(Buffer.from([0]), dir.extent, dir.size, FileFlags.DIRECTORY, self.times.mtimeMs, systemUse('self', dir.selfSystemUse))))
@@ -209,10 +217,22 @@ function isoDirectory (layout: Layout, dir: DirectoryPlan, areas: Array<{ sector
 
 function jolietDirectory (layout: Layout, dir: DirectoryPlan): Buffer {
   const out = new DirectoryBuffer(dir.size)
-  out.add(serializeDirectoryRecord(directoryRecord(Buffer.from([0]), dir.extent, dir.size, FileFlags.DIRECTORY, dir.node.inode.times.mtimeMs, Buffer.alloc(0))))
-  out.add(serializeDirectoryRecord(directoryRecord(Buffer.from([1]), dir.parent.extent, dir.parent.size, FileFlags.DIRECTORY, dir.parent.node.inode.times.mtimeMs, Buffer.alloc(0))))
-  for (const record of dir.records) for (const r of childRecords(layout, record, Buffer.alloc(0))) out.add(serializeDirectoryRecord(r))
+  const xaDirectory = xaField(layout, true)
+  out.add(serializeDirectoryRecord(directoryRecord(Buffer.from([0]), dir.extent, dir.size, FileFlags.DIRECTORY, dir.node.inode.times.mtimeMs, xaDirectory)))
+  out.add(serializeDirectoryRecord(directoryRecord(Buffer.from([1]), dir.parent.extent, dir.parent.size, FileFlags.DIRECTORY, dir.parent.node.inode.times.mtimeMs, xaDirectory)))
+  for (const record of dir.records) {
+    for (const r of childRecords(layout, record, xaField(layout, record.target !== undefined))) out.add(serializeDirectoryRecord(r))
+  }
   return out.bytes
+}
+
+/**
+ * The XA record every directory record starts its System Use field with on an XA image; attributes as
+ * genisoimage -XA records them (0x0d55: readable mode 2 form 1 data; 0x8000 more for directories).
+ */
+function xaField (layout: Layout, directory = false): Buffer {
+  if (!layout.settings.xa) return Buffer.alloc(0)
+  return serializeXaRecord({ groupId: 0, userId: 0, attributes: directory ? 0x8d55 : 0x0d55, fileNumber: 0 })
 }
 
 /** The record(s) of one entry: directories and placeholders one, files one per file section. */

@@ -28,6 +28,8 @@ export interface ImageSettings {
   interchangeLevel: InterchangeLevel
   rockRidge?: RockRidgeVersion
   joliet?: { level: JolietLevel, long: boolean }
+  /** CD-ROM XA records in every directory record (pycdlib's xa, genisoimage -XA). */
+  xa: boolean
   volume: VolumeIdentity
   /** Rock Ridge relocation directory for trees deeper than ECMA-119 6.8.2.1 allows (genisoimage: rr_moved). */
   relocationDirectory: string
