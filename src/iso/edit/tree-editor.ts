@@ -30,6 +30,8 @@ export interface NameOptions {
  */
 export class TreeEditor {
   private nextIno = 0xfffffff0
+  /** Per directory, where ISO9660 collision numbering resumes for each base name. */
+  private readonly isoCounters = new WeakMap<Node, Map<string, number>>()
 
   constructor (private readonly root: Node, private readonly settings: () => ImageSettings) {}
 
@@ -126,7 +128,7 @@ export class TreeEditor {
   }
 
   private async attach (parent: Node, node: Node): Promise<void> {
-    await (parent.dir as Directory).list()
+    await (parent.dir as Directory).load()
     ;(parent.dir as Directory).add(node)
   }
 
@@ -156,7 +158,9 @@ export class TreeEditor {
         if (await taken('iso9660', withoutVersion(names.iso))) throw exists(names.iso)
       } else {
         const isoView = await this.view('iso9660').entries(parent)
-        names.iso = generateIsoName(name, isDirectory, settings.interchangeLevel, id => isoView.has(withoutVersion(id)))
+        let counters = this.isoCounters.get(parent)
+        if (counters === undefined) this.isoCounters.set(parent, counters = new Map())
+        names.iso = generateIsoName(name, isDirectory, settings.interchangeLevel, id => isoView.has(withoutVersion(id)), counters)
       }
     }
     if (inJoliet && settings.joliet !== undefined) {

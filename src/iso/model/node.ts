@@ -75,7 +75,7 @@ interface NameIndex {
 export class Directory {
   private entries?: Set<Node>
   private listed?: readonly Node[]
-  private loading?: Promise<readonly Node[]>
+  private loading?: Promise<void>
   private readonly indexes = new Map<string, NameIndex>()
 
   constructor (private loader?: () => Promise<Node[]>) {
@@ -87,21 +87,26 @@ export class Directory {
   }
 
   async list (): Promise<readonly Node[]> {
-    if (this.entries !== undefined) return this.snapshot()
+    await this.load()
+    return this.snapshot()
+  }
+
+  /** Reads the directory from the image if it has not been yet. */
+  async load (): Promise<void> {
+    if (this.entries !== undefined) return
     if (this.loading === undefined) {
       const loader = this.loader as () => Promise<Node[]>
       this.loading = loader().then(entries => {
         this.entries = new Set(entries)
         this.loader = undefined
         this.loading = undefined
-        return this.snapshot()
       }, err => {
         // A failed load (an unreadable sector) may be retried on the next access.
         this.loading = undefined
         throw err
       })
     }
-    return await this.loading
+    await this.loading
   }
 
   /** Entries if loaded, without loading. */
@@ -116,8 +121,9 @@ export class Directory {
   async index (key: string, nameOf: NameOf): Promise<ReadonlyMap<string, Node>> {
     const cached = this.indexes.get(key)
     if (cached !== undefined) return cached.map
+    await this.load()
     const index: NameIndex = { nameOf, map: new Map(), shadowed: false }
-    for (const node of await this.list()) indexNode(index, node)
+    for (const node of this.entries as Set<Node>) indexNode(index, node)
     this.indexes.set(key, index)
     return index.map
   }

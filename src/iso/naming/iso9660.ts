@@ -80,16 +80,33 @@ export function validateIsoName (identifier: string, isDirectory: boolean, level
  * its directory: `taken` says whether a recorded identifier is already used there. Collisions are numbered
  * at the end of the name part (README00.TXT, README01.TXT…), as genisoimage does.
  */
-export function generateIsoName (source: string, isDirectory: boolean, level: InterchangeLevel, taken: (identifier: string) => boolean): string {
+export function generateIsoName (
+  source: string, isDirectory: boolean, level: InterchangeLevel, taken: (identifier: string) => boolean, counters?: Map<string, number>
+): string {
   const base = level === 4 ? level4Base(source, isDirectory) : mappedBase(source, isDirectory, level)
   const first = joinIdentifier(base, isDirectory, level)
   if (!taken(first)) return first
   const nameMax = nameLimit(base, isDirectory, level)
-  for (let n = 0; n < 1_000_000; n++) {
+  const candidate = (n: number): string => {
     const digits = String(n).padStart(n < 100 ? 2 : String(n).length, '0')
     const stem = truncateBytes(base.name, Math.max(0, nameMax - digits.length), level)
-    const candidate = joinIdentifier({ ...base, name: stem + digits }, isDirectory, level)
-    if (!taken(candidate)) return candidate
+    return joinIdentifier({ ...base, name: stem + digits }, isDirectory, level)
+  }
+  // Numbering resumes where it stopped for this base, and after a few misses continues from a counter
+  // shared by the whole directory: thousands of names mapping to a few bases (level 1's 8.3) would
+  // otherwise probe from 0 each time, quadratic in the directory's size.
+  const start = counters?.get(first) ?? 0
+  for (let n = start; n < start + 16; n++) {
+    if (!taken(candidate(n))) {
+      counters?.set(first, n + 1)
+      return candidate(n)
+    }
+  }
+  for (let n = Math.max(start + 16, counters?.get('') ?? 0); n < 100_000_000; n++) {
+    if (!taken(candidate(n))) {
+      counters?.set('', n + 1)
+      return candidate(n)
+    }
   }
   throw new InvalidInputError('EXISTS', `no free ISO9660 name for "${source}"`)
 }
