@@ -38,6 +38,7 @@ export type InvalidInputCode =
   | 'BUSY'
   | 'CROSS_DEVICE'
   | 'NO_SPACE'
+  | 'NOT_PERMITTED'
 
 export type ErrorCode = InvalidImageCode | InvalidInputCode | 'INTERNAL'
 
@@ -127,6 +128,7 @@ const ERRNO_BY_CODE: Record<ErrorCode, string> = {
   BUSY: 'EBUSY',
   CROSS_DEVICE: 'EXDEV',
   NO_SPACE: 'ENOSPC',
+  NOT_PERMITTED: 'EPERM',
   INTERNAL: 'EIO'
 }
 

@@ -59,7 +59,7 @@ export async function main (argv: string[]): Promise<void> {
       if (!fs.existsSync(image)) throw new InvalidInputError('NOT_FOUND', `${image}: no such file`)
       if (opts.foreground === true) {
         const readyFd = opts.readyFd !== undefined ? Number(opts.readyFd) : undefined
-        process.exitCode = await runMount({ image, mountpoint, options }, err => report(readyFd, err))
+        process.exitCode = await runMount({ image, mountpoint, options, verbose: readyFd === undefined }, err => report(readyFd, err))
         process.exit()
       }
       await daemonize(argv)
@@ -126,8 +126,10 @@ async function control (mountpoint: string, request: ControlRequest): Promise<vo
   if (!reply.ok) {
     process.stderr.write(`isomount: ${reply.error}\n`)
     process.exitCode = EXIT_FAILURE
-  } else if (reply.message !== undefined && request.op !== 'unmount') {
-    process.stdout.write(`${reply.message}\n`)
+  } else if (reply.message !== undefined) {
+    // Status goes to stdout (scripts read it); what unmount and sync did is a report, on stderr.
+    if (request.op === 'status') process.stdout.write(`${reply.message}\n`)
+    else process.stderr.write(`isomount: ${reply.message}\n`)
   }
 }
 

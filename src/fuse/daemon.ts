@@ -1,5 +1,7 @@
 import * as fs from 'node:fs'
-import { InvalidInputError } from '../errors'
+import { InvalidInputError, userMessage } from '../errors'
+import { recoverJournal } from '../iso/commit/journal'
+import type { CommitProgress, CommitResult } from '../iso/commit/commit'
 import { IsoImage } from '../iso/image'
 import { logger } from '../log'
 import { ImageVfs } from '../vfs/image-vfs'
@@ -9,18 +11,55 @@ import { FuseMount } from './fuse-mount'
 import { fuseOperations } from './operations'
 import { controlSocketPath, ImageLock, removeMountRecord, writeMountRecord } from './runtime'
 
-const log = logger('fuse')
+const log = logger('commit')
 
 export interface MountRequest {
   image: string
   mountpoint: string
   options: MountOptions
+  /** Print commit progress on stderr (the foreground daemon). */
+  verbose: boolean
+}
+
+/** Progress lines go to the log, to stderr in the foreground, and to every client waiting on a commit. */
+class ProgressReporter {
+  private readonly listeners = new Set<(text: string) => void>()
+  private lastAt = 0
+
+  constructor (private readonly verbose: boolean) {}
+
+  listen (listener: (text: string) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  say (text: string): void {
+    this.note(text)
+    for (const listener of this.listeners) listener(text)
+  }
+
+  /** The log and the foreground's stderr only: for outcomes a waiting client gets as its answer. */
+  note (text: string): void {
+    log(text)
+    if (this.verbose) process.stderr.write(`isomount: ${text}\n`)
+  }
+
+  /** At most one line a second: a commit shorter than that says nothing until it is done. */
+  progress (p: CommitProgress, startedAt: number): void {
+    const now = Date.now()
+    if (now - startedAt < 1000 || now - this.lastAt < 1000) return
+    this.lastAt = now
+    const percent = p.totalBytes > 0 ? Math.floor(100 * p.bytesWritten / p.totalBytes) : 100
+    this.say(`committing (${p.mode}): ${percent}% of ${(p.totalBytes / 1048576).toFixed(1)} MiB`)
+  }
 }
 
 /**
- * Runs one mount to its end: lock the image, open it, mount, serve, and when the kernel lets go (our
- * `isomount -u`, umount(8), fusermount -u, or a signal) clean up. `ready` is called once the mount is live
- * or has failed. Resolves with the process exit status.
+ * Runs one mount to its end: lock the image, finish any interrupted commit, open, mount, serve; when
+ * the kernel lets go (`isomount -u`, umount(8), fusermount -u, a signal) commit the changes and only then
+ * release the image. A commit that fails keeps the daemon (and the changes) alive so that `isomount -u`
+ * can retry it; the image is untouched meanwhile. `ready` is called once the mount is live or has failed.
+ * Resolves with the process exit status.
  */
 export async function runMount (request: MountRequest, ready: (err?: Error) => void): Promise<number> {
   let lock: ImageLock | undefined
@@ -28,11 +67,17 @@ export async function runMount (request: MountRequest, ready: (err?: Error) => v
   let mount: FuseMount | undefined
   let control: ControlServer | undefined
   const { options } = request
+  const reporter = new ProgressReporter(request.verbose)
   try {
     const imagePath = fs.realpathSync(request.image)
     const mountpoint = fs.realpathSync(request.mountpoint)
     if (!fs.statSync(mountpoint).isDirectory()) throw new InvalidInputError('NOT_A_DIRECTORY', `${mountpoint} is not a directory`)
     lock = ImageLock.acquire(imagePath)
+    if (!options.ro) {
+      const recovered = recoverJournal(imagePath)
+      if (recovered !== 'none') reporter.say(`an interrupted commit was ${recovered === 'replayed' ? 'completed' : 'discarded (it had not started)'}`)
+      fs.accessSync(imagePath, fs.constants.W_OK)
+    }
     image = await IsoImage.open(imagePath, {
       strict: options.check === 'strict',
       rockRidge: !options.norock,
@@ -42,58 +87,188 @@ export async function runMount (request: MountRequest, ready: (err?: Error) => v
     for (const warning of image.warnings) log('image warning: %s', warning)
     const vfs = new ImageVfs(image, options)
     mount = await FuseMount.start(fuseOperations(vfs), mountpoint, {
-      readOnly: true,
+      readOnly: options.ro,
       allowOther: options.allowOther,
       fsname: imagePath
     })
-    const live = mount
-    const opened = image
-    const held = lock
-    // Everything that must be done before anyone is told the mount is over: a waiting `isomount -u`
-    // returns only after this, and the image lock is free by then.
-    const finished = live.ended.then(async () => {
-      log('unmounted %s', mountpoint)
-      await opened.close()
-      removeMountRecord(mountpoint)
-      held.release()
-    })
+    const session = new MountSession(image, vfs, mount, options, reporter)
     const socket = controlSocketPath(mountpoint)
-    const pending = new Set<Promise<unknown>>()
-    control = await ControlServer.listen(socket, async (req: ControlRequest) => {
-      switch (req.op) {
-        case 'unmount': {
-          const done = live.unmount().then(async () => await finished)
-          pending.add(done)
-          await done
-          return `unmounted ${mountpoint}`
-        }
-        case 'sync':
-          return 'nothing to commit: the mount is read-only'
-        case 'status':
-          return JSON.stringify({ image: imagePath, mountpoint, namespace: vfs.view.namespace, readOnly: true })
+    control = await ControlServer.listen(socket, async (req: ControlRequest, progress) => {
+      const stop = reporter.listen(progress)
+      try {
+        return await session.handle(req)
+      } finally {
+        stop()
       }
     })
     writeMountRecord({ pid: process.pid, image: imagePath, mountpoint, socket })
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-      process.on(signal, () => {
-        log('%s: unmounting %s', signal, mountpoint)
-        // A busy mount is detached instead; the session still ends only when its last user is gone.
-        live.unmount().catch(() => live.detach())
-      })
+      process.on(signal, () => session.signal(signal))
     }
     ready()
-    await finished
-    await Promise.allSettled(pending)
-    return 0
+    const status = await session.finished
+    await image.close()
+    removeMountRecord(mountpoint)
+    lock.release()
+    lock = undefined
+    await session.settled()
+    return status
   } catch (err) {
     ready(err as Error)
     if (mount !== undefined) await mount.detach()
     await image?.close()
-    lock?.release()
     return 1
   } finally {
+    lock?.release()
     // Closing after the last reply was handed to the socket lets a waiting client read it.
     await new Promise(resolve => setTimeout(resolve, 20))
     control?.close()
   }
+}
+
+/** One mount's life after it is live: serving, committing, and the wait for a retry if a commit failed. */
+class MountSession {
+  /** Resolves with the exit status once there is nothing more to do. */
+  readonly finished: Promise<number>
+  private finish!: (status: number) => void
+  private unmounted = false
+  private failed: Error | undefined
+  private committing: Promise<string> | undefined
+  private lastMessage = 'unmounted'
+  private readonly pending = new Set<Promise<unknown>>()
+  /** Settles when the commit that follows the unmount has succeeded or failed. */
+  private readonly unmountHandled: Promise<void>
+
+  constructor (
+    private readonly image: IsoImage,
+    private readonly vfs: ImageVfs,
+    private readonly mount: FuseMount,
+    private readonly options: MountOptions,
+    private readonly reporter: ProgressReporter
+  ) {
+    this.finished = new Promise(resolve => { this.finish = resolve })
+    this.unmountHandled = mount.ended.then(async () => await this.afterUnmount())
+  }
+
+  async handle (request: ControlRequest): Promise<string> {
+    const work = this.dispatch(request)
+    this.pending.add(work)
+    try {
+      return await work
+    } finally {
+      this.pending.delete(work)
+    }
+  }
+
+  async settled (): Promise<void> {
+    await Promise.allSettled([...this.pending])
+  }
+
+  signal (signal: string): void {
+    if (this.unmounted && this.failed !== undefined) {
+      this.reporter.say(`${signal}: giving up the failed commit; the image is unchanged and the changes are discarded`)
+      this.finish(1)
+      return
+    }
+    this.reporter.say(`${signal}: unmounting ${this.mount.mountpoint}`)
+    // A busy mount is detached instead; the session still ends only when its last user is gone.
+    this.mount.unmount().catch(() => this.mount.detach())
+  }
+
+  private async dispatch (request: ControlRequest): Promise<string> {
+    switch (request.op) {
+      case 'unmount':
+        if (!this.unmounted) {
+          await this.mount.unmount()
+          return await this.outcome()
+        }
+        // Already unmounted: a failed commit is being retried.
+        return await this.retry()
+      case 'sync':
+        if (this.unmounted) return await this.retry()
+        if (this.options.ro) return 'nothing to commit: the mount is read-only'
+        return await this.vfs.lock.exclusive(async () => await this.commit())
+      case 'status':
+        return JSON.stringify({
+          image: this.image.path,
+          mountpoint: this.mount.mountpoint,
+          namespace: this.vfs.view.namespace,
+          readOnly: this.options.ro,
+          changed: !this.image.changes.empty,
+          failed: this.failed?.message
+        })
+    }
+  }
+
+  private async afterUnmount (): Promise<void> {
+    this.unmounted = true
+    this.reporter.say(`unmounted ${this.mount.mountpoint}`)
+    if (this.options.ro || this.options.commit === 'never') {
+      if (this.options.commit === 'never' && !this.image.changes.empty) this.reporter.say('changes discarded (commit=never)')
+      this.finish(0)
+      return
+    }
+    try {
+      await this.commit()
+      this.finish(0)
+    } catch (err) {
+      this.failed = err as Error
+      this.reporter.say(`commit failed: ${userMessage(err)}. The image is unchanged and the changes are kept: ` +
+        `run "isomount -u ${this.mount.mountpoint}" to try again, or stop process ${process.pid} to discard them`)
+    }
+  }
+
+  /** What a waiting `isomount -u` hears once the unmount's commit is over. */
+  private async outcome (): Promise<string> {
+    await this.unmountHandled
+    if (this.failed !== undefined) throw this.failed
+    return this.lastMessage
+  }
+
+  private async retry (): Promise<string> {
+    if (this.failed === undefined) return await this.outcome()
+    this.failed = undefined
+    try {
+      const message = await this.commit()
+      this.finish(0)
+      return message
+    } catch (err) {
+      this.failed = err as Error
+      throw err
+    }
+  }
+
+  /** One commit at a time; concurrent requests share it. */
+  private async commit (): Promise<string> {
+    if (this.committing !== undefined) return await this.committing
+    this.committing = this.commitNow()
+    try {
+      this.lastMessage = await this.committing
+      return this.lastMessage
+    } finally {
+      this.committing = undefined
+    }
+  }
+
+  private async commitNow (): Promise<string> {
+    if (this.image.changes.empty) return 'nothing changed; the image is untouched'
+    const started = Date.now()
+    this.reporter.say('committing changes')
+    const result: CommitResult = await this.image.commit({
+      mode: this.options.commit === 'never' ? 'auto' : this.options.commit,
+      onProgress: p => this.reporter.progress(p, started)
+    })
+    const seconds = ((Date.now() - started) / 1000).toFixed(1)
+    const message = result.mode === 'unchanged'
+      ? 'nothing changed; the image is untouched'
+      : `committed ${describe(result)} in ${seconds} s`
+    this.reporter.note(message)
+    return message
+  }
+}
+
+function describe (result: CommitResult): string {
+  const size = result.bytesWritten >= 1048576 ? `${(result.bytesWritten / 1048576).toFixed(1)} MiB` : `${Math.ceil(result.bytesWritten / 1024)} KiB`
+  const how = { inplace: 'in place', append: 'by appending', remaster: 'by remastering', unchanged: '' }[result.mode]
+  return `${how} (${size} written)`
 }

@@ -57,9 +57,11 @@ export class FuseMount {
       force: false,
       mkdir: false,
       allowOther: options.allowOther,
-      // The image changes only through this mount, so the kernel may cache names and attributes.
-      entryTimeout: 10,
-      attrTimeout: 10,
+      // Read-only, nothing changes behind the kernel's back: it may cache names, attributes and pages.
+      // Read-write, hard links are separate kernel inodes under libfuse's path API, so writes through one
+      // name must show through the others within a second.
+      entryTimeout: options.readOnly ? 30 : 1,
+      attrTimeout: options.readOnly ? 30 : 1,
       kernelCache: options.readOnly,
       // Long work never runs inside a callback, but a slow disk can stall a read past fuse-native's 15 s.
       timeout: 120_000

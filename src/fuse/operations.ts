@@ -65,6 +65,24 @@ export function fuseOperations (vfs: Vfs): FuseOperations {
     read: (path: string, handle: number, buf: Buffer, length: number, position: number, reply: Reply) =>
       answerCount('read', path, reply, vfs.read(handle, buf, length, position)),
     release: (path: string, handle: number, reply: Reply) => answer('release', path, reply, vfs.release(handle), () => []),
+    create: (path: string, mode: number, reply: Reply) => answer('create', path, reply, vfs.create(path, mode), h => [h]),
+    write: (path: string, handle: number, buf: Buffer, length: number, position: number, reply: Reply) =>
+      answerCount('write', path, reply, vfs.write(handle, buf, length, position)),
+    truncate: (path: string, size: number, reply: Reply) => answer('truncate', path, reply, vfs.truncate(path, size), () => []),
+    ftruncate: (path: string, handle: number, size: number, reply: Reply) => answer('ftruncate', path, reply, vfs.ftruncate(handle, size), () => []),
+    mkdir: (path: string, mode: number, reply: Reply) => answer('mkdir', path, reply, vfs.mkdir(path, mode), () => []),
+    rmdir: (path: string, reply: Reply) => answer('rmdir', path, reply, vfs.rmdir(path), () => []),
+    unlink: (path: string, reply: Reply) => answer('unlink', path, reply, vfs.unlink(path), () => []),
+    rename: (from: string, to: string, reply: Reply) => answer('rename', from, reply, vfs.rename(from, to), () => []),
+    // libfuse's symlink(from, to): `from` is the link's content, `to` the new path.
+    symlink: (target: string, path: string, reply: Reply) => answer('symlink', path, reply, vfs.symlink(target, path), () => []),
+    link: (existing: string, path: string, reply: Reply) => answer('link', path, reply, vfs.link(existing, path), () => []),
+    mknod: (path: string, mode: number, rdev: number, reply: Reply) => answer('mknod', path, reply, vfs.mknod(path, mode, rdev), () => []),
+    chmod: (path: string, mode: number, reply: Reply) => answer('chmod', path, reply, vfs.chmod(path, mode), () => []),
+    chown: (path: string, uid: number, gid: number, reply: Reply) => answer('chown', path, reply, vfs.chown(path, uid, gid), () => []),
+    utimens: (path: string, atime: number, mtime: number, reply: Reply) => answer('utimens', path, reply, vfs.utimens(path, atime, mtime), () => []),
+    flush: (path: string, handle: number, reply: Reply) => answer('flush', path, reply, vfs.flush(handle), () => []),
+    fsync: (path: string, _datasync: number, handle: number, reply: Reply) => answer('fsync', path, reply, vfs.fsync(handle), () => []),
     statfs: (path: string, reply: Reply) => answer('statfs', path, reply, vfs.statfs(), s => [{
       bsize: s.blockSize,
       frsize: s.blockSize,

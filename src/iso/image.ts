@@ -7,18 +7,22 @@ import { addBootImage, bootImageFor, isohybridFor, type ElToritoOptions, type Is
 import { TreeEditor, type NameOptions } from './edit/tree-editor'
 import { BufferByteSource, FileByteSource, type ByteSource } from './io/byte-source'
 import type { BootConfiguration, HybridConfiguration } from './model/boot'
-import { BufferSource, type DataSource } from './model/data-source'
+import { BufferSource, ImageExtentsSource, ZisofsSource, type DataSource } from './model/data-source'
 import { HostFileSource, spoolStream } from './model/host-sources'
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type FileKind } from './model/inode'
 import { Inode } from './model/inode'
 import { Directory, Node, NodeFlag } from './model/node'
 import { statOf, type Stat } from './model/stat'
+import { ChangeSet } from './model/change-set'
+import { OverlayData } from './model/overlay-data'
 import { NAMESPACES, NamespaceView, type Namespace, type ViewOptions } from './namespace'
 import { validateIsoName, type InterchangeLevel } from './naming/iso9660'
 import { bootConfigurationOf, hybridConfigurationOf, inodesByStart } from './read/boot-model'
 import type { DescriptorSet } from './read/descriptors'
 import type { ElToritoInfo } from './read/el-torito'
-import { readImage, type Extensions, type ImageOrigin, type OpenOptions, type VolumeInfo } from './read/open-image'
+import { readImage, refreshOrigin, type Extensions, type ImageOrigin, type OpenOptions, type VolumeInfo } from './read/open-image'
+import { commitChanges, type CommitOptions, type CommitResult } from './commit/commit'
+import { JournaledByteSource, readJournal } from './commit/journal'
 import type { SystemAreaInfo } from './read/system-area'
 import { layoutFor, loadAll, writeImage, type WriteOptions } from './write/master'
 import { defaultTimestampMs, defaultVolumeIdentity, type ImageSettings, type VolumeIdentity } from './write/settings'
@@ -87,6 +91,10 @@ export interface EntryContent {
  * descriptor or stream.
  */
 export class IsoImage {
+  /** What changed since open (or the last commit). */
+  readonly changes = new ChangeSet()
+  /** Where edited content is kept until written (default: the system's temporary directory). */
+  tempDir?: string
   private readonly editor: TreeEditor
   private boot: BootConfiguration | undefined | 'unread'
   private hybrid: HybridConfiguration | undefined | 'unread'
@@ -94,12 +102,23 @@ export class IsoImage {
   private constructor (
     readonly root: Node,
     public settings: ImageSettings,
-    readonly origin: ImageOrigin | undefined,
-    private readonly owned: FileByteSource | undefined
+    private currentOrigin: ImageOrigin | undefined,
+    private owned: FileByteSource | undefined,
+    private readonly openedPath?: string
   ) {
     this.editor = new TreeEditor(root, () => this.settings)
-    this.boot = origin?.elTorito !== undefined ? 'unread' : undefined
-    this.hybrid = origin?.systemArea.used === true ? 'unread' : undefined
+    this.boot = currentOrigin?.elTorito !== undefined ? 'unread' : undefined
+    this.hybrid = currentOrigin?.systemArea.used === true ? 'unread' : undefined
+  }
+
+  /** The file the image was opened from, if it was opened by path. */
+  get path (): string | undefined {
+    return this.openedPath
+  }
+
+  /** What was read from the image file (after a commit: from the committed image). */
+  get origin (): ImageOrigin | undefined {
+    return this.currentOrigin
   }
 
   /** Opens an image file by path, by an open descriptor, or from any ByteSource. */
@@ -110,8 +129,11 @@ export class IsoImage {
     else if (typeof target === 'number') source = await FileByteSource.fromFd(target)
     else source = target
     try {
-      const { origin, root } = await readImage(source, options)
-      return new IsoImage(root, settingsOf(origin, root), origin, owned)
+      // An in-place commit interrupted by a crash left a journal: read the image as it completes it.
+      const pending = typeof target === 'string' ? readJournal(target) : undefined
+      const { origin, root } = await readImage(pending !== undefined ? new JournaledByteSource(source, pending) : source, options)
+      if (pending !== undefined) origin.diagnostics.warn({ structure: 'image' }, 'an interrupted in-place commit is pending; mounting the image read-write finishes it')
+      return new IsoImage(root, settingsOf(origin, root), origin, owned, typeof target === 'string' ? target : undefined)
     } catch (err) {
       await owned?.close()
       throw err
@@ -288,7 +310,8 @@ export class IsoImage {
     const namespace = options.namespace ?? this.defaultNamespace
     const target = await this.lookup(existing, options.from ?? namespace)
     const only: NameOptions = namespace === 'joliet' ? { iso: false } : options.joliet === undefined ? {} : { joliet: options.joliet }
-    return await this.editor.link(target, path, namespace, { ...only, ...options })
+    const { parent, name } = await this.editor.parentOf(path, namespace)
+    return await this.linkChild(target, parent, name, { ...only, ...options, namespace })
   }
 
   /**
@@ -306,31 +329,52 @@ export class IsoImage {
       })
       return
     }
-    // A boot file removed from every tree stays in the catalog, as a hidden boot image.
+    await this.removeNode(node)
+  }
+
+  /** Removes one entry; a directory must be empty. A boot file stays in the catalog, hidden. */
+  async removeNode (node: Node): Promise<void> {
     await this.editor.remove(node)
+    this.changes.structure = true
   }
 
   /** Moves or renames; the names in the other namespaces follow the new name. */
   async rename (from: string, to: string, namespace = this.defaultNamespace): Promise<void> {
     const node = await this.lookup(from, namespace)
-    await this.editor.rename(node, to, namespace)
+    await this.renameNode(node, to, namespace)
+  }
+
+  /** Moves `node` to `path` (in `namespace`); an existing target must have been removed first. */
+  async renameNode (node: Node, path: string, namespace: Namespace): Promise<void> {
+    await this.editor.rename(node, path, namespace)
+    this.changes.structure = true
   }
 
   async setAttributes (path: string, attributes: Attributes, namespace?: Namespace): Promise<void> {
-    const inode = (await this.lookup(path, namespace)).inode
+    this.setNodeAttributes(await this.lookup(path, namespace), attributes)
+  }
+
+  setNodeAttributes (node: Node, attributes: Attributes): void {
+    const inode = node.inode
     if (attributes.mode !== undefined) inode.mode = (inode.mode & S_IFMT) | (attributes.mode & 0o7777)
     if (attributes.uid !== undefined) inode.uid = attributes.uid
     if (attributes.gid !== undefined) inode.gid = attributes.gid
     if (attributes.mtimeMs !== undefined) inode.times.mtimeMs = attributes.mtimeMs
     if (attributes.atimeMs !== undefined) inode.times.atimeMs = attributes.atimeMs
     if (attributes.ctimeMs !== undefined) inode.times.ctimeMs = attributes.ctimeMs
-    if (attributes.mode !== undefined || attributes.uid !== undefined || attributes.gid !== undefined) inode.posix = true
+    if (attributes.mode !== undefined || attributes.uid !== undefined || attributes.gid !== undefined) {
+      // A posix attribute set where none was recorded adds PX to the records: no longer a same-size edit.
+      if (!inode.posix) this.changes.structure = true
+      inode.posix = true
+    }
+    this.changes.attributes.add(inode)
   }
 
   /** Sets or clears the ECMA-119 hidden bit (genisoimage -hidden). */
   async setHidden (path: string, hidden: boolean, namespace?: Namespace): Promise<void> {
     const node = await this.lookup(path, namespace)
     node.flags = hidden ? node.flags | NodeFlag.HIDDEN : node.flags & ~NodeFlag.HIDDEN
+    this.changes.structure = true
   }
 
   /** Changes the ISO9660 identifier of an entry, validated against the interchange level. */
@@ -338,6 +382,25 @@ export class IsoImage {
     const node = await this.lookup(path, namespace)
     const recorded = validateIsoName(isoName, node.isDirectory, this.settings.interchangeLevel)
     await this.renameNames(node, names => { names.iso = recorded })
+  }
+
+  /**
+   * Opens a file's content for change: its data becomes a copy-on-write overlay (kept in a temporary
+   * file) over what it was. Callers write and truncate through the returned overlay.
+   */
+  editableData (node: Node): OverlayData {
+    const inode = node.inode
+    if (inode.kind !== 'file') throw new InvalidInputError(node.isDirectory ? 'IS_A_DIRECTORY' : 'BAD_ARGUMENT', 'not a regular file')
+    if (!(inode.data instanceof OverlayData)) {
+      inode.data = new OverlayData(inode.data, this.tempDir)
+      // The content is no longer what the zisofs stream holds; it will be written uncompressed.
+      if (inode.compressed !== undefined) {
+        inode.compressed = undefined
+        this.changes.structure = true
+      }
+    }
+    this.changes.data.add(inode)
+    return inode.data as OverlayData
   }
 
   // --- Boot ------------------------------------------------------------------------------------------
@@ -373,6 +436,7 @@ export class IsoImage {
       boot = addBootImage(boot, boot.catalog, image, options)
     }
     this.boot = boot
+    this.changes.structure = true
   }
 
   /** Removes El Torito (pycdlib rm_eltorito): the catalog file goes; boot files stay as files. */
@@ -385,17 +449,20 @@ export class IsoImage {
     }
     this.boot = undefined
     this.hybrid = undefined
+    this.changes.structure = true
   }
 
   /** Makes the image bootable from a disk as well (syslinux isohybrid; xorriso -isohybrid-mbr/-gpt). */
   async addIsohybrid (options: IsohybridOptions): Promise<void> {
     await this.readBootStructures()
     this.hybrid = await isohybridFor(this.boot as BootConfiguration | undefined, options)
+    this.changes.structure = true
   }
 
   async removeIsohybrid (): Promise<void> {
     await this.readBootStructures()
     this.hybrid = undefined
+    this.changes.structure = true
   }
 
   // --- Writing ---------------------------------------------------------------------------------------
@@ -417,6 +484,78 @@ export class IsoImage {
     if (this.origin !== undefined) this.settings.volume.modifiedMs = defaultTimestampMs()
     const layout = await layoutFor(this.root, this.settings, content)
     return await writeImage(layout, content, target, options)
+  }
+
+  /**
+   * Writes the changes made since open into the image file itself (see commit/commit.ts: in place,
+   * append or remaster), then carries on from the committed image: more changes and commits may follow.
+   */
+  async commit (options: CommitOptions = {}): Promise<CommitResult> {
+    const origin = this.currentOrigin
+    if (origin === undefined || this.owned === undefined || this.openedPath === undefined) {
+      throw new InvalidInputError('UNSUPPORTED', 'only an image opened from a file path can be committed')
+    }
+    if (this.changes.empty) return { mode: 'unchanged', bytesWritten: 0, reasons: [] }
+    await loadAll(this.root)
+    const content = await this.content(0)
+    const modified = this.settings.volume.modifiedMs
+    this.settings.volume.modifiedMs = defaultTimestampMs()
+    let result: CommitResult
+    try {
+      result = await commitChanges({
+        context: { path: this.openedPath, source: this.owned, descriptors: origin.descriptors },
+        root: this.root,
+        settings: this.settings,
+        content,
+        changes: this.changes
+      }, options)
+    } catch (err) {
+      this.settings.volume.modifiedMs = modified
+      throw err
+    }
+    await this.rebase(result, content)
+    this.changes.clear()
+    return result
+  }
+
+  /** After a commit, the model reads from where things now are, and edited data leaves its temp files. */
+  private async rebase (result: CommitResult, content: { boot?: BootConfiguration }): Promise<void> {
+    let source = this.owned as FileByteSource
+    if (result.mode === 'remaster') {
+      const previous = source
+      source = await FileByteSource.open(this.openedPath as string)
+      this.owned = source
+      await previous.close()
+    } else {
+      await source.refresh()
+    }
+    const layout = result.layout
+    if (layout === undefined) {
+      // In place: every changed file is where it was, with its new size.
+      for (const inode of this.changes.data) {
+        const overlay = inode.data as OverlayData
+        const base = overlay.base as ImageExtentsSource
+        inode.data = new ImageExtentsSource(source, [{ ...base.sections[0], length: overlay.size }])
+        overlay.dispose()
+      }
+    } else {
+      for (const [inode, sections] of layout.files) {
+        if (layout.fixed.has(inode) && result.mode !== 'remaster') continue
+        const extents = new ImageExtentsSource(source, sections.map(s => ({ lba: s.lba, length: s.length, unitSize: 0, gapSize: 0 })))
+        if (inode.data instanceof OverlayData) inode.data.dispose()
+        if (inode.compressed !== undefined) {
+          inode.compressed = { raw: extents, zisofs: inode.compressed.zisofs }
+          inode.data = new ZisofsSource(extents, inode.compressed.zisofs.uncompressedSize, extents.lba)
+        } else {
+          inode.data = extents
+        }
+      }
+      if (content.boot !== undefined && layout.bootCatalog !== undefined) {
+        content.boot.catalog.data = new ImageExtentsSource(source, [{ lba: layout.bootCatalog.lba, length: layout.bootCatalog.size, unitSize: 0, gapSize: 0 }])
+      }
+      for (const [node, origin] of layout.written) node.origin = origin
+    }
+    this.currentOrigin = await refreshOrigin(this.currentOrigin as ImageOrigin, source)
   }
 
   async close (): Promise<void> {
@@ -476,13 +615,16 @@ export class IsoImage {
       ...content
     }, options)
     if (options.hidden === true) node.flags |= NodeFlag.HIDDEN
+    this.changes.structure = true
     return node
   }
 
   /** Node-level hard link: another name for `target`'s inode in `parent`. */
   async linkChild (target: Node, parent: Node, name: string, options: NameOptions & { namespace?: Namespace } = {}): Promise<Node> {
     const namespace = options.namespace ?? (parent.names.iso === undefined ? 'joliet' : this.defaultNamespace)
-    return await this.editor.linkIn(target, parent, name, namespace, options)
+    const node = await this.editor.linkIn(target, parent, name, namespace, options)
+    this.changes.structure = true
+    return node
   }
 
   private requireRockRidge (what: string): void {
@@ -495,6 +637,7 @@ export class IsoImage {
     if (parent?.dir === undefined) throw new InvalidInputError('BAD_PATH', 'the root has no name')
     parent.dir.remove(node)
     change(node.names)
+    this.changes.structure = true
     if (node.names.iso === undefined && node.names.joliet === undefined) {
       node.parent = undefined
       return

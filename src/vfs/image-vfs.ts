@@ -1,10 +1,13 @@
-import { constants as fsConstants } from 'node:fs'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
 import { InvalidInputError } from '../errors'
 import type { IsoImage } from '../iso/image'
-import { S_IFMT } from '../iso/model/inode'
+import { S_IFBLK, S_IFCHR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK, type FileKind } from '../iso/model/inode'
 import type { Node } from '../iso/model/node'
+import { OverlayData } from '../iso/model/overlay-data'
 import { statOf, type Stat } from '../iso/model/stat'
-import type { NamespaceView } from '../iso/namespace'
+import { splitPath, type NamespaceView } from '../iso/namespace'
+import { AsyncRwLock } from './rw-lock'
 import type { MountOptions } from './mount-options'
 import type { FsStats, Vfs } from './vfs'
 
@@ -14,10 +17,25 @@ const O_ACCMODE = 3
 /** Name length limits per namespace: Rock Ridge NM has no limit but POSIX's; Joliet -joliet-long 103. */
 const NAME_MAX = { rockridge: 255, joliet: 103, iso9660: 207 }
 
-/** A VFS over an opened image through one namespace view. */
+/** chown(2)'s "leave unchanged". */
+const UNCHANGED_ID = 0xffffffff
+
+interface Handle {
+  node: Node
+  writable: boolean
+}
+
+/**
+ * A VFS over an image through one namespace view. Changes go into the image model (names and attributes
+ * in memory, content in copy-on-write overlays) and reach the image file only when committed. Every
+ * operation holds a shared lock; a commit while mounted holds it exclusively, so it sees no half-done
+ * operation and none starts until it is over.
+ */
 export class ImageVfs implements Vfs {
   readonly view: NamespaceView
-  private readonly handles = new Map<number, Node>()
+  readonly readOnly: boolean
+  readonly lock = new AsyncRwLock()
+  private readonly handles = new Map<number, Handle>()
   private nextHandle = 1
 
   constructor (readonly image: IsoImage, private readonly options: MountOptions) {
@@ -25,40 +43,47 @@ export class ImageVfs implements Vfs {
       hideHidden: options.hide,
       showAssociated: options.showassoc
     })
+    this.readOnly = options.ro
   }
 
+  // --- Reading ---------------------------------------------------------------------------------------
+
   async getattr (path: string): Promise<Stat> {
-    return this.stat(await this.resolve(path))
+    return await this.lock.shared(async () => this.stat(await this.resolve(path)))
   }
 
   async readdir (path: string): Promise<string[]> {
-    const node = await this.resolve(path)
-    return [...(await this.view.entries(node)).keys()]
+    return await this.lock.shared(async () => [...(await this.view.entries(await this.resolve(path))).keys()])
   }
 
   async readlink (path: string): Promise<string> {
-    const node = await this.resolve(path)
-    if (node.inode.symlinkTarget === undefined) throw new InvalidInputError('NOT_A_SYMLINK', `${path} is not a symbolic link`)
-    return node.inode.symlinkTarget
+    return await this.lock.shared(async () => {
+      const node = await this.resolve(path)
+      if (node.inode.symlinkTarget === undefined) throw new InvalidInputError('NOT_A_SYMLINK', `${path} is not a symbolic link`)
+      return node.inode.symlinkTarget
+    })
   }
 
   async open (path: string, flags: number): Promise<number> {
-    const node = await this.resolve(path)
-    if ((flags & O_ACCMODE) !== fsConstants.O_RDONLY) {
-      throw new InvalidInputError('READ_ONLY', 'the image is mounted read-only')
-    }
-    const handle = this.nextHandle++
-    this.handles.set(handle, node)
-    return handle
+    return await this.lock.shared(async () => {
+      const node = await this.resolve(path)
+      const writable = (flags & O_ACCMODE) !== fs.constants.O_RDONLY
+      if (writable) {
+        this.requireWritable()
+        if (node.isDirectory) throw new InvalidInputError('IS_A_DIRECTORY', `${path} is a directory`)
+      }
+      return this.newHandle(node, writable)
+    })
   }
 
   async read (handle: number, buf: Buffer, length: number, position: number): Promise<number> {
-    const node = this.handles.get(handle)
-    if (node === undefined) throw new InvalidInputError('BAD_HANDLE', `no open file with handle ${handle}`)
-    if (node.isDirectory) throw new InvalidInputError('IS_A_DIRECTORY', 'is a directory')
-    const data = node.inode.data
-    if (position >= data.size) return 0
-    return await data.read(buf, 0, Math.min(length, data.size - position), position)
+    return await this.lock.shared(async () => {
+      const { node } = this.handle(handle)
+      if (node.isDirectory) throw new InvalidInputError('IS_A_DIRECTORY', 'is a directory')
+      const data = node.inode.data
+      if (position >= data.size) return 0
+      return await data.read(buf, 0, Math.min(length, data.size - position), position)
+    })
   }
 
   async release (handle: number): Promise<void> {
@@ -66,19 +91,212 @@ export class ImageVfs implements Vfs {
   }
 
   async statfs (): Promise<FsStats> {
+    const volume = this.image.origin?.descriptors.primary.volumeSpaceSize ?? 0
+    let free = 0
+    if (!this.readOnly && this.image.origin !== undefined) {
+      // Room for changes is the room on the file system holding the image.
+      const st = await fs.promises.statfs(path.dirname(this.imagePath())).catch(() => undefined)
+      if (st !== undefined) free = Math.floor(st.bavail * st.bsize / 2048)
+    }
     return {
       blockSize: 2048,
-      blocks: this.image.volume.volumeSpaceSize,
-      blocksFree: 0,
+      blocks: volume + free,
+      blocksFree: free,
       files: 0,
-      filesFree: 0,
+      filesFree: this.readOnly ? 0 : 1_000_000,
       nameMax: NAME_MAX[this.view.namespace],
-      readOnly: true
+      readOnly: this.readOnly
     }
+  }
+
+  // --- Writing ---------------------------------------------------------------------------------------
+
+  async create (path: string, mode: number): Promise<number> {
+    return await this.mutate(async () => {
+      const node = await this.add(path, 'file', mode, { data: new OverlayData(undefined, this.image.tempDir) })
+      return this.newHandle(node, true)
+    })
+  }
+
+  async write (handle: number, buf: Buffer, length: number, position: number): Promise<number> {
+    return await this.mutate(async () => {
+      const { node, writable } = this.handle(handle)
+      if (!writable) throw new InvalidInputError('BAD_HANDLE', 'the file is not open for writing')
+      // The overlay writes the bytes out before this returns: libfuse reuses the buffer afterwards.
+      const written = await this.image.editableData(node).write(buf, 0, length, position)
+      this.touch(node)
+      return written
+    })
+  }
+
+  async truncate (path: string, size: number): Promise<void> {
+    await this.mutate(async () => { await this.resize(await this.resolve(path), size) })
+  }
+
+  async ftruncate (handle: number, size: number): Promise<void> {
+    await this.mutate(async () => { await this.resize(this.handle(handle).node, size) })
+  }
+
+  async mkdir (path: string, mode: number): Promise<void> {
+    await this.mutate(async () => { await this.add(path, 'directory', mode, {}) })
+  }
+
+  async rmdir (path: string): Promise<void> {
+    await this.mutate(async () => {
+      const node = await this.resolve(path)
+      if (!node.isDirectory) throw new InvalidInputError('NOT_A_DIRECTORY', `${path} is not a directory`)
+      await this.image.removeNode(node)
+    })
+  }
+
+  async unlink (path: string): Promise<void> {
+    await this.mutate(async () => {
+      const node = await this.resolve(path)
+      if (node.isDirectory) throw new InvalidInputError('IS_A_DIRECTORY', `${path} is a directory`)
+      await this.image.removeNode(node)
+    })
+  }
+
+  /** rename(2): an existing target is replaced (a file by a file, an empty directory by a directory). */
+  async rename (from: string, to: string): Promise<void> {
+    await this.mutate(async () => {
+      const node = await this.resolve(from)
+      const target = await this.resolve(to).catch(err => {
+        if ((err as { code?: string }).code === 'NOT_FOUND') return undefined
+        throw err
+      })
+      if (target === node) return
+      if (target !== undefined) {
+        if (node.isDirectory && !target.isDirectory) throw new InvalidInputError('NOT_A_DIRECTORY', `${to} is not a directory`)
+        if (!node.isDirectory && target.isDirectory) throw new InvalidInputError('IS_A_DIRECTORY', `${to} is a directory`)
+        await this.image.removeNode(target)
+      }
+      await this.image.renameNode(node, to, this.view.namespace)
+      node.inode.times.ctimeMs = Date.now()
+    })
+  }
+
+  async symlink (target: string, path: string): Promise<void> {
+    await this.mutate(async () => { await this.add(path, 'symlink', 0o777, { symlinkTarget: target }) })
+  }
+
+  async link (existing: string, path: string): Promise<void> {
+    await this.mutate(async () => {
+      const node = await this.resolve(existing)
+      const { parent, name } = await this.parentOf(path)
+      await this.image.linkChild(node, parent, name, { namespace: this.view.namespace })
+      node.inode.times.ctimeMs = Date.now()
+    })
+  }
+
+  async mknod (path: string, mode: number, rdev: number): Promise<void> {
+    const kinds: Record<number, FileKind> = { [S_IFREG]: 'file', [S_IFIFO]: 'fifo', [S_IFSOCK]: 'socket', [S_IFCHR]: 'char-device', [S_IFBLK]: 'block-device' }
+    const kind = kinds[mode & S_IFMT]
+    if (kind === undefined) throw new InvalidInputError('BAD_ARGUMENT', 'mknod of this file type is not supported')
+    await this.mutate(async () => {
+      await this.add(path, kind, mode, kind === 'file' ? { data: new OverlayData(undefined, this.image.tempDir) } : { rdev })
+    })
+  }
+
+  async chmod (path: string, mode: number): Promise<void> {
+    await this.mutate(async () => {
+      this.requirePosix('permissions')
+      this.image.setNodeAttributes(await this.resolve(path), { mode: mode & 0o7777, ctimeMs: Date.now() })
+    })
+  }
+
+  async chown (path: string, uid: number, gid: number): Promise<void> {
+    await this.mutate(async () => {
+      this.requirePosix('owners')
+      const node = await this.resolve(path)
+      this.image.setNodeAttributes(node, {
+        uid: uid === UNCHANGED_ID || uid === -1 ? undefined : uid,
+        gid: gid === UNCHANGED_ID || gid === -1 ? undefined : gid,
+        ctimeMs: Date.now()
+      })
+    })
+  }
+
+  async utimens (path: string, atimeMs: number, mtimeMs: number): Promise<void> {
+    await this.mutate(async () => {
+      this.image.setNodeAttributes(await this.resolve(path), { atimeMs, mtimeMs, ctimeMs: Date.now() })
+    })
+  }
+
+  /** Durability comes with the commit: content waits in overlays until then, so there is nothing to do. */
+  async flush (): Promise<void> {}
+
+  async fsync (): Promise<void> {}
+
+  // --- Internals -------------------------------------------------------------------------------------
+
+  private async mutate<T> (work: () => Promise<T>): Promise<T> {
+    this.requireWritable()
+    return await this.lock.shared(work)
+  }
+
+  private requireWritable (): void {
+    if (this.readOnly) throw new InvalidInputError('READ_ONLY', 'the image is mounted read-only')
+  }
+
+  /** Modes and owners need Rock Ridge to be recorded; without it they would be lost at commit. */
+  private requirePosix (what: string): void {
+    if (this.image.settings.rockRidge === undefined) throw new InvalidInputError('NOT_PERMITTED', `the image has no Rock Ridge to record ${what}`)
+  }
+
+  private async add (path: string, kind: FileKind, mode: number, content: Parameters<IsoImage['addChild']>[3]): Promise<Node> {
+    const { parent, name } = await this.parentOf(path)
+    const now = Date.now()
+    return await this.image.addChild(parent, name, kind, content, {
+      namespace: this.view.namespace,
+      mode: mode & 0o7777,
+      uid: process.getuid?.() ?? 0,
+      gid: process.getgid?.() ?? 0,
+      mtimeMs: now,
+      atimeMs: now,
+      ctimeMs: now
+    })
+  }
+
+  private async resize (node: Node, size: number): Promise<void> {
+    if (node.isDirectory) throw new InvalidInputError('IS_A_DIRECTORY', 'is a directory')
+    await this.image.editableData(node).truncate(size)
+    this.touch(node)
+  }
+
+  private touch (node: Node): void {
+    const now = Date.now()
+    this.image.setNodeAttributes(node, { mtimeMs: now, ctimeMs: now })
+  }
+
+  private async parentOf (path: string): Promise<{ parent: Node, name: string }> {
+    const parts = splitPath(path)
+    const name = parts.pop()
+    if (name === undefined) throw new InvalidInputError('EXISTS', 'the root exists')
+    const parent = await this.resolve('/' + parts.join('/'))
+    if (!parent.isDirectory) throw new InvalidInputError('NOT_A_DIRECTORY', `${parts.join('/')} is not a directory`)
+    if ((await this.view.entries(parent)).has(name)) throw new InvalidInputError('EXISTS', `${path} exists`)
+    return { parent, name }
+  }
+
+  private newHandle (node: Node, writable: boolean): number {
+    const handle = this.nextHandle++
+    this.handles.set(handle, { node, writable })
+    return handle
+  }
+
+  private handle (handle: number): Handle {
+    const open = this.handles.get(handle)
+    if (open === undefined) throw new InvalidInputError('BAD_HANDLE', `no open file with handle ${handle}`)
+    return open
   }
 
   private async resolve (path: string): Promise<Node> {
     return await this.view.resolve(this.image.root, path)
+  }
+
+  private imagePath (): string {
+    return this.image.path ?? '.'
   }
 
   /** isofs rules: uid=, gid=, mode= and dmode= apply where the image records no owner and mode. */

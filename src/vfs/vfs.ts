@@ -20,9 +20,26 @@ export interface Vfs {
   getattr (path: string): Promise<Stat>
   readdir (path: string): Promise<string[]>
   readlink (path: string): Promise<string>
-  /** Opens a file; returns a handle for read/release. `flags` are open(2) flags. */
+  /** Opens a file; returns a handle for read/write/release. `flags` are open(2) flags. */
   open (path: string, flags: number): Promise<number>
   read (handle: number, buf: Buffer, length: number, position: number): Promise<number>
   release (handle: number): Promise<void>
   statfs (): Promise<FsStats>
+
+  create (path: string, mode: number): Promise<number>
+  write (handle: number, buf: Buffer, length: number, position: number): Promise<number>
+  truncate (path: string, size: number): Promise<void>
+  ftruncate (handle: number, size: number): Promise<void>
+  mkdir (path: string, mode: number): Promise<void>
+  rmdir (path: string): Promise<void>
+  unlink (path: string): Promise<void>
+  rename (from: string, to: string): Promise<void>
+  symlink (target: string, path: string): Promise<void>
+  link (existing: string, path: string): Promise<void>
+  mknod (path: string, mode: number, rdev: number): Promise<void>
+  chmod (path: string, mode: number): Promise<void>
+  chown (path: string, uid: number, gid: number): Promise<void>
+  utimens (path: string, atimeMs: number, mtimeMs: number): Promise<void>
+  flush (handle: number): Promise<void>
+  fsync (handle: number): Promise<void>
 }

@@ -11,7 +11,12 @@ export interface ByteSource {
 }
 
 export class FileByteSource implements ByteSource {
-  private constructor (readonly fd: number, readonly size: number, private readonly ownsFd: boolean) {}
+  private constructor (readonly fd: number, public size: number, private readonly ownsFd: boolean) {}
+
+  /** Learns the file's size again after it grew (an append commit). */
+  async refresh (): Promise<void> {
+    this.size = await fstatSize(this.fd)
+  }
 
   static async open (path: string): Promise<FileByteSource> {
     const fd = await new Promise<number>((resolve, reject) => fs.open(path, 'r', (err, fd) => err ? reject(err) : resolve(fd)))

@@ -28,7 +28,7 @@ export interface FileSection {
 export class ImageExtentsSource implements DataSource {
   readonly size: number
 
-  constructor (private readonly image: ByteSource, readonly sections: readonly FileSection[]) {
+  constructor (readonly image: ByteSource, readonly sections: readonly FileSection[]) {
     this.size = sections.reduce((sum, s) => sum + s.length, 0)
   }
 

@@ -159,3 +159,20 @@ function volumeInfo (pvd: VolumeDescriptor): VolumeInfo {
   }
   return info
 }
+
+/** Reads the descriptors and boot structures again after a commit rewrote them (the tree is kept). */
+export async function refreshOrigin (origin: ImageOrigin, source: ByteSource): Promise<ImageOrigin> {
+  const diag = origin.diagnostics
+  const descriptors = await selectDescriptorSet(source, diag, 0)
+  const elTorito = descriptors.bootRecord !== undefined
+    ? await readElTorito(source, descriptors.bootRecord, descriptors.primaryLba, diag)
+    : undefined
+  return {
+    ...origin,
+    source,
+    descriptors,
+    volume: volumeInfo(descriptors.primary),
+    elTorito,
+    systemArea: await readSystemArea(source, diag)
+  }
+}

@@ -9,6 +9,7 @@ import { allBootImages, type BootConfiguration, type HybridConfiguration } from 
 import { hybridTotalSectors } from './hybrid'
 import type { DataSource } from '../model/data-source'
 import type { Inode } from '../model/inode'
+import type { Node, Origin } from '../model/node'
 import { rockRidgeEntries, type RecordRole as RockRidgeRole } from './rock-ridge-entries'
 import type { ImageSettings } from './settings'
 import { ContinuationAllocator, planSystemUse } from './system-use-plan'
@@ -40,6 +41,12 @@ export interface WriteContent {
   paddingSectors: number
 }
 
+/** For an append commit: data that stays where it is, and where new allocations may begin. */
+export interface AppendPlacement {
+  fixed: Map<Inode, FileSectionPlan[]>
+  startLba: number
+}
+
 export interface Layout {
   settings: ImageSettings
   totalSectors: number
@@ -60,6 +67,12 @@ export interface Layout {
   content: Map<Inode, DataSource>
   /** Names in the ISO9660 tree per inode: the Rock Ridge link count. */
   links: Map<Inode, number>
+  /** Inodes whose data is already on disk where `files` says (an append keeps them). */
+  fixed: Set<Inode>
+  /** First LBA written after the descriptors (an append writes nothing before it). */
+  bodyStartLba: number
+  /** Filled in by serialization: where each node's records were written. */
+  written: Map<Node, Origin>
 }
 
 export interface PathTablePlan {
@@ -69,7 +82,7 @@ export interface PathTablePlan {
   sectors: number
 }
 
-export function planLayout (root: import('../model/node').Node, settings: ImageSettings, content: WriteContent): Layout {
+export function planLayout (root: Node, settings: ImageSettings, content: WriteContent, placement?: AppendPlacement): Layout {
   const iso = planIsoTree(root, settings)
   const joliet = settings.joliet !== undefined ? planJolietTree(root) : undefined
   const links = countLinks(iso)
@@ -84,6 +97,8 @@ export function planLayout (root: import('../model/node').Node, settings: ImageS
   const enhancedLba = settings.interchangeLevel === 4 ? next++ : undefined
   const jolietLba = joliet !== undefined ? next++ : undefined
   const terminatorLba = next++
+  if (placement !== undefined) next = Math.max(next, placement.startLba)
+  const bodyStartLba = next
   let bootCatalog: Layout['bootCatalog']
   if (content.boot !== undefined) {
     const size = bootCatalogSize(toCatalogShape(content.boot))
@@ -105,6 +120,12 @@ export function planLayout (root: import('../model/node').Node, settings: ImageS
   const place = (inode: Inode): void => {
     if (files.has(inode) || inode === catalogInode || inode.kind !== 'file') return
     const source = inode.compressed?.raw ?? inode.data
+    const kept = placement?.fixed.get(inode)
+    if (kept !== undefined) {
+      files.set(inode, kept)
+      data.set(inode, source)
+      return
+    }
     if (source.size > 0xffffffff && settings.interchangeLevel < 3) {
       throw new InvalidInputError('TOO_LARGE', `a file of ${source.size} bytes needs interchange level 3 or 4 (multi-extent files, ECMA-119 10.3)`)
     }
@@ -133,7 +154,10 @@ export function planLayout (root: import('../model/node').Node, settings: ImageS
     continuation,
     files,
     content: data,
-    links
+    links,
+    fixed: new Set(placement?.fixed.keys() ?? []),
+    bodyStartLba,
+    written: new Map()
   }
 }
 

@@ -12,7 +12,7 @@ import {
 } from '../codec/volume-descriptor'
 import { allBootImages, type BootConfiguration } from '../model/boot'
 import type { Inode } from '../model/inode'
-import { NodeFlag } from '../model/node'
+import { NodeFlag, type RecordLocation } from '../model/node'
 import { buildSystemArea, buildTrailer } from './hybrid'
 import { rockRidgeFor, toCatalogShape, type Layout, type WriteContent } from './layout'
 import type { ImageSink } from './sink'
@@ -35,8 +35,24 @@ export async function serializeImage (
   layout: Layout, content: WriteContent, sink: ImageSink, onProgress?: (progress: WriteProgress) => void
 ): Promise<void> {
   const out = new SectorWriter(sink, layout.totalSectors * SECTOR_SIZE, onProgress)
-  await out.put(0, await buildSystemArea(layout, content))
-  for (const descriptor of descriptors(layout, content)) await out.put(descriptor.lba, serializeDescriptor(descriptor.descriptor))
+  await out.put(0, await serializeHead(layout, content))
+  await serializeBody(layout, content, out)
+  await out.finish()
+}
+
+/**
+ * Sectors 0 to the descriptor set terminator: system area (hybrid MBR/GPT) and volume descriptors. An
+ * append commit writes these last, in one write: the moment the new tree becomes the image's tree.
+ */
+export async function serializeHead (layout: Layout, content: WriteContent): Promise<Buffer> {
+  const head = Buffer.alloc((layout.terminatorLba + 1) * SECTOR_SIZE)
+  ;(await buildSystemArea(layout, content)).copy(head, 0)
+  for (const d of descriptors(layout, content)) serializeDescriptor(d.descriptor).copy(head, d.lba * SECTOR_SIZE)
+  return head
+}
+
+/** Everything after the descriptors, in LBA order; files in `layout.fixed` are already on disk. */
+export async function serializeBody (layout: Layout, content: WriteContent, out: SectorWriter): Promise<void> {
   if (content.boot !== undefined && layout.bootCatalog !== undefined) {
     await out.put(layout.bootCatalog.lba, bootCatalog(layout, content.boot))
   }
@@ -51,21 +67,24 @@ export async function serializeImage (
   await out.put(layout.continuation.lba, continuationRegion(layout, areas))
   for (const dir of layout.joliet?.directories ?? []) await out.put(dir.extent, jolietDirectory(layout, dir))
   const bootTables = new Map(content.boot !== undefined ? allBootImages(content.boot).filter(i => i.bootInfoTable).map(i => [i.inode, true]) : [])
-  const ordered = [...layout.files].filter(([, sections]) => sections[0].length > 0).sort((a, b) => a[1][0].lba - b[1][0].lba)
+  const ordered = [...layout.files]
+    .filter(([inode, sections]) => sections[0].length > 0 && !layout.fixed.has(inode))
+    .sort((a, b) => a[1][0].lba - b[1][0].lba)
   for (const [inode, sections] of ordered) {
     await copyFile(out, layout, inode, sections[0].lba, bootTables.has(inode))
   }
   const trailer = buildTrailer(layout, content)
   if (trailer !== undefined) await out.put(trailer.lba, trailer.bytes)
-  await out.finish()
 }
 
-/** Writes sectors in increasing order, filling gaps with zeros. */
-class SectorWriter {
-  private position = 0
+/** Writes sectors in increasing order from byte `start`, filling gaps with zeros. */
+export class SectorWriter {
+  private position: number
   private static readonly ZEROS = Buffer.alloc(1024 * 1024)
 
-  constructor (private readonly sink: ImageSink, private readonly total: number, private readonly onProgress?: (p: WriteProgress) => void) {}
+  constructor (private readonly sink: ImageSink, private readonly total: number, private readonly onProgress?: (p: WriteProgress) => void, start = 0) {
+    this.position = start
+  }
 
   async put (lba: number, bytes: Buffer): Promise<void> {
     await this.seek(lba * SECTOR_SIZE)
@@ -184,20 +203,23 @@ class DirectoryBuffer {
   readonly bytes: Buffer
   private offset = 0
 
-  constructor (size: number) {
+  constructor (size: number, private readonly extent: number) {
     this.bytes = Buffer.alloc(size)
   }
 
-  add (record: Buffer): void {
+  /** Adds a record; returns where it went (for rewriting it in place later). */
+  add (record: Buffer): RecordLocation {
     const room = SECTOR_SIZE - (this.offset % SECTOR_SIZE)
     if (record.length > room) this.offset += room
     record.copy(this.bytes, this.offset)
+    const location = { lba: this.extent + Math.floor(this.offset / SECTOR_SIZE), offset: this.offset % SECTOR_SIZE, length: record.length }
     this.offset += record.length
+    return location
   }
 }
 
 function isoDirectory (layout: Layout, dir: DirectoryPlan, areas: Array<{ sector: number, offset: number, bytes: Buffer }>): Buffer {
-  const out = new DirectoryBuffer(dir.size)
+  const out = new DirectoryBuffer(dir.size, dir.extent)
   const systemUse = (record: RecordPlan | 'self' | 'parent', plan: SystemUsePlan | undefined): Buffer => {
     const xa = xaField(layout, typeof record === 'string' || (record.target !== undefined && record.role !== 'placeholder'))
     if (plan === undefined) return xa
@@ -210,18 +232,27 @@ function isoDirectory (layout: Layout, dir: DirectoryPlan, areas: Array<{ sector
   out.add(serializeDirectoryRecord(directoryRecord(Buffer.from([1]), dir.parent.extent, dir.parent.size, FileFlags.DIRECTORY, dir.parent.node.inode.times.mtimeMs, systemUse('parent', dir.parentSystemUse))))
   for (const record of dir.records) {
     const su = systemUse(record, record.systemUse)
-    for (const r of childRecords(layout, record, su)) out.add(serializeDirectoryRecord(r))
+    const locations = childRecords(layout, record, su).map(r => out.add(serializeDirectoryRecord(r)))
+    if (record.role !== 'relocated') recordWritten(layout, record, 'iso', locations[0])
   }
   return out.bytes
 }
 
+/** Where each node's first record went, for a commit to rebase node origins on the new image. */
+function recordWritten (layout: Layout, record: RecordPlan, tree: 'iso' | 'joliet', location: RecordLocation): void {
+  const origin = layout.written.get(record.node) ?? {}
+  origin[tree] = location
+  layout.written.set(record.node, origin)
+}
+
 function jolietDirectory (layout: Layout, dir: DirectoryPlan): Buffer {
-  const out = new DirectoryBuffer(dir.size)
+  const out = new DirectoryBuffer(dir.size, dir.extent)
   const xaDirectory = xaField(layout, true)
   out.add(serializeDirectoryRecord(directoryRecord(Buffer.from([0]), dir.extent, dir.size, FileFlags.DIRECTORY, dir.node.inode.times.mtimeMs, xaDirectory)))
   out.add(serializeDirectoryRecord(directoryRecord(Buffer.from([1]), dir.parent.extent, dir.parent.size, FileFlags.DIRECTORY, dir.parent.node.inode.times.mtimeMs, xaDirectory)))
   for (const record of dir.records) {
-    for (const r of childRecords(layout, record, xaField(layout, record.target !== undefined))) out.add(serializeDirectoryRecord(r))
+    const locations = childRecords(layout, record, xaField(layout, record.target !== undefined)).map(r => out.add(serializeDirectoryRecord(r)))
+    recordWritten(layout, record, 'joliet', locations[0])
   }
   return out.bytes
 }

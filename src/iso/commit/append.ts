@@ -1,0 +1,92 @@
+import * as fs from 'node:fs'
+import { SECTOR_SIZE } from '../codec/volume-descriptor'
+import { allBootImages } from '../model/boot'
+import { ImageExtentsSource } from '../model/data-source'
+import type { Inode } from '../model/inode'
+import type { Node } from '../model/node'
+import { planLayout, type FileSectionPlan, type Layout, type WriteContent } from '../write/layout'
+import { serializeBody, serializeHead, SectorWriter } from '../write/serialize'
+import type { ImageSettings } from '../write/settings'
+import { FdSink } from '../write/sink'
+import type { CommitContext } from './context'
+
+/*
+ * Append ("growing", as xorriso calls it): new and changed file data and a complete new directory tree go
+ * after the current end of the image; unchanged files stay where they are and the new tree points at
+ * them. Only once all of that is on disk (fsync) are the system area and volume descriptors rewritten,
+ * in one write: the commit point. Until then the old tree is intact and the image reads as before.
+ */
+
+export interface AppendPlan {
+  layout: Layout
+  /** Share of the grown image no tree refers to any more (old trees, replaced data). */
+  deadShare: number
+}
+
+export function planAppend (context: CommitContext, settings: ImageSettings, root: Node, content: WriteContent): AppendPlan | { reason: string } {
+  const { source, descriptors } = context
+  const fixed = new Map<Inode, FileSectionPlan[]>()
+  const keep = (inode: Inode): void => {
+    const data = inode.compressed?.raw ?? inode.data
+    if (!(data instanceof ImageExtentsSource) || data.image !== source) return
+    // Interleaved sections (ECMA-119 6.4.3) cannot be described again by our records: rewrite those.
+    if (data.sections.some(s => s.unitSize !== 0 && s.gapSize !== 0)) return
+    fixed.set(inode, data.sections.map(s => ({ lba: s.lba, length: s.length })))
+  }
+  walk(root, node => keep(node.inode))
+  for (const image of content.boot !== undefined ? allBootImages(content.boot) : []) keep(image.inode)
+  if (content.boot !== undefined) fixed.delete(content.boot.catalog)
+
+  const startLba = Math.ceil(source.size / SECTOR_SIZE)
+  const layout = planLayout(root, settings, content, { fixed, startLba })
+  if (layout.terminatorLba > descriptors.terminatorLba) {
+    return { reason: `the new descriptor set needs ${layout.terminatorLba - 15} sectors where the image has ${descriptors.terminatorLba - 15}` }
+  }
+  if (layout.totalSectors > 0xffffffff) return { reason: 'the image would exceed 2^32 sectors' }
+  const keptSectors = [...fixed.values()].flat().reduce((sum, s) => sum + Math.ceil(s.length / SECTOR_SIZE), 0)
+  const live = keptSectors + (layout.totalSectors - startLba) + descriptors.terminatorLba + 1
+  return { layout, deadShare: Math.max(0, 1 - live / layout.totalSectors) }
+}
+
+export async function applyAppend (
+  context: CommitContext, plan: AppendPlan, content: WriteContent, onProgress: (written: number, total: number) => void
+): Promise<number> {
+  const { layout } = plan
+  const fd = fs.openSync(context.path, 'r+')
+  const originalSize = fs.fstatSync(fd).size
+  const start = layout.bodyStartLba * SECTOR_SIZE
+  const total = layout.totalSectors * SECTOR_SIZE
+  try {
+    const out = new SectorWriter(new FdSink(fd, start), total, p => onProgress(p.bytesWritten - start, total - start), start)
+    await serializeBody(layout, content, out)
+    await out.finish()
+    // The commit point: descriptors (and the hybrid MBR/GPT) in one write, after the rest is durable.
+    // Descriptors of the old set beyond the new terminator are cleared with it.
+    const head = await serializeHead(layout, content)
+    const span = Buffer.alloc(Math.max(head.length, (context.descriptors.terminatorLba + 1) * SECTOR_SIZE))
+    head.copy(span)
+    fs.writeSync(fd, span, 0, span.length, 0)
+    fs.fsyncSync(fd)
+  } catch (err) {
+    // Nothing before the old end was touched; drop what was appended so the file is as it was.
+    try {
+      fs.ftruncateSync(fd, originalSize)
+      fs.fsyncSync(fd)
+    } catch { /* the original bytes are intact either way */ }
+    throw err
+  } finally {
+    fs.closeSync(fd)
+  }
+  return total - start
+}
+
+function walk (root: Node, visit: (node: Node) => void): void {
+  const stack: Node[] = [root]
+  while (stack.length > 0) {
+    const node = stack.pop() as Node
+    for (const child of node.dir?.peek() ?? []) {
+      visit(child)
+      if (child.dir !== undefined) stack.push(child)
+    }
+  }
+}
