@@ -1,35 +1,35 @@
 import * as fs from 'node:fs'
-import { Readable, type Writable } from 'node:stream'
+import type { Readable, Writable } from 'node:stream'
 import { InvalidInputError } from '../errors'
+import { commitChanges, type CommitOptions, type CommitResult } from './commit/commit'
+import { JournaledByteSource, readJournal } from './commit/journal'
+import { rebaseAfterCommit } from './commit/rebase'
+import type { JolietLevel } from './codec/joliet'
+import type { RockRidgeVersion } from './codec/rock-ridge'
 import { SECTOR_SIZE } from './codec/volume-descriptor'
-import { hasXaSignature } from './codec/xa'
 import { addBootImage, bootImageFor, isohybridFor, type ElToritoOptions, type IsohybridOptions } from './edit/boot-editor'
-import { TreeEditor, type NameOptions } from './edit/tree-editor'
+import { ImageEditor, type AddOptions, type Attributes, type EntryContent, type FileContent } from './edit/image-editor'
+import type { NameOptions } from './edit/tree-editor'
 import { BufferByteSource, FileByteSource, type ByteSource } from './io/byte-source'
 import type { BootConfiguration, HybridConfiguration } from './model/boot'
-import { BufferSource, ImageExtentsSource, ZisofsSource, type DataSource } from './model/data-source'
-import { HostFileSource, spoolStream } from './model/host-sources'
-import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type FileKind } from './model/inode'
-import { Inode } from './model/inode'
-import { Directory, Node, NodeFlag } from './model/node'
+import type { ChangeSet } from './model/change-set'
+import { BufferSource, contentStream } from './model/data-source'
+import { Inode, S_IFDIR, S_IFREG, type FileKind } from './model/inode'
+import { Directory, Node } from './model/node'
+import type { OverlayData } from './model/overlay-data'
 import { statOf, type Stat } from './model/stat'
-import { ChangeSet } from './model/change-set'
-import { OverlayData } from './model/overlay-data'
 import { NAMESPACES, NamespaceView, type Namespace, type ViewOptions } from './namespace'
 import { validateIsoName, type InterchangeLevel } from './naming/iso9660'
 import { bootConfigurationOf, hybridConfigurationOf, inodesByStart } from './read/boot-model'
 import type { DescriptorSet } from './read/descriptors'
 import type { ElToritoInfo } from './read/el-torito'
 import { readImage, refreshOrigin, type Extensions, type ImageOrigin, type OpenOptions, type VolumeInfo } from './read/open-image'
-import { commitChanges, type CommitOptions, type CommitResult } from './commit/commit'
-import { JournaledByteSource, readJournal } from './commit/journal'
 import type { SystemAreaInfo } from './read/system-area'
 import { layoutFor, loadAll, writeImage, type WriteOptions } from './write/master'
-import { defaultTimestampMs, defaultVolumeIdentity, type ImageSettings, type VolumeIdentity } from './write/settings'
-import type { RockRidgeVersion } from './codec/rock-ridge'
-import type { JolietLevel } from './codec/joliet'
+import { defaultTimestampMs, defaultVolumeIdentity, settingsFromOrigin, validateVolume, type ImageSettings, type VolumeIdentity } from './write/settings'
 
 export type { OpenOptions, VolumeInfo, Extensions } from './read/open-image'
+export type { AddOptions, Attributes, FileContent, EntryContent } from './edit/image-editor'
 
 export interface DirectoryEntry {
   name: string
@@ -52,50 +52,14 @@ export interface CreateOptions {
   xa?: boolean
 }
 
-export interface AddOptions extends NameOptions {
-  /** The namespace `path` is written in (default: the image's default namespace). */
-  namespace?: Namespace
-  /** Permission bits (default 0644 files, 0755 directories). */
-  mode?: number
-  uid?: number
-  gid?: number
-  mtimeMs?: number
-  atimeMs?: number
-  ctimeMs?: number
-  /** Set the ECMA-119 hidden (existence) bit. */
-  hidden?: boolean
-}
-
-export interface Attributes {
-  mode?: number
-  uid?: number
-  gid?: number
-  mtimeMs?: number
-  atimeMs?: number
-  ctimeMs?: number
-}
-
-/** File content to add: a host file path, bytes, or a stream of known length. */
-export type FileContent = string | Buffer | { stream: Readable, size: number }
-
-/** What a new entry holds besides attributes: file data, a symlink target, a device number. */
-export interface EntryContent {
-  data?: DataSource
-  symlinkTarget?: string
-  rdev?: number
-}
-
 /**
  * An ISO9660 image: opened from a file (read lazily: descriptors and the root at open, each directory when
  * first looked at) or created empty; edited through any of its namespaces; written (mastered) to a file,
  * descriptor or stream.
  */
 export class IsoImage {
-  /** What changed since open (or the last commit). */
-  readonly changes = new ChangeSet()
-  /** Where edited content is kept until written (default: the system's temporary directory). */
-  tempDir?: string
-  private readonly editor: TreeEditor
+  /** Node-level edits and the change set a commit reads. */
+  readonly edits: ImageEditor
   private boot: BootConfiguration | undefined | 'unread'
   private hybrid: HybridConfiguration | undefined | 'unread'
 
@@ -106,7 +70,7 @@ export class IsoImage {
     private owned: FileByteSource | undefined,
     private readonly openedPath?: string
   ) {
-    this.editor = new TreeEditor(root, () => this.settings)
+    this.edits = new ImageEditor(root, () => this.settings, () => this.defaultNamespace)
     this.boot = currentOrigin?.elTorito !== undefined ? 'unread' : undefined
     this.hybrid = currentOrigin?.systemArea.used === true ? 'unread' : undefined
   }
@@ -133,7 +97,7 @@ export class IsoImage {
       const pending = typeof target === 'string' ? readJournal(target) : undefined
       const { origin, root } = await readImage(pending !== undefined ? new JournaledByteSource(source, pending) : source, options)
       if (pending !== undefined) origin.diagnostics.warn({ structure: 'image' }, 'an interrupted in-place commit is pending; mounting the image read-write finishes it')
-      return new IsoImage(root, settingsOf(origin, root), origin, owned, typeof target === 'string' ? target : undefined)
+      return new IsoImage(root, settingsFromOrigin(origin, root), origin, owned, typeof target === 'string' ? target : undefined)
     } catch (err) {
       await owned?.close()
       throw err
@@ -274,21 +238,23 @@ export class IsoImage {
 
   // --- Editing ---------------------------------------------------------------------------------------
 
-  /** Adds a file (pycdlib add_file / add_fp); the names in the other namespaces are derived. */
-  async addFile (path: string, content: FileContent, options: AddOptions = {}): Promise<Node> {
-    return await this.addNode(path, 'file', options, { data: await this.dataOf(content) })
+  /** What changed since open (or the last commit). */
+  get changes (): ChangeSet {
+    return this.edits.changes
   }
 
-  /** A data source for file content; checks it fits the interchange level. */
-  async dataOf (content: FileContent): Promise<DataSource> {
-    let data: DataSource
-    if (typeof content === 'string') data = HostFileSource.fromPath(content)
-    else if (Buffer.isBuffer(content)) data = new BufferSource(content)
-    else data = await spoolStream(content.stream, content.size)
-    if (data.size > 0xffffffff && this.settings.interchangeLevel < 3) {
-      throw new InvalidInputError('TOO_LARGE', `a file of ${data.size} bytes needs interchange level 3 or 4 (ECMA-119 10.3: multi-extent files)`)
-    }
-    return data
+  /** Where edited content is kept until written (default: the system's temporary directory). */
+  set tempDir (dir: string | undefined) {
+    this.edits.tempDir = dir
+  }
+
+  get tempDir (): string | undefined {
+    return this.edits.tempDir
+  }
+
+  /** Adds a file (pycdlib add_file / add_fp); the names in the other namespaces are derived. */
+  async addFile (path: string, content: FileContent, options: AddOptions = {}): Promise<Node> {
+    return await this.addNode(path, 'file', options, { data: await this.edits.dataOf(content) })
   }
 
   async addDirectory (path: string, options: AddOptions = {}): Promise<Node> {
@@ -305,13 +271,22 @@ export class IsoImage {
     return await this.addNode(path, kind, options, { rdev: options.rdev ?? 0 })
   }
 
+  /** Node-level add for bulk work (importing a tree, the mount): no path is resolved. */
+  async addChild (parent: Node, name: string, kind: FileKind, content: EntryContent, options: AddOptions = {}): Promise<Node> {
+    return await this.edits.addChild(parent, name, kind, content, options)
+  }
+
   /** Another name for an existing file (pycdlib add_hard_link); `from` is the namespace of `existing`. */
   async link (existing: string, path: string, options: NameOptions & { namespace?: Namespace, from?: Namespace } = {}): Promise<Node> {
     const namespace = options.namespace ?? this.defaultNamespace
     const target = await this.lookup(existing, options.from ?? namespace)
     const only: NameOptions = namespace === 'joliet' ? { iso: false } : options.joliet === undefined ? {} : { joliet: options.joliet }
-    const { parent, name } = await this.editor.parentOf(path, namespace)
-    return await this.linkChild(target, parent, name, { ...only, ...options, namespace })
+    const { parent, name } = await this.edits.tree.parentOf(path, namespace)
+    return await this.edits.linkChild(target, parent, name, { ...only, ...options, namespace })
+  }
+
+  async linkChild (target: Node, parent: Node, name: string, options: NameOptions & { namespace?: Namespace } = {}): Promise<Node> {
+    return await this.edits.linkChild(target, parent, name, options)
   }
 
   /**
@@ -323,84 +298,51 @@ export class IsoImage {
     const node = await this.lookup(path, namespace)
     const otherTree = namespace === 'joliet' ? node.names.iso : node.names.joliet
     if (options.only === true && otherTree !== undefined) {
-      await this.renameNames(node, names => {
+      this.edits.changeNames(node, names => {
         if (namespace === 'joliet') delete names.joliet
         else { delete names.iso; delete names.rr }
       })
       return
     }
-    await this.removeNode(node)
+    await this.edits.remove(node)
   }
 
-  /** Removes one entry; a directory must be empty. A boot file stays in the catalog, hidden. */
   async removeNode (node: Node): Promise<void> {
-    await this.editor.remove(node)
-    this.changes.structure = true
+    await this.edits.remove(node)
   }
 
   /** Moves or renames; the names in the other namespaces follow the new name. */
   async rename (from: string, to: string, namespace = this.defaultNamespace): Promise<void> {
-    const node = await this.lookup(from, namespace)
-    await this.renameNode(node, to, namespace)
+    await this.edits.rename(await this.lookup(from, namespace), to, namespace)
   }
 
-  /** Moves `node` to `path` (in `namespace`); an existing target must have been removed first. */
   async renameNode (node: Node, path: string, namespace: Namespace): Promise<void> {
-    await this.editor.rename(node, path, namespace)
-    this.changes.structure = true
+    await this.edits.rename(node, path, namespace)
   }
 
   async setAttributes (path: string, attributes: Attributes, namespace?: Namespace): Promise<void> {
-    this.setNodeAttributes(await this.lookup(path, namespace), attributes)
+    this.edits.setAttributes(await this.lookup(path, namespace), attributes)
   }
 
   setNodeAttributes (node: Node, attributes: Attributes): void {
-    const inode = node.inode
-    if (attributes.mode !== undefined) inode.mode = (inode.mode & S_IFMT) | (attributes.mode & 0o7777)
-    if (attributes.uid !== undefined) inode.uid = attributes.uid
-    if (attributes.gid !== undefined) inode.gid = attributes.gid
-    if (attributes.mtimeMs !== undefined) inode.times.mtimeMs = attributes.mtimeMs
-    if (attributes.atimeMs !== undefined) inode.times.atimeMs = attributes.atimeMs
-    if (attributes.ctimeMs !== undefined) inode.times.ctimeMs = attributes.ctimeMs
-    if (attributes.mode !== undefined || attributes.uid !== undefined || attributes.gid !== undefined) {
-      // A posix attribute set where none was recorded adds PX to the records: no longer a same-size edit.
-      if (!inode.posix) this.changes.structure = true
-      inode.posix = true
-    }
-    this.changes.attributes.add(inode)
+    this.edits.setAttributes(node, attributes)
   }
 
   /** Sets or clears the ECMA-119 hidden bit (genisoimage -hidden). */
   async setHidden (path: string, hidden: boolean, namespace?: Namespace): Promise<void> {
-    const node = await this.lookup(path, namespace)
-    node.flags = hidden ? node.flags | NodeFlag.HIDDEN : node.flags & ~NodeFlag.HIDDEN
-    this.changes.structure = true
+    this.edits.setHidden(await this.lookup(path, namespace), hidden)
   }
 
   /** Changes the ISO9660 identifier of an entry, validated against the interchange level. */
   async setIsoName (path: string, isoName: string, namespace?: Namespace): Promise<void> {
     const node = await this.lookup(path, namespace)
     const recorded = validateIsoName(isoName, node.isDirectory, this.settings.interchangeLevel)
-    await this.renameNames(node, names => { names.iso = recorded })
+    this.edits.changeNames(node, names => { names.iso = recorded })
   }
 
-  /**
-   * Opens a file's content for change: its data becomes a copy-on-write overlay (kept in a temporary
-   * file) over what it was. Callers write and truncate through the returned overlay.
-   */
+  /** Opens a file's content for change (a copy-on-write overlay over what it was). */
   editableData (node: Node): OverlayData {
-    const inode = node.inode
-    if (inode.kind !== 'file') throw new InvalidInputError(node.isDirectory ? 'IS_A_DIRECTORY' : 'BAD_ARGUMENT', 'not a regular file')
-    if (!(inode.data instanceof OverlayData)) {
-      inode.data = new OverlayData(inode.data, this.tempDir)
-      // The content is no longer what the zisofs stream holds; it will be written uncompressed.
-      if (inode.compressed !== undefined) {
-        inode.compressed = undefined
-        this.changes.structure = true
-      }
-    }
-    this.changes.data.add(inode)
-    return inode.data as OverlayData
+    return this.edits.editableData(node)
   }
 
   // --- Boot ------------------------------------------------------------------------------------------
@@ -429,14 +371,14 @@ export class IsoImage {
     if (boot === undefined) {
       const catalogPath = options.catalogPath ?? '/boot.cat'
       const catalog = options.hiddenCatalog === true
-        ? new Inode({ mode: S_IFREG | 0o444, times: bootNode.inode.times, data: new BufferSource(Buffer.alloc(SECTOR_SIZE)), ino: this.editor.allocateIno() })
+        ? new Inode({ mode: S_IFREG | 0o444, times: bootNode.inode.times, data: new BufferSource(Buffer.alloc(SECTOR_SIZE)), ino: this.edits.tree.allocateIno() })
         : (await this.addNode(catalogPath, 'file', { namespace, mode: 0o444 }, { data: new BufferSource(Buffer.alloc(SECTOR_SIZE)) })).inode
       boot = addBootImage(undefined, catalog, image, options)
     } else {
       boot = addBootImage(boot, boot.catalog, image, options)
     }
     this.boot = boot
-    this.changes.structure = true
+    this.edits.changes.structure = true
   }
 
   /** Removes El Torito (pycdlib rm_eltorito): the catalog file goes; boot files stay as files. */
@@ -445,7 +387,7 @@ export class IsoImage {
     const boot = this.boot as BootConfiguration | undefined
     if (boot === undefined) return
     for await (const { node } of this.walkAll()) {
-      if (node.inode === boot.catalog && node.parent !== undefined) await this.editor.remove(node)
+      if (node.inode === boot.catalog && node.parent !== undefined) await this.edits.remove(node)
     }
     this.boot = undefined
     this.hybrid = undefined
@@ -513,49 +455,11 @@ export class IsoImage {
       this.settings.volume.modifiedMs = modified
       throw err
     }
-    await this.rebase(result, content)
+    const source = await rebaseAfterCommit(result, this.owned, this.openedPath, this.changes, content.boot)
+    this.owned = source
+    this.currentOrigin = await refreshOrigin(origin, source)
     this.changes.clear()
     return result
-  }
-
-  /** After a commit, the model reads from where things now are, and edited data leaves its temp files. */
-  private async rebase (result: CommitResult, content: { boot?: BootConfiguration }): Promise<void> {
-    let source = this.owned as FileByteSource
-    if (result.mode === 'remaster') {
-      const previous = source
-      source = await FileByteSource.open(this.openedPath as string)
-      this.owned = source
-      await previous.close()
-    } else {
-      await source.refresh()
-    }
-    const layout = result.layout
-    if (layout === undefined) {
-      // In place: every changed file is where it was, with its new size.
-      for (const inode of this.changes.data) {
-        const overlay = inode.data as OverlayData
-        const base = overlay.base as ImageExtentsSource
-        inode.data = new ImageExtentsSource(source, [{ ...base.sections[0], length: overlay.size }])
-        overlay.dispose()
-      }
-    } else {
-      for (const [inode, sections] of layout.files) {
-        if (layout.fixed.has(inode) && result.mode !== 'remaster') continue
-        const extents = new ImageExtentsSource(source, sections.map(s => ({ lba: s.lba, length: s.length, unitSize: 0, gapSize: 0 })))
-        if (inode.data instanceof OverlayData) inode.data.dispose()
-        if (inode.compressed !== undefined) {
-          inode.compressed = { raw: extents, zisofs: inode.compressed.zisofs }
-          inode.data = new ZisofsSource(extents, inode.compressed.zisofs.uncompressedSize, extents.lba)
-        } else {
-          inode.data = extents
-        }
-      }
-      if (content.boot !== undefined && layout.bootCatalog !== undefined) {
-        content.boot.catalog.data = new ImageExtentsSource(source, [{ lba: layout.bootCatalog.lba, length: layout.bootCatalog.size, unitSize: 0, gapSize: 0 }])
-      }
-      for (const [node, origin] of layout.written) node.origin = origin
-    }
-    this.currentOrigin = await refreshOrigin(this.currentOrigin as ImageOrigin, source)
   }
 
   async close (): Promise<void> {
@@ -588,61 +492,10 @@ export class IsoImage {
     }
   }
 
-  private async addNode (path: string, kind: FileKind, options: AddOptions, extra: EntryContent): Promise<Node> {
+  private async addNode (path: string, kind: FileKind, options: AddOptions, content: EntryContent): Promise<Node> {
     const namespace = options.namespace ?? this.defaultNamespace
-    const { parent, name } = await this.editor.parentOf(path, namespace)
-    return await this.addChild(parent, name, kind, extra, { ...options, namespace })
-  }
-
-  /**
-   * Node-level add for bulk work (importing a tree): no path is resolved. `name` is the entry's name in
-   * `options.namespace`; a parent only in the Joliet tree takes Joliet names.
-   */
-  async addChild (parent: Node, name: string, kind: FileKind, content: EntryContent, options: AddOptions = {}): Promise<Node> {
-    const namespace = options.namespace ?? (parent.names.iso === undefined ? 'joliet' : this.defaultNamespace)
-    if ((kind === 'symlink' || kind === 'fifo' || kind === 'socket' || kind === 'char-device' || kind === 'block-device')) {
-      this.requireRockRidge(kind === 'symlink' ? 'symbolic links' : 'special files')
-    }
-    const now = defaultTimestampMs()
-    const mtimeMs = options.mtimeMs ?? now
-    const permissions = options.mode ?? (kind === 'directory' ? 0o755 : kind === 'symlink' ? 0o777 : 0o644)
-    const node = await this.editor.createIn(parent, name, namespace, {
-      mode: TYPE_BITS[kind] | (permissions & 0o7777),
-      uid: options.uid ?? 0,
-      gid: options.gid ?? 0,
-      times: { mtimeMs, atimeMs: options.atimeMs ?? mtimeMs, ctimeMs: options.ctimeMs ?? mtimeMs },
-      posix: this.settings.rockRidge !== undefined,
-      ...content
-    }, options)
-    if (options.hidden === true) node.flags |= NodeFlag.HIDDEN
-    this.changes.structure = true
-    return node
-  }
-
-  /** Node-level hard link: another name for `target`'s inode in `parent`. */
-  async linkChild (target: Node, parent: Node, name: string, options: NameOptions & { namespace?: Namespace } = {}): Promise<Node> {
-    const namespace = options.namespace ?? (parent.names.iso === undefined ? 'joliet' : this.defaultNamespace)
-    const node = await this.editor.linkIn(target, parent, name, namespace, options)
-    this.changes.structure = true
-    return node
-  }
-
-  private requireRockRidge (what: string): void {
-    if (this.settings.rockRidge === undefined) throw new InvalidInputError('UNSUPPORTED', `${what} need Rock Ridge`)
-  }
-
-  /** Changes a node's names in place (its parent's name indexes are kept right). */
-  private async renameNames (node: Node, change: (names: Node['names']) => void): Promise<void> {
-    const parent = node.parent
-    if (parent?.dir === undefined) throw new InvalidInputError('BAD_PATH', 'the root has no name')
-    parent.dir.remove(node)
-    change(node.names)
-    this.changes.structure = true
-    if (node.names.iso === undefined && node.names.joliet === undefined) {
-      node.parent = undefined
-      return
-    }
-    parent.dir.add(node)
+    const { parent, name } = await this.edits.tree.parentOf(path, namespace)
+    return await this.edits.addChild(parent, name, kind, content, { ...options, namespace })
   }
 
   private async * walkAll (): AsyncGenerator<{ node: Node }> {
@@ -657,58 +510,7 @@ export class IsoImage {
   }
 }
 
-const TYPE_BITS: Record<FileKind, number> = {
-  file: S_IFREG, directory: S_IFDIR, symlink: S_IFLNK, fifo: S_IFIFO, socket: S_IFSOCK, 'char-device': S_IFCHR, 'block-device': S_IFBLK
-}
-
 const EMPTY_IMAGE = new BufferByteSource(Buffer.alloc(0))
-
-function settingsOf (origin: ImageOrigin, root: Node): ImageSettings {
-  const e = origin.extensions
-  const v = origin.volume
-  const rr = e.rockRidge?.version
-  const relocation = root.dir?.peek()?.find(n => (n.flags & NodeFlag.RELOCATION_DIRECTORY) !== 0)
-  return {
-    interchangeLevel: e.enhanced ? 4 : 3,
-    rockRidge: rr === undefined ? undefined : rr === 'unknown' ? '1.09' : rr,
-    joliet: e.joliet !== undefined ? { level: e.joliet.level, long: false } : undefined,
-    xa: hasXaSignature(origin.descriptors.primary.applicationUse),
-    volume: {
-      systemId: v.systemId,
-      volumeId: v.volumeId,
-      volumeSetId: v.volumeSetId,
-      publisherId: v.publisherId,
-      preparerId: v.preparerId,
-      applicationId: v.applicationId,
-      copyrightFileId: v.copyrightFileId,
-      abstractFileId: v.abstractFileId,
-      bibliographicFileId: v.bibliographicFileId,
-      volumeSetSize: v.volumeSetSize,
-      volumeSequenceNumber: v.volumeSequenceNumber,
-      createdMs: v.createdMs ?? defaultTimestampMs(),
-      modifiedMs: v.modifiedMs ?? defaultTimestampMs(),
-      expiresMs: v.expiresMs,
-      effectiveMs: v.effectiveMs,
-      jolietVolumeId: e.joliet?.volumeId
-    },
-    relocationDirectory: relocation?.names.rr ?? 'rr_moved'
-  }
-}
-
-/** ECMA-119 8.4: field sizes of the volume descriptor's identifiers. */
-const VOLUME_FIELD_SIZES: Array<[keyof VolumeIdentity, number]> = [
-  ['systemId', 32], ['volumeId', 32], ['volumeSetId', 128], ['publisherId', 128], ['preparerId', 128],
-  ['applicationId', 128], ['copyrightFileId', 37], ['abstractFileId', 37], ['bibliographicFileId', 37]
-]
-
-function validateVolume (volume: VolumeIdentity): void {
-  for (const [key, size] of VOLUME_FIELD_SIZES) {
-    const value = volume[key] as string
-    if (Buffer.byteLength(value, 'latin1') > size) {
-      throw new InvalidInputError('BAD_ARGUMENT', `${key} "${value}" is longer than the ${size} bytes ECMA-119 8.4 allows`)
-    }
-  }
-}
 
 function sameFile (target: string, fd: number): boolean {
   try {
@@ -718,23 +520,4 @@ function sameFile (target: string, fd: number): boolean {
   } catch {
     return false
   }
-}
-
-export function contentStream (data: DataSource, chunkSize = 1024 * 1024): Readable {
-  let position = 0
-  return new Readable({
-    highWaterMark: chunkSize,
-    read () {
-      if (position >= data.size) {
-        this.push(null)
-        return
-      }
-      const buf = Buffer.allocUnsafe(Math.min(chunkSize, data.size - position))
-      data.read(buf, 0, buf.length, position).then(n => {
-        position += n
-        if (n === 0) this.destroy(new Error('file data ended early'))
-        else this.push(n === buf.length ? buf : buf.subarray(0, n))
-      }, err => this.destroy(err))
-    }
-  })
 }

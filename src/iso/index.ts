@@ -1,4 +1,5 @@
-export { IsoImage, contentStream } from './image'
+export { IsoImage } from './image'
+export { contentStream } from './model/data-source'
 export type { OpenOptions, VolumeInfo, Extensions, DirectoryEntry, CreateOptions, AddOptions, Attributes, FileContent } from './image'
 export type { ElToritoOptions, IsohybridOptions } from './edit/boot-editor'
 export type { NameOptions } from './edit/tree-editor'

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream'
 import * as zlib from 'node:zlib'
 import { InvalidImageError } from '../../errors'
 import { SECTOR_SIZE } from '../codec/volume-descriptor'
@@ -185,4 +186,24 @@ export async function readAll (source: DataSource, limit: number): Promise<Buffe
     done += n
   }
   return buf.subarray(0, done)
+}
+
+/** A source's content as a stream, read in 1 MiB positional reads. */
+export function contentStream (data: DataSource, chunkSize = 1024 * 1024): Readable {
+  let position = 0
+  return new Readable({
+    highWaterMark: chunkSize,
+    read () {
+      if (position >= data.size) {
+        this.push(null)
+        return
+      }
+      const buf = Buffer.allocUnsafe(Math.min(chunkSize, data.size - position))
+      data.read(buf, 0, buf.length, position).then(n => {
+        position += n
+        if (n === 0) this.destroy(new Error('file data ended early'))
+        else this.push(n === buf.length ? buf : buf.subarray(0, n))
+      }, err => this.destroy(err))
+    }
+  })
 }

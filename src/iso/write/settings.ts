@@ -1,6 +1,10 @@
 import type { JolietLevel } from '../codec/joliet'
 import type { RockRidgeVersion } from '../codec/rock-ridge'
+import { InvalidInputError } from '../../errors'
+import { hasXaSignature } from '../codec/xa'
+import { NodeFlag, type Node } from '../model/node'
 import type { InterchangeLevel } from '../naming/iso9660'
+import type { ImageOrigin } from '../read/open-image'
 
 /** The identification a written image carries in its volume descriptors (ECMA-119 8.4). */
 export interface VolumeIdentity {
@@ -57,5 +61,53 @@ export function defaultVolumeIdentity (now = defaultTimestampMs()): VolumeIdenti
     volumeSequenceNumber: 1,
     createdMs: now,
     modifiedMs: now
+  }
+}
+
+/** The settings an opened image is written back with: what it has, at level 3 (4 with an enhanced VD). */
+export function settingsFromOrigin (origin: ImageOrigin, root: Node): ImageSettings {
+  const e = origin.extensions
+  const v = origin.volume
+  const rr = e.rockRidge?.version
+  const relocation = root.dir?.peek()?.find(n => (n.flags & NodeFlag.RELOCATION_DIRECTORY) !== 0)
+  return {
+    interchangeLevel: e.enhanced ? 4 : 3,
+    rockRidge: rr === undefined ? undefined : rr === 'unknown' ? '1.09' : rr,
+    joliet: e.joliet !== undefined ? { level: e.joliet.level, long: false } : undefined,
+    xa: hasXaSignature(origin.descriptors.primary.applicationUse),
+    volume: {
+      systemId: v.systemId,
+      volumeId: v.volumeId,
+      volumeSetId: v.volumeSetId,
+      publisherId: v.publisherId,
+      preparerId: v.preparerId,
+      applicationId: v.applicationId,
+      copyrightFileId: v.copyrightFileId,
+      abstractFileId: v.abstractFileId,
+      bibliographicFileId: v.bibliographicFileId,
+      volumeSetSize: v.volumeSetSize,
+      volumeSequenceNumber: v.volumeSequenceNumber,
+      createdMs: v.createdMs ?? defaultTimestampMs(),
+      modifiedMs: v.modifiedMs ?? defaultTimestampMs(),
+      expiresMs: v.expiresMs,
+      effectiveMs: v.effectiveMs,
+      jolietVolumeId: e.joliet?.volumeId
+    },
+    relocationDirectory: relocation?.names.rr ?? 'rr_moved'
+  }
+}
+
+/** ECMA-119 8.4: field sizes of the volume descriptor's identifiers. */
+const VOLUME_FIELD_SIZES: Array<[keyof VolumeIdentity, number]> = [
+  ['systemId', 32], ['volumeId', 32], ['volumeSetId', 128], ['publisherId', 128], ['preparerId', 128],
+  ['applicationId', 128], ['copyrightFileId', 37], ['abstractFileId', 37], ['bibliographicFileId', 37]
+]
+
+export function validateVolume (volume: VolumeIdentity): void {
+  for (const [key, size] of VOLUME_FIELD_SIZES) {
+    const value = volume[key] as string
+    if (Buffer.byteLength(value, 'latin1') > size) {
+      throw new InvalidInputError('BAD_ARGUMENT', `${key} "${value}" is longer than the ${size} bytes ECMA-119 8.4 allows`)
+    }
   }
 }

@@ -1,0 +1,174 @@
+import { InvalidInputError } from '../../errors'
+import { BufferSource, type DataSource } from '../model/data-source'
+import { ChangeSet } from '../model/change-set'
+import { HostFileSource, spoolStream } from '../model/host-sources'
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type FileKind } from '../model/inode'
+import { NodeFlag, type Node } from '../model/node'
+import { OverlayData } from '../model/overlay-data'
+import type { Namespace } from '../namespace'
+import { defaultTimestampMs, type ImageSettings } from '../write/settings'
+import { TreeEditor, type NameOptions } from './tree-editor'
+
+export interface AddOptions extends NameOptions {
+  /** The namespace a path or name is written in (default: the image's default namespace). */
+  namespace?: Namespace
+  /** Permission bits (default 0644 files, 0755 directories). */
+  mode?: number
+  uid?: number
+  gid?: number
+  mtimeMs?: number
+  atimeMs?: number
+  ctimeMs?: number
+  /** Set the ECMA-119 hidden (existence) bit. */
+  hidden?: boolean
+}
+
+export interface Attributes {
+  mode?: number
+  uid?: number
+  gid?: number
+  mtimeMs?: number
+  atimeMs?: number
+  ctimeMs?: number
+}
+
+/** File content to add: a host file path, bytes, or a stream of known length. */
+export type FileContent = string | Buffer | { stream: import('node:stream').Readable, size: number }
+
+/** What a new entry holds besides attributes: file data, a symlink target, a device number. */
+export interface EntryContent {
+  data?: DataSource
+  symlinkTarget?: string
+  rdev?: number
+}
+
+const TYPE_BITS: Record<FileKind, number> = {
+  file: S_IFREG, directory: S_IFDIR, symlink: S_IFLNK, fifo: S_IFIFO, socket: S_IFSOCK, 'char-device': S_IFCHR, 'block-device': S_IFBLK
+}
+
+/**
+ * Node-level edits of an image's tree, each recorded in the change set a commit reads: entries with
+ * their content and attributes (names come from TreeEditor), hard links, removal, renames, and content
+ * opened for writing through copy-on-write overlays.
+ */
+export class ImageEditor {
+  readonly changes = new ChangeSet()
+  readonly tree: TreeEditor
+  /** Where edited content is kept until written (default: the system's temporary directory). */
+  tempDir?: string
+
+  constructor (root: Node, private readonly settings: () => ImageSettings, private readonly defaultNamespace: () => Namespace) {
+    this.tree = new TreeEditor(root, settings)
+  }
+
+  /** A data source for file content; checks it fits the interchange level. */
+  async dataOf (content: FileContent): Promise<DataSource> {
+    let data: DataSource
+    if (typeof content === 'string') data = HostFileSource.fromPath(content)
+    else if (Buffer.isBuffer(content)) data = new BufferSource(content)
+    else data = await spoolStream(content.stream, content.size)
+    if (data.size > 0xffffffff && this.settings().interchangeLevel < 3) {
+      throw new InvalidInputError('TOO_LARGE', `a file of ${data.size} bytes needs interchange level 3 or 4 (ECMA-119 10.3: multi-extent files)`)
+    }
+    return data
+  }
+
+  /**
+   * A new entry called `name` (in `options.namespace`) in `parent`. A parent only in the Joliet tree takes
+   * Joliet names.
+   */
+  async addChild (parent: Node, name: string, kind: FileKind, content: EntryContent, options: AddOptions = {}): Promise<Node> {
+    const namespace = options.namespace ?? (parent.names.iso === undefined ? 'joliet' : this.defaultNamespace())
+    if (kind !== 'file' && kind !== 'directory' && this.settings().rockRidge === undefined) {
+      throw new InvalidInputError('UNSUPPORTED', `${kind === 'symlink' ? 'symbolic links' : 'special files'} need Rock Ridge`)
+    }
+    const now = defaultTimestampMs()
+    const mtimeMs = options.mtimeMs ?? now
+    const permissions = options.mode ?? (kind === 'directory' ? 0o755 : kind === 'symlink' ? 0o777 : 0o644)
+    const node = await this.tree.createIn(parent, name, namespace, {
+      mode: TYPE_BITS[kind] | (permissions & 0o7777),
+      uid: options.uid ?? 0,
+      gid: options.gid ?? 0,
+      times: { mtimeMs, atimeMs: options.atimeMs ?? mtimeMs, ctimeMs: options.ctimeMs ?? mtimeMs },
+      posix: this.settings().rockRidge !== undefined,
+      ...content
+    }, options)
+    if (options.hidden === true) node.flags |= NodeFlag.HIDDEN
+    this.changes.structure = true
+    return node
+  }
+
+  /** Another name for `target`'s inode in `parent`. */
+  async linkChild (target: Node, parent: Node, name: string, options: NameOptions & { namespace?: Namespace } = {}): Promise<Node> {
+    const namespace = options.namespace ?? (parent.names.iso === undefined ? 'joliet' : this.defaultNamespace())
+    const node = await this.tree.linkIn(target, parent, name, namespace, options)
+    this.changes.structure = true
+    return node
+  }
+
+  /** Removes one entry; a directory must be empty. A boot file stays in the catalog, hidden. */
+  async remove (node: Node): Promise<void> {
+    await this.tree.remove(node)
+    this.changes.structure = true
+  }
+
+  /** Moves `node` to `path` (in `namespace`); an existing target must have been removed first. */
+  async rename (node: Node, path: string, namespace: Namespace): Promise<void> {
+    await this.tree.rename(node, path, namespace)
+    this.changes.structure = true
+  }
+
+  /** Changes a node's names in place (its parent's name indexes are kept right). */
+  changeNames (node: Node, change: (names: Node['names']) => void): void {
+    const parent = node.parent
+    if (parent?.dir === undefined) throw new InvalidInputError('BAD_PATH', 'the root has no name')
+    parent.dir.remove(node)
+    change(node.names)
+    this.changes.structure = true
+    if (node.names.iso === undefined && node.names.joliet === undefined) {
+      node.parent = undefined
+      return
+    }
+    parent.dir.add(node)
+  }
+
+  setAttributes (node: Node, attributes: Attributes): void {
+    const inode = node.inode
+    if (attributes.mode !== undefined) inode.mode = (inode.mode & S_IFMT) | (attributes.mode & 0o7777)
+    if (attributes.uid !== undefined) inode.uid = attributes.uid
+    if (attributes.gid !== undefined) inode.gid = attributes.gid
+    if (attributes.mtimeMs !== undefined) inode.times.mtimeMs = attributes.mtimeMs
+    if (attributes.atimeMs !== undefined) inode.times.atimeMs = attributes.atimeMs
+    if (attributes.ctimeMs !== undefined) inode.times.ctimeMs = attributes.ctimeMs
+    if (attributes.mode !== undefined || attributes.uid !== undefined || attributes.gid !== undefined) {
+      // A posix attribute set where none was recorded adds PX to the records: no longer a same-size edit.
+      if (!inode.posix) this.changes.structure = true
+      inode.posix = true
+    }
+    this.changes.attributes.add(inode)
+  }
+
+  setHidden (node: Node, hidden: boolean): void {
+    node.flags = hidden ? node.flags | NodeFlag.HIDDEN : node.flags & ~NodeFlag.HIDDEN
+    this.changes.structure = true
+  }
+
+  /**
+   * Opens a file's content for change: its data becomes a copy-on-write overlay (kept in a temporary
+   * file) over what it was. Callers write and truncate through the returned overlay.
+   */
+  editableData (node: Node): OverlayData {
+    const inode = node.inode
+    if (inode.kind !== 'file') throw new InvalidInputError(node.isDirectory ? 'IS_A_DIRECTORY' : 'BAD_ARGUMENT', 'not a regular file')
+    if (!(inode.data instanceof OverlayData)) {
+      inode.data = new OverlayData(inode.data, this.tempDir)
+      // The content is no longer what the zisofs stream holds; it will be written uncompressed.
+      if (inode.compressed !== undefined) {
+        inode.compressed = undefined
+        this.changes.structure = true
+      }
+    }
+    this.changes.data.add(inode)
+    return inode.data as OverlayData
+  }
+}
