@@ -18,6 +18,26 @@ export class HostFileSource implements DataSource {
     return new HostFileSource(path, st.size)
   }
 
+  /**
+   * A small file whole, read synchronously: three quick system calls beat three trips through the thread
+   * pool, which dominated mastering trees of many small files.
+   */
+  readSmall (): Buffer {
+    const buf = Buffer.allocUnsafe(this.size)
+    const fd = fs.openSync(this.path, 'r')
+    try {
+      let done = 0
+      while (done < this.size) {
+        const n = fs.readSync(fd, buf, done, this.size - done, done)
+        if (n === 0) throw new InvalidInputError('BAD_ARGUMENT', `${this.path} is shorter than the ${this.size} bytes it had when added`)
+        done += n
+      }
+      return buf
+    } finally {
+      fs.closeSync(fd)
+    }
+  }
+
   async read (buf: Buffer, offset: number, length: number, position: number): Promise<number> {
     if (position >= this.size) return 0
     const want = Math.min(length, this.size - position)

@@ -11,7 +11,8 @@ import {
   DescriptorType, SECTOR_SIZE, serializeDescriptor, type VolumeDescriptor
 } from '../codec/volume-descriptor'
 import { allBootImages, type BootConfiguration } from '../model/boot'
-import type { Inode } from '../model/inode'
+import type { DataSource } from '../model/data-source'
+import { HostFileSource } from '../model/host-sources'
 import { NodeFlag, type RecordLocation } from '../model/node'
 import { buildSystemArea, buildTrailer } from './hybrid'
 import { rockRidgeFor, toCatalogShape, type Layout, type WriteContent } from './layout'
@@ -66,13 +67,7 @@ export async function serializeBody (layout: Layout, content: WriteContent, out:
   for (const dir of layout.iso.directories) await out.put(dir.extent, isoDirectory(layout, dir, areas))
   await out.put(layout.continuation.lba, continuationRegion(layout, areas))
   for (const dir of layout.joliet?.directories ?? []) await out.put(dir.extent, jolietDirectory(layout, dir))
-  const bootTables = new Map(content.boot !== undefined ? allBootImages(content.boot).filter(i => i.bootInfoTable).map(i => [i.inode, true]) : [])
-  const ordered = [...layout.files]
-    .filter(([inode, sections]) => sections[0].length > 0 && !layout.fixed.has(inode))
-    .sort((a, b) => a[1][0].lba - b[1][0].lba)
-  for (const [inode, sections] of ordered) {
-    await copyFile(out, layout, inode, sections[0].lba, bootTables.has(inode))
-  }
+  await copyFiles(layout, content, out)
   const trailer = buildTrailer(layout, content)
   if (trailer !== undefined) await out.put(trailer.lba, trailer.bytes)
 }
@@ -314,32 +309,70 @@ function autoSectorCount (emulation: number, size: number): number {
   return Math.min(0xffff, Math.ceil(size / 512))
 }
 
-async function copyFile (out: SectorWriter, layout: Layout, inode: Inode, lba: number, bootInfoTable: boolean): Promise<void> {
-  const source = layout.content.get(inode)
-  if (source === undefined) return
-  await out.seek(lba * SECTOR_SIZE)
-  const size = source.size
-  const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, size))
-  let table: Buffer | undefined
-  // mkisofs patches only files long enough to hold the table.
-  if (bootInfoTable && size >= 64) table = await bootInfoTableFor(source, lba, layout.primaryLba)
-  let position = 0
-  while (position < size) {
-    const want = Math.min(buf.length, size - position)
-    const n = await source.read(buf, 0, want, position)
-    if (n === 0) throw new InvalidInputError('BAD_ARGUMENT', `file data ended after ${position} of ${size} bytes (did the source file change while writing?)`)
-    const chunk = buf.subarray(0, n)
-    if (table !== undefined && position < BOOT_INFO_TABLE_OFFSET + table.length) {
-      // Patch bytes 8-63 where this chunk covers them.
-      const into = Math.max(0, BOOT_INFO_TABLE_OFFSET - position)
-      const from = Math.max(0, position - BOOT_INFO_TABLE_OFFSET)
-      table.copy(chunk, into, from, Math.min(table.length, from + (n - into)))
+/** Files up to this size are read whole, ahead of their turn, to hide the latency of opening them. */
+const SMALL_FILE = 1024 * 1024
+/** How many small files are read ahead at most. */
+const READ_AHEAD = 32
+
+/**
+ * Copies file data in LBA order. Small files are read ahead (many at once: each read waits on the thread
+ * pool and the disk, and thousands of files one after the other would spend most of the time waiting);
+ * large ones stream in chunks with the next chunk read while the current one is written.
+ */
+async function copyFiles (layout: Layout, content: WriteContent, out: SectorWriter): Promise<void> {
+  const bootTables = new Set(content.boot !== undefined ? allBootImages(content.boot).filter(i => i.bootInfoTable).map(i => i.inode) : [])
+  const files = [...layout.files]
+    .filter(([inode, sections]) => sections[0].length > 0 && !layout.fixed.has(inode) && layout.content.has(inode))
+    .sort((a, b) => a[1][0].lba - b[1][0].lba)
+    .map(([inode, sections]) => ({ inode, lba: sections[0].lba, source: layout.content.get(inode) as DataSource }))
+  const ahead = new Map<number, Promise<Buffer>>()
+  let next = 0
+  for (let i = 0; i < files.length; i++) {
+    for (; next < files.length && next < i + READ_AHEAD; next++) {
+      const source = files[next].source
+      if (source.size <= SMALL_FILE) {
+        const promise = source instanceof HostFileSource ? Promise.resolve().then(() => source.readSmall()) : readChunk(source, 0, source.size)
+        promise.catch(() => {})
+        ahead.set(next, promise)
+      }
     }
-    await out.write(Buffer.from(chunk))
-    position += n
+    const { inode, lba, source } = files[i]
+    await out.seek(lba * SECTOR_SIZE)
+    // mkisofs patches only files long enough to hold the table.
+    const table = bootTables.has(inode) && source.size >= 64 ? await bootInfoTableFor(source, lba, layout.primaryLba) : undefined
+    const small = ahead.get(i)
+    ahead.delete(i)
+    let pending = small ?? readChunk(source, 0, Math.min(COPY_CHUNK, source.size))
+    for (let position = 0; position < source.size;) {
+      const chunk = await pending
+      if (table !== undefined) patchBootInfoTable(chunk, position, table)
+      position += chunk.length
+      if (position < source.size) pending = readChunk(source, position, Math.min(COPY_CHUNK, source.size - position))
+      await out.write(chunk)
+    }
+    const tail = source.size % SECTOR_SIZE
+    if (tail !== 0) await out.write(Buffer.alloc(SECTOR_SIZE - tail))
   }
-  const tail = size % SECTOR_SIZE
-  if (tail !== 0) await out.write(Buffer.alloc(SECTOR_SIZE - tail))
+}
+
+/** Exactly `length` bytes at `position`, in a buffer of their own (the sink keeps it). */
+async function readChunk (source: DataSource, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length)
+  let done = 0
+  while (done < length) {
+    const n = await source.read(buf, done, length - done, position + done)
+    if (n === 0) throw new InvalidInputError('BAD_ARGUMENT', `file data ended after ${position + done} of ${source.size} bytes (did the source file change while writing?)`)
+    done += n
+  }
+  return buf
+}
+
+/** Puts bytes 8-63 of the boot info table where this chunk (at `position` in the file) covers them. */
+function patchBootInfoTable (chunk: Buffer, position: number, table: Buffer): void {
+  if (position >= BOOT_INFO_TABLE_OFFSET + table.length) return
+  const into = Math.max(0, BOOT_INFO_TABLE_OFFSET - position)
+  const from = Math.max(0, position - BOOT_INFO_TABLE_OFFSET)
+  table.copy(chunk, into, from, Math.min(table.length, from + (chunk.length - into)))
 }
 
 /** mkisofs -boot-info-table: PVD LBA, file LBA, length and the checksum of the file from byte 64. */

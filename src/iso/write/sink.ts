@@ -3,7 +3,8 @@ import type { Writable } from 'node:stream'
 
 /**
  * Where a written image goes, strictly in order. Small writes (records, tables) are gathered into large
- * ones; file data arrives in large chunks already.
+ * ones; file data arrives in large chunks already. A sink may keep a chunk until it is written: callers
+ * hand over buffers they do not change afterwards.
  */
 export interface ImageSink {
   write (chunk: Buffer): Promise<void>
@@ -26,7 +27,7 @@ export class FdSink implements ImageSink {
       await this.writeAt(chunk)
       return
     }
-    this.pending.push(Buffer.from(chunk))
+    this.pending.push(chunk)
     this.pendingBytes += chunk.length
     if (this.pendingBytes >= GATHER) await this.flush()
   }
@@ -38,10 +39,19 @@ export class FdSink implements ImageSink {
 
   private async flush (): Promise<void> {
     if (this.pendingBytes === 0) return
-    const buf = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending)
-    this.pending.length = 0
+    const buffers = this.pending.splice(0)
+    const length = this.pendingBytes
     this.pendingBytes = 0
-    await this.writeAt(buf)
+    // One vectored write, no copy into one buffer; a short write (rare) finishes with plain writes.
+    const written = await new Promise<number>((resolve, reject) =>
+      fs.writev(this.fd, buffers, this.position, (err, n) => err !== null ? reject(err) : resolve(n)))
+    if (written < length) {
+      const rest = Buffer.concat(buffers).subarray(written)
+      this.position += written
+      await this.writeAt(rest)
+      return
+    }
+    this.position += length
   }
 
   private async writeAt (buf: Buffer): Promise<void> {
