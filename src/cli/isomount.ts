@@ -4,9 +4,7 @@ import * as path from 'node:path'
 import { Command } from 'commander'
 import { InvalidInputError } from '../errors'
 import { sendControlRequest, type ControlRequest } from '../fuse/control'
-import { runMount } from '../fuse/daemon'
-import { isMounted } from '../fuse/fuse-mount'
-import { readMountRecord } from '../fuse/runtime'
+import { isMounted, readMountRecord } from '../fuse/runtime'
 import { parseMountOptions } from '../vfs/mount-options'
 import { collect, EXIT_FAILURE, runProgram } from './common'
 
@@ -59,6 +57,8 @@ export async function main (argv: string[]): Promise<void> {
       if (!fs.existsSync(image)) throw new InvalidInputError('NOT_FOUND', `${image}: no such file`)
       if (opts.foreground === true) {
         const readyFd = opts.readyFd !== undefined ? Number(opts.readyFd) : undefined
+        // Loaded only here: the command that merely starts the daemon should start fast.
+        const { runMount } = await import('../fuse/daemon')
         process.exitCode = await runMount({ image, mountpoint, options, verbose: readyFd === undefined }, err => report(readyFd, err))
         process.exit()
       }

@@ -4,6 +4,7 @@ import Fuse from 'fuse-native'
 import type { FuseOperations, FuseOptions } from 'fuse-native'
 import { InvalidInputError } from '../errors'
 import { logger } from '../log'
+import { isMounted } from './runtime'
 
 const log = logger('fuse')
 
@@ -126,17 +127,6 @@ function fuseDescriptors (): number[] {
 function isFuseDescriptor (fd: number): boolean {
   try {
     return fs.readlinkSync(`/proc/self/fd/${fd}`) === '/dev/fuse'
-  } catch {
-    return false
-  }
-}
-
-/** Whether a path is a mount point now (macOS and others without /proc/self/fd use this). */
-export function isMounted (mountpoint: string): boolean {
-  try {
-    const table = fs.readFileSync('/proc/self/mountinfo', 'utf8')
-    const escaped = mountpoint.replace(/[\\ \t\n]/g, c => '\\' + c.charCodeAt(0).toString(8).padStart(3, '0'))
-    return table.split('\n').some(line => line.split(' ')[4] === escaped)
   } catch {
     return false
   }

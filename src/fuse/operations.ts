@@ -54,12 +54,56 @@ function toFuseStat (stat: Stat): FuseStat {
   }
 }
 
+async function readdirWithSelf (vfs: Vfs, path: string): Promise<Array<{ name: string, stat: Stat }>> {
+  const [self, entries] = await Promise.all([vfs.getattr(path), vfs.readdir(path)])
+  return [{ name: '.', stat: self }, { name: '..', stat: self }, ...entries]
+}
+
+/**
+ * fuse-native hands each request from a libfuse thread to the JavaScript thread through an event-loop
+ * wakeup, which costs more than most operations themselves (a find over 20k names: 108 us per lookup,
+ * against 30 us for fuseiso in C). While requests keep coming, the loop is kept polling for a
+ * millisecond after each one instead of going to sleep, so the next is picked up at once (measured: 66
+ * us). It stops by itself when the mount goes quiet.
+ */
+class BusyPoll {
+  private until = 0
+  private polling = false
+  private readonly tick = (): void => {
+    if (Date.now() < this.until) setImmediate(this.tick)
+    else this.polling = false
+  }
+
+  kick (): void {
+    this.until = Date.now() + 1
+    if (!this.polling) {
+      this.polling = true
+      setImmediate(this.tick)
+    }
+  }
+}
+
 /** fuse-native callbacks over a Vfs: each a few lines, no logic of its own. */
 export function fuseOperations (vfs: Vfs): FuseOperations {
+  const poll = new BusyPoll()
+  const ops = operationsOver(vfs)
+  for (const [name, op] of Object.entries(ops)) {
+    ops[name] = (...args: unknown[]) => {
+      poll.kick()
+      op(...args)
+    }
+  }
+  return ops
+}
+
+function operationsOver (vfs: Vfs): FuseOperations {
   return {
     getattr: (path: string, reply: Reply) => answer('getattr', path, reply, vfs.getattr(path), s => [toFuseStat(s)]),
-    // The high-level libfuse API leaves "." and ".." to the file system.
-    readdir: (path: string, reply: Reply) => answer('readdir', path, reply, vfs.readdir(path), names => [['.', '..', ...names]]),
+    // The high-level libfuse API leaves "." and ".." to the file system. With each entry's attributes,
+    // the kernel learns its type from readdir and `find` needs no lookup per file.
+    readdir: (path: string, reply: Reply) => answer('readdir', path, reply, readdirWithSelf(vfs, path), entries => [
+      entries.map(e => e.name), entries.map(e => toFuseStat(e.stat))
+    ]),
     readlink: (path: string, reply: Reply) => answer('readlink', path, reply, vfs.readlink(path), target => [target]),
     open: (path: string, flags: number, reply: Reply) => answer('open', path, reply, vfs.open(path, flags), h => [h]),
     read: (path: string, handle: number, buf: Buffer, length: number, position: number, reply: Reply) =>

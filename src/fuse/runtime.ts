@@ -91,3 +91,14 @@ function isAlive (pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
+
+/** Whether a path is a mount point now (macOS and others without /proc/self/fd use this). */
+export function isMounted (mountpoint: string): boolean {
+  try {
+    const table = fs.readFileSync('/proc/self/mountinfo', 'utf8')
+    const escaped = mountpoint.replace(/[\\ \t\n]/g, c => '\\' + c.charCodeAt(0).toString(8).padStart(3, '0'))
+    return table.split('\n').some(line => line.split(' ')[4] === escaped)
+  } catch {
+    return false
+  }
+}

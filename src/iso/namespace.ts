@@ -33,6 +33,8 @@ export class NamespaceView {
   /** The entries of a directory in this namespace, name → node, in directory order. */
   async entries (dir: Node): Promise<ReadonlyMap<string, Node>> {
     if (dir.dir === undefined) throw new InvalidInputError('NOT_A_DIRECTORY', `${this.pathOf(dir)} is not a directory`)
+    // Joliet names are merged into a directory only when something asks for them.
+    if (this.namespace === 'joliet') await dir.dir.complete()
     return await dir.dir.index(this.key, this.nameOf)
   }
 

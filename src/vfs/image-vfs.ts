@@ -52,8 +52,11 @@ export class ImageVfs implements Vfs {
     return await this.lock.shared(async () => this.stat(await this.resolve(path)))
   }
 
-  async readdir (path: string): Promise<string[]> {
-    return await this.lock.shared(async () => [...(await this.view.entries(await this.resolve(path))).keys()])
+  async readdir (path: string): Promise<Array<{ name: string, stat: Stat }>> {
+    return await this.lock.shared(async () => {
+      const entries = await this.view.entries(await this.resolve(path))
+      return [...entries].map(([name, node]) => ({ name, stat: this.stat(node) }))
+    })
   }
 
   async readlink (path: string): Promise<string> {

@@ -18,7 +18,8 @@ export interface FsStats {
  */
 export interface Vfs {
   getattr (path: string): Promise<Stat>
-  readdir (path: string): Promise<string[]>
+  /** A directory's entries with their attributes (FUSE passes the types on, sparing a lookup each). */
+  readdir (path: string): Promise<Array<{ name: string, stat: Stat }>>
   readlink (path: string): Promise<string>
   /** Opens a file; returns a handle for read/write/release. `flags` are open(2) flags. */
   open (path: string, flags: number): Promise<number>

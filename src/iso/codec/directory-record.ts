@@ -39,35 +39,35 @@ export function recordLength (identifierLength: number, systemUseLength: number)
 /**
  * Parses the record starting at `offset`; `end` bounds it (the end of the sector: 6.8.1.1 forbids records
  * spanning sectors). Returns undefined for a zero length byte, which means "no more records in this sector".
+ * The identifier and System Use field are views into `buf`: copy what you keep.
  */
 export function parseDirectoryRecord (
   buf: Buffer, offset: number, end: number, diag: Diagnostics, where: ImageLocation
 ): DirectoryRecord | undefined {
   const length = buf[offset]
   if (length === 0) return undefined
-  const at = (field: string): ImageLocation => ({ ...where, field })
   if (length < RECORD_HEADER_SIZE + 1 || offset + length > end) {
     throw new InvalidImageError('IMAGE_BAD_RECORD', `record length ${length} does not fit (${end - offset} bytes left)`,
-      at('length'))
+      { ...where, field: 'length' })
   }
   const identifierLength = buf[offset + 32]
   const systemUseStart = offset + RECORD_HEADER_SIZE + identifierLength + (identifierLength % 2 === 0 ? 1 : 0)
   if (RECORD_HEADER_SIZE + identifierLength > length) {
     throw new InvalidImageError('IMAGE_BAD_RECORD', `identifier length ${identifierLength} exceeds record length ${length}`,
-      at('file identifier length'))
+      { ...where, field: 'file identifier length' })
   }
   return {
     extendedAttributeLength: buf[offset + 1],
-    extent: readBoth32(buf, offset + 2, diag, at('extent location')),
-    dataLength: readBoth32(buf, offset + 10, diag, at('data length')),
+    extent: readBoth32(buf, offset + 2, diag, where, 'extent location'),
+    dataLength: readBoth32(buf, offset + 10, diag, where, 'data length'),
     recorded: parseRecordDate(buf, offset + 18),
     flags: buf[offset + 25],
     fileUnitSize: buf[offset + 26],
     interleaveGap: buf[offset + 27],
-    volumeSequence: readBoth16(buf, offset + 28, diag, at('volume sequence number')),
-    identifier: Buffer.from(buf.subarray(offset + RECORD_HEADER_SIZE, offset + RECORD_HEADER_SIZE + identifierLength)),
+    volumeSequence: readBoth16(buf, offset + 28, diag, where, 'volume sequence number'),
+    identifier: buf.subarray(offset + RECORD_HEADER_SIZE, offset + RECORD_HEADER_SIZE + identifierLength),
     // A record whose identifier fills it exactly has no room for the padding byte; nothing is then left.
-    systemUse: Buffer.from(buf.subarray(Math.min(systemUseStart, offset + length), offset + length))
+    systemUse: buf.subarray(Math.min(systemUseStart, offset + length), offset + length)
   }
 }
 

@@ -7,17 +7,20 @@ import type { ImageLocation } from '../../errors'
  * images with a wrong big-endian half exist and every OS reads them.
  */
 
-export function readBoth16 (buf: Buffer, offset: number, diag: Diagnostics, where: ImageLocation): number {
+/* `where` and `field` name the number for a warning; the location object is built only then (parsing
+ * directories reads millions of these numbers). */
+
+export function readBoth16 (buf: Buffer, offset: number, diag: Diagnostics, where: ImageLocation, field: string): number {
   const le = buf.readUInt16LE(offset)
   const be = buf.readUInt16BE(offset + 2)
-  if (le !== be) diag.warn(where, `both-endian mismatch: little-endian ${le}, big-endian ${be}`)
+  if (le !== be) diag.warn({ ...where, field }, `both-endian mismatch: little-endian ${le}, big-endian ${be}`)
   return le
 }
 
-export function readBoth32 (buf: Buffer, offset: number, diag: Diagnostics, where: ImageLocation): number {
+export function readBoth32 (buf: Buffer, offset: number, diag: Diagnostics, where: ImageLocation, field: string): number {
   const le = buf.readUInt32LE(offset)
   const be = buf.readUInt32BE(offset + 4)
-  if (le !== be) diag.warn(where, `both-endian mismatch: little-endian ${le}, big-endian ${be}`)
+  if (le !== be) diag.warn({ ...where, field }, `both-endian mismatch: little-endian ${le}, big-endian ${be}`)
   return le
 }
 

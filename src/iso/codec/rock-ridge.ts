@@ -38,14 +38,13 @@ export interface PosixAttributes {
 
 export function parsePX (entry: SuspEntry, diag: Diagnostics, where: ImageLocation): PosixAttributes {
   requireLength(entry, 32, where)
-  const at = (field: string): ImageLocation => ({ ...where, field: `PX ${field}` })
   const px: PosixAttributes = {
-    mode: readBoth32(entry.data, 0, diag, at('mode')),
-    links: readBoth32(entry.data, 8, diag, at('links')),
-    uid: readBoth32(entry.data, 16, diag, at('uid')),
-    gid: readBoth32(entry.data, 24, diag, at('gid'))
+    mode: readBoth32(entry.data, 0, diag, where, 'PX mode'),
+    links: readBoth32(entry.data, 8, diag, where, 'PX links'),
+    uid: readBoth32(entry.data, 16, diag, where, 'PX uid'),
+    gid: readBoth32(entry.data, 24, diag, where, 'PX gid')
   }
-  if (entry.data.length >= 40) px.serial = readBoth32(entry.data, 32, diag, at('serial number'))
+  if (entry.data.length >= 40) px.serial = readBoth32(entry.data, 32, diag, where, 'PX serial number')
   return px
 }
 
@@ -68,8 +67,8 @@ export interface DeviceNumber {
 export function parsePN (entry: SuspEntry, diag: Diagnostics, where: ImageLocation): DeviceNumber {
   requireLength(entry, 16, where)
   return {
-    high: readBoth32(entry.data, 0, diag, { ...where, field: 'PN high' }),
-    low: readBoth32(entry.data, 8, diag, { ...where, field: 'PN low' })
+    high: readBoth32(entry.data, 0, diag, where, 'PN high'),
+    low: readBoth32(entry.data, 8, diag, where, 'PN low')
   }
 }
 
@@ -126,7 +125,7 @@ export interface AlternateName {
 
 export function parseNM (entry: SuspEntry, where: ImageLocation): AlternateName {
   requireLength(entry, 1, where)
-  return { flags: entry.data[0], content: Buffer.from(entry.data.subarray(1)) }
+  return { flags: entry.data[0], content: entry.data.subarray(1) }
 }
 
 export function makeNM (nm: AlternateName): SuspEntry {
@@ -136,7 +135,7 @@ export function makeNM (nm: AlternateName): SuspEntry {
 // 4.1.5 CL / PL / RE: deep directory relocation.
 export function parseLocation (entry: SuspEntry, diag: Diagnostics, where: ImageLocation): number {
   requireLength(entry, 8, where)
-  return readBoth32(entry.data, 0, diag, { ...where, field: `${entry.signature} location` })
+  return readBoth32(entry.data, 0, diag, where, `${entry.signature} location`)
 }
 
 export function makeLocation (signature: 'CL' | 'PL', lba: number): SuspEntry {
@@ -211,13 +210,13 @@ export interface SparseFile {
 
 export function parseSF (entry: SuspEntry, diag: Diagnostics, where: ImageLocation): SparseFile {
   if (entry.data.length >= 17) {
-    const high = readBoth32(entry.data, 0, diag, { ...where, field: 'SF size high' })
-    const low = readBoth32(entry.data, 8, diag, { ...where, field: 'SF size low' })
+    const high = readBoth32(entry.data, 0, diag, where, 'SF size high')
+    const low = readBoth32(entry.data, 8, diag, where, 'SF size low')
     return { virtualSize: high * 2 ** 32 + low, tableDepth: entry.data[16] }
   }
   // RRIP 1.10's SF carries only one 32-bit size.
   requireLength(entry, 8, where)
-  return { virtualSize: readBoth32(entry.data, 0, diag, { ...where, field: 'SF size' }), tableDepth: 0 }
+  return { virtualSize: readBoth32(entry.data, 0, diag, where, 'SF size'), tableDepth: 0 }
 }
 
 // RRIP 1.09 RR: which Rock Ridge fields the record carries (obsolete in 1.12, still written by genisoimage).
@@ -241,7 +240,7 @@ export function parseZF (entry: SuspEntry, diag: Diagnostics, where: ImageLocati
     algorithm: entry.data.toString('latin1', 0, 2),
     headerSizeDiv4: entry.data[2],
     log2BlockSize: entry.data[3],
-    uncompressedSize: readBoth32(entry.data, 4, diag, { ...where, field: 'ZF uncompressed size' })
+    uncompressedSize: readBoth32(entry.data, 4, diag, where, 'ZF uncompressed size')
   }
 }
 

@@ -17,7 +17,10 @@ export interface SuspEntry {
 
 export const SUSP_HEADER_SIZE = 4
 
-/** Splits a System Use field (or continuation area) into entries; stops at ST (SUSP 5.4) or padding. */
+/**
+ * Splits a System Use field (or continuation area) into entries; stops at ST (SUSP 5.4) or padding.
+ * Entry data are views into `area`: copy what you keep.
+ */
 export function parseSuspEntries (area: Buffer, diag: Diagnostics, where: ImageLocation): SuspEntry[] {
   const entries: SuspEntry[] = []
   let offset = 0
@@ -32,7 +35,7 @@ export function parseSuspEntries (area: Buffer, diag: Diagnostics, where: ImageL
       break
     }
     if (signature === 'ST') break
-    entries.push({ signature, version: area[offset + 3], data: Buffer.from(area.subarray(offset + 4, offset + length)) })
+    entries.push({ signature, version: area[offset + 3], data: area.subarray(offset + 4, offset + length) })
     offset += length
   }
   return entries
@@ -71,9 +74,9 @@ export interface ContinuationArea {
 export function parseCE (entry: SuspEntry, diag: Diagnostics, where: ImageLocation): ContinuationArea {
   requireLength(entry, 24, where)
   return {
-    block: readBoth32(entry.data, 0, diag, { ...where, field: 'CE block location' }),
-    offset: readBoth32(entry.data, 8, diag, { ...where, field: 'CE offset' }),
-    length: readBoth32(entry.data, 16, diag, { ...where, field: 'CE length' })
+    block: readBoth32(entry.data, 0, diag, where, 'CE block location'),
+    offset: readBoth32(entry.data, 8, diag, where, 'CE offset'),
+    length: readBoth32(entry.data, 16, diag, where, 'CE length')
   }
 }
 

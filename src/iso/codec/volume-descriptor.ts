@@ -131,8 +131,8 @@ export function parseDescriptor (sector: Buffer, lba: number, diag: Diagnostics)
         version,
         systemId: copy(sector, 8, 40),
         partitionId: copy(sector, 40, 72),
-        location: readBoth32(sector, 72, diag, { ...where, field: 'volume partition location' }),
-        size: readBoth32(sector, 80, diag, { ...where, field: 'volume partition size' }),
+        location: readBoth32(sector, 72, diag, where, 'volume partition location'),
+        size: readBoth32(sector, 80, diag, where, 'volume partition size'),
         systemUse: copy(sector, 88, SECTOR_SIZE)
       }
     case DescriptorType.TERMINATOR:
@@ -145,11 +145,11 @@ export function parseDescriptor (sector: Buffer, lba: number, diag: Diagnostics)
 function parseVolumeDescriptor (
   sector: Buffer, type: 1 | 2, version: number, diag: Diagnostics, where: ImageLocation
 ): VolumeDescriptor {
-  const at = (field: string): ImageLocation => ({ ...where, field })
-  const root = parseDirectoryRecord(sector, 156, 190, diag, at('root directory record'))
-  if (root === undefined) {
-    throw new InvalidImageError('IMAGE_BAD_DESCRIPTOR', 'root directory record is empty', at('root directory record'))
-  }
+  const rootWhere = { ...where, field: 'root directory record' }
+  const parsed = parseDirectoryRecord(sector, 156, 190, diag, rootWhere)
+  if (parsed === undefined) throw new InvalidImageError('IMAGE_BAD_DESCRIPTOR', 'root directory record is empty', rootWhere)
+  // The descriptor is kept: its root record must not be a view into the sector buffer.
+  const root = { ...parsed, identifier: Buffer.from(parsed.identifier), systemUse: Buffer.from(parsed.systemUse) }
   return {
     type,
     version,
@@ -157,12 +157,12 @@ function parseVolumeDescriptor (
     systemId: copy(sector, 8, 40),
     volumeId: copy(sector, 40, 72),
     unused72: copy(sector, 72, 80),
-    volumeSpaceSize: readBoth32(sector, 80, diag, at('volume space size')),
+    volumeSpaceSize: readBoth32(sector, 80, diag, where, 'volume space size'),
     escapeSequences: copy(sector, 88, 120),
-    volumeSetSize: readBoth16(sector, 120, diag, at('volume set size')),
-    volumeSequenceNumber: readBoth16(sector, 124, diag, at('volume sequence number')),
-    logicalBlockSize: readBoth16(sector, 128, diag, at('logical block size')),
-    pathTableSize: readBoth32(sector, 132, diag, at('path table size')),
+    volumeSetSize: readBoth16(sector, 120, diag, where, 'volume set size'),
+    volumeSequenceNumber: readBoth16(sector, 124, diag, where, 'volume sequence number'),
+    logicalBlockSize: readBoth16(sector, 128, diag, where, 'logical block size'),
+    pathTableSize: readBoth32(sector, 132, diag, where, 'path table size'),
     lPathTable: sector.readUInt32LE(140),
     lPathTableOptional: sector.readUInt32LE(144),
     mPathTable: sector.readUInt32BE(148),

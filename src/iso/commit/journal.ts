@@ -122,7 +122,10 @@ export class JournaledByteSource implements ByteSource {
   }
 
   async read (buf: Buffer, offset: number, length: number, position: number): Promise<number> {
-    const n = await this.inner.read(buf, offset, length, position)
+    return this.patch(buf, offset, position, await this.inner.read(buf, offset, length, position))
+  }
+
+  private patch (buf: Buffer, offset: number, position: number, n: number): number {
     for (const p of this.patches) {
       const from = Math.max(position, p.offset)
       const to = Math.min(position + n, p.offset + p.bytes.length)

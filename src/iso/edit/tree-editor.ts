@@ -90,7 +90,8 @@ export class TreeEditor {
   async remove (node: Node): Promise<void> {
     const parent = node.parent
     if (parent?.dir === undefined) throw new InvalidInputError('BAD_PATH', 'the root cannot be removed')
-    if (node.dir !== undefined && (await node.dir.list()).length > 0) {
+    // Empty in every namespace: Joliet-only entries count too.
+    if (node.dir !== undefined && (await node.dir.complete(), (await node.dir.list()).length > 0)) {
       throw new InvalidInputError('NOT_EMPTY', 'directory not empty')
     }
     parent.dir.remove(node)
@@ -111,6 +112,7 @@ export class TreeEditor {
     }
     const oldParent = node.parent
     if (oldParent?.dir === undefined) throw new InvalidInputError('BAD_PATH', 'the root cannot be renamed')
+    await oldParent.dir.complete()
     const keep: NameOptions = { iso: node.names.iso !== undefined, joliet: node.names.joliet !== undefined }
     oldParent.dir.remove(node)
     try {
@@ -128,7 +130,7 @@ export class TreeEditor {
   }
 
   private async attach (parent: Node, node: Node): Promise<void> {
-    await (parent.dir as Directory).load()
+    await (parent.dir as Directory).complete()
     ;(parent.dir as Directory).add(node)
   }
 
@@ -138,6 +140,8 @@ export class TreeEditor {
    */
   async namesFor (parent: Node, name: string, namespace: Namespace, isDirectory: boolean, options: NameOptions): Promise<Names> {
     const settings = this.settings()
+    // Collisions are checked against every tree, the Joliet names included.
+    await parent.dir?.complete()
     const parentInIso = parent.names.iso !== undefined
     const parentInJoliet = parent.names.joliet !== undefined && settings.joliet !== undefined
     const inIso = (options.iso ?? (namespace !== 'joliet' || parentInIso)) && parentInIso

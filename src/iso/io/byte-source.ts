@@ -8,7 +8,15 @@ import { InvalidImageError, type ImageLocation } from '../../errors'
 export interface ByteSource {
   readonly size: number
   read (buf: Buffer, offset: number, length: number, position: number): Promise<number>
+  /**
+   * The same, synchronously, where the source can: metadata reads are small and many (a directory each),
+   * and a trip through the thread pool costs more than the read.
+   */
+  readSync?: (buf: Buffer, offset: number, length: number, position: number) => number
 }
+
+/** Reads up to this much synchronously (metadata); more goes through the thread pool. */
+const SYNC_READ_LIMIT = 1024 * 1024
 
 export class FileByteSource implements ByteSource {
   private constructor (readonly fd: number, public size: number, private readonly ownsFd: boolean) {}
@@ -39,6 +47,10 @@ export class FileByteSource implements ByteSource {
     })
   }
 
+  readSync (buf: Buffer, offset: number, length: number, position: number): number {
+    return fs.readSync(this.fd, buf, offset, length, position)
+  }
+
   async close (): Promise<void> {
     if (this.ownsFd) await new Promise<void>((resolve, reject) => fs.close(this.fd, err => err ? reject(err) : resolve()))
   }
@@ -62,8 +74,9 @@ export async function readExactly (source: ByteSource, position: number, length:
   }
   const buf = Buffer.allocUnsafe(length)
   let done = 0
+  const sync = length <= SYNC_READ_LIMIT ? source.readSync?.bind(source) : undefined
   while (done < length) {
-    const n = await source.read(buf, done, length - done, position + done)
+    const n = sync !== undefined ? sync(buf, done, length - done, position + done) : await source.read(buf, done, length - done, position + done)
     if (n === 0) {
       throw new InvalidImageError('IMAGE_TRUNCATED', `image ends inside ${length} bytes at byte ${position}`, where)
     }
@@ -81,6 +94,10 @@ export class BufferByteSource implements ByteSource {
   }
 
   async read (buf: Buffer, offset: number, length: number, position: number): Promise<number> {
+    return this.readSync(buf, offset, length, position)
+  }
+
+  readSync (buf: Buffer, offset: number, length: number, position: number): number {
     if (position >= this.bytes.length) return 0
     return this.bytes.copy(buf, offset, position, Math.min(this.bytes.length, position + length))
   }

@@ -76,10 +76,29 @@ export class Directory {
   private entries?: Set<Node>
   private listed?: readonly Node[]
   private loading?: Promise<void>
+  private completing?: Promise<void>
   private readonly indexes = new Map<string, NameIndex>()
 
-  constructor (private loader?: () => Promise<Node[]>) {
+  /**
+   * `loader` reads the directory's entries; `completer`, if any, adds what only some uses need (the
+   * image's Joliet names: a Rock Ridge walk never pays for them).
+   */
+  constructor (private loader?: () => Promise<Node[]>, private completer?: () => Promise<void>) {
     if (loader === undefined) this.entries = new Set()
+  }
+
+  /** Loads the directory and runs the completer once (Joliet names merged in, Joliet-only entries added). */
+  async complete (): Promise<void> {
+    await this.load()
+    if (this.completer === undefined) return
+    if (this.completing === undefined) {
+      const completer = this.completer
+      this.completing = completer().then(() => { this.completer = undefined }, err => {
+        this.completing = undefined
+        throw err
+      })
+    }
+    await this.completing
   }
 
   get loaded (): boolean {

@@ -4,6 +4,15 @@
  * no byte is lost and every name stays distinct.
  */
 export function decodeName (bytes: Buffer): string {
+  // Nearly every name is ASCII: one pass to check, and no UTF-8 round trip.
+  let ascii = true
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] >= 0x80) {
+      ascii = false
+      break
+    }
+  }
+  if (ascii) return bytes.toString('latin1')
   const text = bytes.toString('utf8')
   if (!text.includes('\ufffd') || Buffer.from(text, 'utf8').equals(bytes)) return text
   return bytes.toString('latin1')

@@ -65,7 +65,8 @@ export function interpretRockRidge (entries: readonly SuspEntry[], diag: Diagnos
       case 'ZF': info.zisofs = parseZF(entry, diag, where); break
       case 'SF': info.sparse = parseSF(entry, diag, where); break
       default:
-        if (!SUSP_FRAMEWORK.has(entry.signature) && !IGNORED.has(entry.signature)) info.foreign.push(entry)
+        // Kept past this call: copied out of the directory buffer it is a view into.
+        if (!SUSP_FRAMEWORK.has(entry.signature) && !IGNORED.has(entry.signature)) info.foreign.push({ ...entry, data: Buffer.from(entry.data) })
     }
   }
   if (nameParts.length > 0 && !nameSpecial) info.name = decodeName(Buffer.concat(nameParts))

@@ -5,8 +5,8 @@ import { recordDateToMs } from '../codec/datetime'
 import { decodeUcs2 } from '../codec/joliet'
 import { SECTOR_SIZE } from '../codec/volume-descriptor'
 import type { ByteSource } from '../io/byte-source'
-import { ImageExtentsSource, ZisofsSource, type DataSource, type FileSection } from '../model/data-source'
-import { Inode, kindOfMode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Times } from '../model/inode'
+import { ImageExtentsSource, ZisofsSource, type FileSection } from '../model/data-source'
+import { Inode, kindOfMode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type InodeInit, type Times } from '../model/inode'
 import { Directory, Node, NodeFlag, type Names, type RecordLocation } from '../model/node'
 import {
   groupFileSections, parseDirectoryRecords, readDirectoryExtent, type LocatedRecord
@@ -65,8 +65,8 @@ const DEFAULT_DIRECTORY_MODE = S_IFDIR | 0o555
 export class TreeLoader {
   private readonly loadedIso = new Set<number>()
   private readonly loadedJoliet = new Set<number>()
-  /** Files with data, by first LBA and size: hard links and the two namespaces' records share an inode. */
-  private readonly inodesByData = new Map<string, Inode>()
+  /** Files with data, by first LBA (and then size): hard links and the two namespaces' records share an inode. */
+  private readonly inodesByStart = new Map<number, Inode>()
   /** Rock Ridge 1.12 PX serial numbers of hard-linked files without data. */
   private readonly inodesBySerial = new Map<number, Inode>()
 
@@ -87,32 +87,49 @@ export class TreeLoader {
       extents.joliet = { extent: jolietRoot.extent, size: jolietRoot.dataLength }
     }
     const inode = new Inode({ ...this.attributes(rootSelf ?? isoRoot, rr, true), ino: inoOf(isoRoot.extent * SECTOR_SIZE) })
-    const root: Node = new Node(undefined, { iso: '', joliet: extents.joliet !== undefined ? '' : undefined }, inode,
-      new Directory(async () => await this.loadDirectory(root, extents)))
+    const root: Node = new Node(undefined, { iso: '', joliet: extents.joliet !== undefined ? '' : undefined }, inode, this.directory(() => root, extents))
     return root
   }
 
-  private async loadDirectory (parent: Node, extents: DirectoryExtents): Promise<Node[]> {
+  /** The lazily loaded directory at `extents`: ISO9660 entries first, Joliet merged in when needed. */
+  private directory (node: () => Node, extents: DirectoryExtents): Directory {
+    const state: { childExtents?: Map<Node, DirectoryExtents> } = {}
+    return new Directory(
+      async () => await this.loadDirectory(node(), extents, state),
+      this.options.joliet ? async () => await this.mergeJolietDirectory(node(), extents, state) : undefined)
+  }
+
+  private async loadDirectory (
+    parent: Node, extents: DirectoryExtents, state: { childExtents?: Map<Node, DirectoryExtents> }
+  ): Promise<Node[]> {
     const nodes: Node[] = []
     const { entries, relocatedAway } = extents.iso !== undefined
       ? await this.readIsoDirectory(extents.iso)
       : { entries: [], relocatedAway: 0 }
     const childExtents = new Map<Node, DirectoryExtents>()
-    const dataKeys = new Map<Node, string>()
-    for (const entry of entries) {
-      const node = this.isoNode(parent, entry, childExtents)
-      nodes.push(node)
-      if (!node.isDirectory) dataKeys.set(node, sectionsKey(entry.sections))
-    }
-    if (extents.joliet !== undefined) {
-      const jolietEntries = await this.readJolietDirectory(extents.joliet)
-      nodes.push(...this.mergeJoliet(parent, nodes, dataKeys, jolietEntries, childExtents))
-    }
+    for (const entry of entries) nodes.push(this.isoNode(parent, entry, childExtents))
+    state.childExtents = childExtents
     // RRIP 4.1.5: a directory whose every entry moved to its CL place is the relocation directory.
     if (relocatedAway > 0 && nodes.length === 0) parent.flags |= NodeFlag.RELOCATION_DIRECTORY
     if (parent.parent === undefined) await this.loadRelocationDirectory(nodes)
     log('loaded directory %o: %d entries', extents, nodes.length)
     return nodes
+  }
+
+  /**
+   * Second stage of loading a directory: its Joliet twin, matched to the ISO9660 entries. A directory's
+   * Joliet extent is learned when its parent's Joliet directory is matched, hence the parent first.
+   */
+  private async mergeJolietDirectory (
+    parent: Node, extents: DirectoryExtents, state: { childExtents?: Map<Node, DirectoryExtents> }
+  ): Promise<void> {
+    await parent.parent?.dir?.complete()
+    if (extents.joliet === undefined) return
+    const jolietEntries = await this.readJolietDirectory(extents.joliet)
+    const isoNodes = [...(parent.dir?.peek() ?? [])]
+    const added = this.mergeJoliet(parent, isoNodes, jolietEntries, state.childExtents ?? new Map())
+    for (const node of added) parent.dir?.add(node)
+    state.childExtents = undefined
   }
 
   private async readIsoDirectory (location: DirectoryLocation): Promise<{ entries: IsoEntry[], relocatedAway: number }> {
@@ -167,7 +184,7 @@ export class TreeLoader {
     if (isDirectory) {
       const extents: DirectoryExtents = { iso: { extent: record.extent, size: record.dataLength } }
       const inode = new Inode({ ...this.attributes(record, rr, true), ino: inoOf(record.extent * SECTOR_SIZE) })
-      node = new Node(parent, names, inode, new Directory(async () => await this.loadDirectory(node, extents)))
+      node = new Node(parent, names, inode, this.directory(() => node, extents))
       childExtents.set(node, extents)
     } else {
       node = new Node(parent, names, this.fileInode(entry.sections, rr, location), undefined)
@@ -179,40 +196,54 @@ export class TreeLoader {
   }
 
   private fileInode (sections: LocatedRecord[], rr: RockRidgeInfo | undefined, location: RecordLocation): Inode {
-    const fileSections: FileSection[] = sections.map(({ record }) => ({
-      lba: record.extent + record.extendedAttributeLength,
-      length: record.dataLength,
-      unitSize: record.fileUnitSize,
-      gapSize: record.interleaveGap
-    }))
-    const extents = new ImageExtentsSource(this.source, fileSections)
-    const dataKey = extents.size > 0 ? `${extents.lba}:${extents.size}` : undefined
-    const shared = dataKey !== undefined ? this.inodesByData.get(dataKey) : this.sharedBySerial(rr)
-    const attributes = this.attributes(sections[0].record, rr, false)
+    const first = sections[0].record
+    const lba = first.extent + first.extendedAttributeLength
+    let size = 0
+    for (const { record } of sections) size += record.dataLength
+    const attributes = this.attributes(first, rr, false)
+    const shared = size > 0 ? this.sharedByData(lba, size) : this.sharedBySerial(rr)
     if (shared !== undefined) {
       // Met first through Joliet (no Rock Ridge there): the ISO9660 record's attributes are the real ones.
       if (!shared.posix && attributes.posix) Object.assign(shared, attributes)
       return shared
     }
-
-    let data: DataSource = extents
+    const fileSections: FileSection[] = sections.length === 1
+      ? [{ lba, length: size, unitSize: first.fileUnitSize, gapSize: first.interleaveGap }]
+      : sections.map(({ record }) => ({
+        lba: record.extent + record.extendedAttributeLength,
+        length: record.dataLength,
+        unitSize: record.fileUnitSize,
+        gapSize: record.interleaveGap
+      }))
+    const extents = new ImageExtentsSource(this.source, fileSections)
+    const init = attributes as InodeInit
+    init.data = extents
+    init.symlinkTarget = rr?.symlink
+    init.rdev = rr?.device
+    init.ino = inoOf(size > 0 ? lba * SECTOR_SIZE : location.lba * SECTOR_SIZE + location.offset)
     let compressed: Inode['compressed']
     if (rr?.zisofs !== undefined) {
       if (rr.zisofs.algorithm === 'pz') {
-        data = new ZisofsSource(extents, rr.zisofs.uncompressedSize, extents.lba)
+        init.data = new ZisofsSource(extents, rr.zisofs.uncompressedSize, extents.lba)
         compressed = { raw: extents, zisofs: rr.zisofs }
       } else {
         this.diag.warn({ structure: 'directory record', lba: location.lba, offset: location.offset, field: 'ZF algorithm' },
           `zisofs algorithm "${rr.zisofs.algorithm}" is not supported; the compressed bytes are shown`)
       }
     }
-    const ino = inoOf(dataKey !== undefined ? extents.lba * SECTOR_SIZE : location.lba * SECTOR_SIZE + location.offset)
-    const inode = new Inode({ ...attributes, data, symlinkTarget: rr?.symlink, rdev: rr?.device, ino })
+    const inode = new Inode(init)
     inode.compressed = compressed
     if (inode.symlinkTarget !== undefined && kindOfMode(inode.mode) !== 'symlink') inode.mode = (inode.mode & ~S_IFMT) | S_IFLNK
-    if (dataKey !== undefined) this.inodesByData.set(dataKey, inode)
+    if (size > 0) this.inodesByStart.set(lba, inode)
     else if (rr?.posix?.serial !== undefined && rr.posix.links > 1) this.inodesBySerial.set(rr.posix.serial, inode)
     return inode
+  }
+
+  /** The inode already read whose data starts at `lba` with this size: a hard link, or the Joliet twin. */
+  private sharedByData (lba: number, size: number): Inode | undefined {
+    const inode = this.inodesByStart.get(lba)
+    if (inode === undefined) return undefined
+    return (inode.compressed?.raw ?? inode.data).size === size ? inode : undefined
   }
 
   private sharedBySerial (rr: RockRidgeInfo | undefined): Inode | undefined {
@@ -222,9 +253,7 @@ export class TreeLoader {
   }
 
   /** Mode, owners and times: Rock Ridge where recorded, else defaults and the record's date. */
-  private attributes (record: DirectoryRecord, rr: RockRidgeInfo | undefined, isDirectory: boolean): {
-    mode: number, uid: number, gid: number, times: Times, posix: boolean, nlink: number
-  } {
+  private attributes (record: DirectoryRecord, rr: RockRidgeInfo | undefined, isDirectory: boolean): Omit<InodeInit, 'ino'> & { ino?: number } {
     const recorded = recordDateToMs(record.recorded) ?? 0
     const times: Times = {
       mtimeMs: rr?.times?.mtimeMs ?? recorded,
@@ -277,14 +306,14 @@ export class TreeLoader {
    * 64-character prefix a short Joliet name keeps of a long one.
    */
   private mergeJoliet (
-    parent: Node, isoNodes: Node[], dataKeys: Map<Node, string>, jolietEntries: LocatedRecord[][],
+    parent: Node, isoNodes: Node[], jolietEntries: LocatedRecord[][],
     childExtents: Map<Node, DirectoryExtents>
   ): Node[] {
     const filesByData = new Map<string, Node[]>()
     const directories: Node[] = []
     for (const node of isoNodes) {
       if (node.isDirectory) directories.push(node)
-      else pushTo(filesByData, dataKeys.get(node) as string, node)
+      else pushTo(filesByData, nodeDataKey(node), node)
     }
     const jolietOnly: Node[] = []
     for (const sections of jolietEntries) {
@@ -315,7 +344,7 @@ export class TreeLoader {
     if (isDirectory) {
       const extents: DirectoryExtents = { joliet: { extent: record.extent, size: record.dataLength } }
       const inode = new Inode({ ...this.attributes(record, undefined, true), ino: inoOf(record.extent * SECTOR_SIZE) })
-      node = new Node(parent, { joliet: jolietName }, inode, new Directory(async () => await this.loadDirectory(node, extents)))
+      node = new Node(parent, { joliet: jolietName }, inode, this.directory(() => node, extents))
     } else {
       node = new Node(parent, { joliet: jolietName }, this.fileInode(sections, undefined, location))
     }
@@ -354,6 +383,11 @@ function pickByName (candidates: Node[], name: string, isDirectory: boolean): No
  * What pairs a file's ISO9660 and Joliet records: where its data is. Files without data (empty files,
  * symlinks, devices) are all candidates for each other and pair by name.
  */
+function nodeDataKey (node: Node): string {
+  const data = node.inode.compressed?.raw ?? node.inode.data
+  return data.size > 0 && data instanceof ImageExtentsSource ? `${data.lba}:${data.size}` : 'empty'
+}
+
 function sectionsKey (sections: LocatedRecord[]): string {
   const { record } = sections[0]
   const size = sections.reduce((sum, s) => sum + s.record.dataLength, 0)
