@@ -73,10 +73,16 @@ export async function runMount (request: MountRequest, ready: (err?: Error) => v
     const mountpoint = fs.realpathSync(request.mountpoint)
     if (!fs.statSync(mountpoint).isDirectory()) throw new InvalidInputError('NOT_A_DIRECTORY', `${mountpoint} is not a directory`)
     lock = ImageLock.acquire(imagePath)
+    // An older session is history: it can be looked at, not changed.
+    if (options.session !== undefined && !options.ro) throw new InvalidInputError('BAD_ARGUMENT', 'session= needs ro: an older session cannot be changed')
     if (!options.ro) {
       const recovered = recoverJournal(imagePath)
       if (recovered !== 'none') reporter.say(`an interrupted commit was ${recovered === 'replayed' ? 'completed' : 'discarded (it had not started)'}`)
-      fs.accessSync(imagePath, fs.constants.W_OK)
+      try {
+        fs.accessSync(imagePath, fs.constants.W_OK)
+      } catch {
+        throw new InvalidInputError('READ_ONLY', `${imagePath} is not writable; mount it with -o ro`)
+      }
     }
     image = await IsoImage.open(imagePath, {
       strict: options.check === 'strict',

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
-import { InvalidInputError } from '../errors'
+import { InvalidImageError, InvalidInputError } from '../errors'
 import { commitChanges, type CommitOptions, type CommitResult } from './commit/commit'
 import { JournaledByteSource, readJournal } from './commit/journal'
 import { rebaseAfterCommit } from './commit/rebase'
@@ -422,10 +422,27 @@ export class IsoImage {
     if (typeof target === 'string' && this.origin !== undefined && this.owned !== undefined && sameFile(target, this.owned.fd)) {
       throw new InvalidInputError('BAD_ARGUMENT', 'writing over the image being read would destroy what is read; write elsewhere (the commit of a mount handles in-place updates)')
     }
+    await this.requireUnderstood()
     const content = await this.content(options.paddingSectors)
     if (this.origin !== undefined) this.settings.volume.modifiedMs = defaultTimestampMs()
     const layout = await layoutFor(this.root, this.settings, content)
     return await writeImage(layout, content, target, options)
+  }
+
+  /**
+   * Reads the whole structure (every directory, the boot structures) and fails unless it was read without
+   * a single irregularity: an image written from a model that skipped something would lose it. The mount
+   * calls this before its first change; writes and commits call it too.
+   */
+  async requireUnderstood (): Promise<void> {
+    await loadAll(this.root)
+    await this.readBootStructures()
+    const warnings = this.warnings
+    if (warnings.length > 0) {
+      throw new InvalidImageError('IMAGE_STRICT',
+        `${warnings.length} irregularit${warnings.length === 1 ? 'y' : 'ies'} (first: ${warnings[0]}); an image not fully understood is never written`,
+        { structure: 'image' })
+    }
   }
 
   /**
@@ -438,7 +455,7 @@ export class IsoImage {
       throw new InvalidInputError('UNSUPPORTED', 'only an image opened from a file path can be committed')
     }
     if (this.changes.empty) return { mode: 'unchanged', bytesWritten: 0, reasons: [] }
-    await loadAll(this.root)
+    await this.requireUnderstood()
     const content = await this.content(0)
     const modified = this.settings.volume.modifiedMs
     this.settings.volume.modifiedMs = defaultTimestampMs()

@@ -235,7 +235,20 @@ export class ImageVfs implements Vfs {
 
   private async mutate<T> (work: () => Promise<T>): Promise<T> {
     this.requireWritable()
+    await this.requireUnderstood()
     return await this.lock.shared(work)
+  }
+
+  /**
+   * Before the first change, the whole image is read once: one it does not fully understand stays
+   * read-only (EROFS, and the reason in the log). Mounting stays fast; the first write pays.
+   */
+  private understood?: Promise<void>
+  private async requireUnderstood (): Promise<void> {
+    this.understood ??= this.image.requireUnderstood().catch(err => {
+      throw new InvalidInputError('READ_ONLY', `the image stays read-only: ${(err as Error).message}`)
+    })
+    await this.understood
   }
 
   private requireWritable (): void {
