@@ -1,0 +1,188 @@
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import t from 'tap'
+import { IsoImage, statOf, type Namespace } from '../../src'
+import { extractTree } from '../../src/iso/extract'
+import { isoinfoNames } from '../helpers/readers'
+import { genisoimage, run, scratch, writeTree, xorrisoMkisofs, type TreeSpec } from '../helpers/tools'
+import { sha256, snapshot, type TreeEntry } from '../helpers/tree'
+
+/*
+ * Images made by genisoimage and xorriso over an option matrix, read back by the library and compared
+ * with the tree they were made from and with what isoinfo lists for each namespace.
+ */
+
+const MTIME = new Date('2021-06-15T12:34:56Z')
+const LONG = 'a-name-long-enough-to-spill-into-a-continuation-area-'.repeat(4) + 'end.txt'
+
+function sourceSpec (): TreeSpec {
+  const deep: TreeSpec = { 'deep.txt': 'at the bottom\n' }
+  let level: TreeSpec = deep
+  for (let i = 9; i >= 1; i--) level = { [`level${i}`]: level }
+  const wide: TreeSpec = {}
+  for (let i = 0; i < 300; i++) wide[`entry-number-${String(i).padStart(4, '0')}.dat`] = `entry ${i}\n`
+  const manyDirs: TreeSpec = {}
+  for (let i = 0; i < 150; i++) manyDirs[`directory-with-a-long-name-${String(i).padStart(3, '0')}`] = { 'x.txt': `${i}` }
+  return {
+    'empty.txt': '',
+    'one.txt': '1',
+    'sector-and-one.bin': Buffer.alloc(2049, 0x5a),
+    'bigger.bin': Buffer.from(Array.from({ length: 70000 }, (_, i) => i % 251)),
+    'dated.txt': { file: 'dated\n', mtime: MTIME, mode: 0o640 },
+    'script.sh': { file: '#!/bin/sh\necho hi\n', mode: 0o755 },
+    'hard-original.txt': 'shared content\n',
+    'hard-link.txt': { hardlink: 'hard-original.txt' },
+    'relative-link': { symlink: 'one.txt' },
+    'absolute-link': { symlink: '/etc/hostname' },
+    'dangling-link': { symlink: 'does/not/exist' },
+    'dir-link': { symlink: 'sub/inner' },
+    fifo: { fifo: true },
+    'ünïcödé-name.txt': 'utf-8\n',
+    [LONG]: 'long name\n',
+    sub: { inner: { 'file.txt': 'inner\n' } },
+    wide,
+    tree: manyDirs,
+    deep
+  }
+}
+
+/** What the library sees through one namespace, in the shape snapshot() gives host trees. */
+async function libraryTree (image: IsoImage, namespace: Namespace): Promise<Record<string, TreeEntry>> {
+  const out: Record<string, TreeEntry> = {}
+  for await (const { path: p, node } of image.walk('/', namespace)) {
+    const st = statOf(node)
+    const rel = p.replace(/^\//, '')
+    if (st.kind === 'directory') out[rel] = { type: 'dir' }
+    else if (st.kind === 'symlink') out[rel] = { type: 'symlink', target: node.inode.symlinkTarget as string }
+    else if (st.kind === 'fifo') out[rel] = { type: 'fifo' }
+    else out[rel] = { type: 'file', size: st.size, sha256: sha256(await image.readFile(p, namespace)) }
+  }
+  return out
+}
+
+function withoutAttributes (tree: Record<string, TreeEntry>): Record<string, TreeEntry> {
+  return Object.fromEntries(Object.entries(tree).map(([p, e]) => [p, defined({ type: e.type, size: e.size, sha256: e.sha256, target: e.target })]))
+}
+
+function defined (entry: TreeEntry): TreeEntry {
+  return Object.fromEntries(Object.entries(entry).filter(([, v]) => v !== undefined)) as unknown as TreeEntry
+}
+
+const dir = scratch(t, 'parse-matrix')
+const src = path.join(dir, 'src')
+writeTree(src, sourceSpec())
+const expected = snapshot(src, { modes: true, mtimes: true })
+const expectedContent = withoutAttributes(expected)
+
+interface Case {
+  name: string
+  make: (out: string) => string
+  rockRidge: boolean
+  joliet: boolean
+  /** Rock Ridge modes and times are the source's (-R), not rationalised (-r). */
+  realAttributes: boolean
+}
+
+const cases: Case[] = [
+  { name: 'genisoimage plain', make: out => genisoimage(out, [], src), rockRidge: false, joliet: false, realAttributes: false },
+  { name: 'genisoimage -R', make: out => genisoimage(out, ['-R'], src), rockRidge: true, joliet: false, realAttributes: true },
+  { name: 'genisoimage -r', make: out => genisoimage(out, ['-r'], src), rockRidge: true, joliet: false, realAttributes: false },
+  { name: 'genisoimage -J', make: out => genisoimage(out, ['-J', '-joliet-long'], src), rockRidge: false, joliet: true, realAttributes: false },
+  { name: 'genisoimage -R -J', make: out => genisoimage(out, ['-R', '-J'], src), rockRidge: true, joliet: true, realAttributes: true },
+  { name: 'genisoimage -R -J -joliet-long', make: out => genisoimage(out, ['-R', '-J', '-joliet-long'], src), rockRidge: true, joliet: true, realAttributes: true },
+  { name: 'genisoimage -iso-level 2 -R', make: out => genisoimage(out, ['-iso-level', '2', '-R'], src), rockRidge: true, joliet: false, realAttributes: true },
+  { name: 'genisoimage -iso-level 3 -R -J', make: out => genisoimage(out, ['-iso-level', '3', '-R', '-J'], src), rockRidge: true, joliet: true, realAttributes: true },
+  { name: 'genisoimage -iso-level 4 -R', make: out => genisoimage(out, ['-iso-level', '4', '-R'], src), rockRidge: true, joliet: false, realAttributes: true },
+  { name: 'xorriso -R -J', make: out => xorrisoMkisofs(out, ['-R', '-J'], src), rockRidge: true, joliet: true, realAttributes: true },
+  { name: 'xorriso -r -joliet-long', make: out => xorrisoMkisofs(out, ['-r', '-J', '-joliet-long'], src), rockRidge: true, joliet: true, realAttributes: false },
+  { name: 'xorriso -iso-level 3 -R', make: out => xorrisoMkisofs(out, ['-iso-level', '3', '-R'], src), rockRidge: true, joliet: false, realAttributes: true }
+]
+
+for (const c of cases) {
+  t.test(c.name, async t => {
+    const iso = c.make(path.join(dir, `${c.name.replace(/\W+/g, '_')}.iso`))
+    const image = await IsoImage.open(iso)
+    t.teardown(() => image.close())
+    t.same(image.warnings, [], 'read without irregularities')
+    t.equal(image.extensions.rockRidge !== undefined, c.rockRidge, 'Rock Ridge detected as made')
+    t.equal(image.extensions.joliet !== undefined, c.joliet, 'Joliet detected as made')
+
+    // Every namespace lists exactly what isoinfo lists.
+    const names = async (ns: Namespace): Promise<string[]> => {
+      const list: string[] = []
+      for await (const { path: p } of image.walk('/', ns)) list.push(p.replace(/^\//, ''))
+      return list.sort()
+    }
+    t.same(await names('iso9660'), isoinfoNames(iso, ''), 'ISO9660 names match isoinfo -l')
+    if (c.joliet) t.same(await names('joliet'), isoinfoNames(iso, '-J'), 'Joliet names match isoinfo -J -l')
+
+    if (!c.rockRidge) return
+    // isoinfo shows the relocation directory; the Rock Ridge view hides it (the relocated tree is in place).
+    t.same(await names('rockridge'), isoinfoNames(iso, '-R').filter(n => !/^\.?rr_moved(\/|$)/.test(n)), 'Rock Ridge names match isoinfo -R -l')
+    t.same(await libraryTree(image, 'rockridge'), expectedContent, 'Rock Ridge tree equals the source: names, types, contents, symlinks')
+
+    const hard = statOf(await image.lookup('/hard-link.txt'))
+    t.equal(hard.ino, statOf(await image.lookup('/hard-original.txt')).ino, 'hard links share an inode number')
+    t.equal(hard.nlink, 2, 'hard links count two links')
+
+    if (c.realAttributes) {
+      const dated = statOf(await image.lookup('/dated.txt'))
+      t.equal(Math.floor(dated.mtimeMs / 1000), MTIME.getTime() / 1000, 'Rock Ridge TF keeps the mtime')
+      t.equal(dated.mode & 0o7777, 0o640, 'Rock Ridge PX keeps the mode')
+      // Extracting keeps modes, times and symlinks: the result is the source tree.
+      const out = path.join(dir, `extract-${c.name.replace(/\W+/g, '_')}`)
+      await extractTree(image, '/', out)
+      t.same(snapshot(out, { modes: true, mtimes: true, skip: /^fifo$/ }),
+        Object.fromEntries(Object.entries(expected).filter(([p]) => p !== 'fifo')), 'extraction equals the source with modes and times')
+    }
+  })
+}
+
+t.test('xorriso zisofs files read back uncompressed', async t => {
+  const zsrc = path.join(dir, 'zsrc')
+  writeTree(zsrc, { 'text.txt': 'a very compressible line of text\n'.repeat(20000), 'small.txt': 'tiny\n' })
+  const iso = path.join(dir, 'zisofs.iso')
+  run('xorriso', ['-outdev', iso, '-blank', 'as_needed', '-map', zsrc, '/', '-set_filter_r', '--zisofs', '/', '--', '-commit'])
+  const image = await IsoImage.open(iso)
+  t.teardown(() => image.close())
+  const node = await image.lookup('/text.txt')
+  t.ok(node.inode.compressed !== undefined, 'the file is stored zisofs-compressed (ZF entry)')
+  t.ok((node.inode.compressed?.raw.size ?? Infinity) < 20000, 'its stored size is the compressed one')
+  t.equal(statOf(node).size, 33 * 20000, 'stat shows the uncompressed size')
+  t.same(await image.readFile('/text.txt'), fs.readFileSync(path.join(zsrc, 'text.txt')), 'content reads uncompressed')
+  const part = Buffer.alloc(1000)
+  const n = await node.inode.data.read(part, 0, 1000, 300000)
+  t.same(part.subarray(0, n), fs.readFileSync(path.join(zsrc, 'text.txt')).subarray(300000, 301000), 'a read in the middle inflates the right block')
+})
+
+t.test('a file over 4 GiB is one multi-extent file', async t => {
+  const bsrc = path.join(dir, 'bigsrc')
+  fs.mkdirSync(bsrc)
+  const big = path.join(bsrc, 'big.bin')
+  const size = 4 * 1024 ** 3 + 12345
+  // Sparse: the test writes only a few marked blocks, the rest reads as zeros.
+  const fd = fs.openSync(big, 'w')
+  fs.ftruncateSync(fd, size)
+  const marks = [0, 2 ** 32 - 2048 - 5, 2 ** 32 + 7, size - 20]
+  for (const at of marks) fs.writeSync(fd, Buffer.from(`mark@${at}`), 0, undefined, at)
+  fs.closeSync(fd)
+  const iso = path.join(dir, 'big.iso')
+  // Piped through cp --sparse so the zeros take no disk space.
+  run('sh', ['-c', `xorriso -as mkisofs -quiet -iso-level 3 -R -o - '${bsrc}' | cp --sparse=always /dev/stdin '${iso}'`])
+  t.teardown(() => fs.rmSync(iso, { force: true }))
+  const image = await IsoImage.open(iso)
+  t.teardown(() => image.close())
+  const entries = await image.readdir('/')
+  t.same(entries.map(e => e.name), ['big.bin'], 'one entry, not one per extent')
+  const st = statOf(await image.lookup('/big.bin'))
+  t.equal(st.size, size, 'its size is the whole file')
+  const data = (await image.lookup('/big.bin')).inode.data
+  for (const at of marks) {
+    const expect = Buffer.from(`mark@${at}`)
+    const got = Buffer.alloc(expect.length)
+    await data.read(got, 0, got.length, at)
+    t.same(got, expect, `bytes at ${at} (across extent boundaries too)`)
+  }
+  const isoinfo = run('isoinfo', ['-l', '-i', iso]).stdout
+  t.ok((isoinfo.match(/BIG\.BIN/g) ?? []).length >= 2, 'isoinfo shows it as several extents')
+})
