@@ -140,7 +140,7 @@ class MountSession {
   private unmounted = false
   private failed: Error | undefined
   private committing: Promise<string> | undefined
-  private lastMessage = 'unmounted'
+  private lastMessage = ''
   private readonly pending = new Set<Promise<unknown>>()
   /** Settles when the commit that follows the unmount has succeeded or failed. */
   private readonly unmountHandled: Promise<void>
@@ -208,9 +208,11 @@ class MountSession {
 
   private async afterUnmount (): Promise<void> {
     this.unmounted = true
-    this.reporter.say(`unmounted ${this.mount.mountpoint}`)
+    this.reporter.note(`unmounted ${this.mount.mountpoint}`)
     if (this.options.ro || this.options.commit === 'never') {
-      if (this.options.commit === 'never' && !this.image.changes.empty) this.reporter.say('changes discarded (commit=never)')
+      this.lastMessage = this.options.commit === 'never' && !this.image.changes.empty
+        ? `unmounted ${this.mount.mountpoint}; changes discarded (commit=never)`
+        : `unmounted ${this.mount.mountpoint}`
       this.finish(0)
       return
     }

@@ -51,7 +51,8 @@ export async function writeImage (
   const bytes = layout.totalSectors * SECTOR_SIZE
   log('writing %d bytes (%d sectors)', bytes, layout.totalSectors)
   if (typeof target === 'number') {
-    await serializeImage(layout, content, new FdSink(target), options.onProgress)
+    // A descriptor may hold old bytes: every byte is written, zeros too.
+    await serializeImage(layout, content, new FdSink(target, 0, true, false), options.onProgress)
     return { bytes }
   }
   if (typeof target !== 'string') {

@@ -14,14 +14,26 @@ export interface ImageSink {
 
 const GATHER = 4 * 1024 * 1024
 
-/** Writes to a file descriptor from a starting offset with positional writes. */
+/** Zero runs at least this long are skipped (left as holes) when the target reads zeros there anyway. */
+const HOLE = 64 * 1024
+
+/**
+ * Writes to a file descriptor from a starting offset with positional writes. Where the file is known to
+ * read zeros beyond what was written (a new file, or the region past an image's end), runs of zeros are
+ * not written: the result is sparse, and a 4 GiB file of zeros costs no disk.
+ */
 export class FdSink implements ImageSink {
   private readonly pending: Buffer[] = []
   private pendingBytes = 0
 
-  constructor (private readonly fd: number, private position = 0, private readonly sync = true) {}
+  constructor (private readonly fd: number, private position = 0, private readonly sync = true, private readonly sparse = true) {}
 
   async write (chunk: Buffer): Promise<void> {
+    if (this.sparse && chunk.length >= HOLE && isZero(chunk)) {
+      await this.flush()
+      this.position += chunk.length
+      return
+    }
     if (chunk.length >= GATHER) {
       await this.flush()
       await this.writeAt(chunk)
@@ -34,6 +46,8 @@ export class FdSink implements ImageSink {
 
   async finish (): Promise<void> {
     await this.flush()
+    // A trailing hole still counts towards the size.
+    if (this.sparse && fs.fstatSync(this.fd).size < this.position) fs.ftruncateSync(this.fd, this.position)
     if (this.sync) await new Promise<void>((resolve, reject) => fs.fsync(this.fd, err => err !== null ? reject(err) : resolve()))
   }
 
@@ -78,4 +92,14 @@ export class StreamSink implements ImageSink {
       this.stream.end(() => resolve())
     })
   }
+}
+
+const ZEROS = Buffer.alloc(1024 * 1024)
+
+function isZero (chunk: Buffer): boolean {
+  for (let at = 0; at < chunk.length; at += ZEROS.length) {
+    const end = Math.min(chunk.length, at + ZEROS.length)
+    if (chunk.compare(ZEROS, 0, end - at, at, end) !== 0) return false
+  }
+  return true
 }
