@@ -15,6 +15,8 @@ PACKAGES=(
   ipxe grub-rescue-pc                 # real ISOs shipped in Debian packages
   dumpet                              # El Torito catalog dumper
   procps psmisc                       # pkill, fuser: mount test cleanup
+  qemu-system-x86                     # boots the images we master (isolinux as CD and as disk)
+  rsync vim-tiny ed                   # the shell tools the read-write mount tests edit with
 )
 
 SUDO=""

@@ -38,7 +38,8 @@ export async function mkisofs (argv: readonly string[]): Promise<void> {
     hideFromJoliet: matcher(args.hideJoliet),
     hidden: matcher(args.hidden),
     rationalRock: args.rationalRock,
-    onEntry: (n: number) => progress.update(() => `${n} entries`)
+    onEntry: (n: number) => progress.update(() => `${n} entries`),
+    onSkip: (host: string, reason: string) => { if (!args.quiet) process.stderr.write(`isotool: ${host} left out: ${reason}\n`) }
   }
   for (const spec of sources) {
     const { target, source } = graft(spec, args.graftPoints)

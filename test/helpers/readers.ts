@@ -85,3 +85,16 @@ export function isovfyErrors (iso: string): string {
   const out = run('isovfy', [iso], { allowFailure: true })
   return out.stdout + out.stderr
 }
+
+/** Mounts `iso` with fuseiso for the duration of `body`, unmounting (bounded) whatever happens. */
+export async function withFuseiso (t: { teardown: (fn: () => void) => void }, iso: string, mnt: string, body: (mnt: string) => void | Promise<void>): Promise<void> {
+  fs.mkdirSync(mnt, { recursive: true })
+  run('fuseiso', [iso, mnt])
+  const unmount = (): void => { run('fusermount', ['-u', '-z', mnt], { allowFailure: true, timeout: 10_000 }) }
+  t.teardown(unmount)
+  try {
+    await body(mnt)
+  } finally {
+    unmount()
+  }
+}

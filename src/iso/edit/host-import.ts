@@ -20,6 +20,8 @@ export interface ImportOptions {
   /** When importing a single file: its name in the image (default: its host name). */
   as?: string
   onEntry?: (count: number) => void
+  /** Told of each entry left out (a symlink or special file in an image without Rock Ridge). */
+  onSkip?: (hostPath: string, reason: string) => void
 }
 
 /**
@@ -48,6 +50,11 @@ export async function importHostTree (image: IsoImage, hostPath: string, target:
       if (options.exclude?.(host, name) === true) continue
       const entry = fs.lstatSync(host)
       const imagePath = `${dir.image}/${name}`
+      // Without Rock Ridge nothing can record a symlink or a special file; genisoimage leaves them out too.
+      if (!entry.isFile() && !entry.isDirectory() && image.extensions.rockRidge === undefined) {
+        options.onSkip?.(host, 'symbolic links and special files need Rock Ridge (-R)')
+        continue
+      }
       const node = await addOne(image, dir.node, host, name, imagePath, entry, options, links)
       options.onEntry?.(++count)
       if (entry.isDirectory()) subdirectories.push({ host, image: imagePath, node })
@@ -61,6 +68,7 @@ async function addOne (
   image: IsoImage, parent: Node, host: string, name: string, imagePath: string, st: fs.Stats, options: ImportOptions, links: Map<string, Node>
 ): Promise<Node> {
   const add: AddOptions = {
+    hostName: true,
     mode: st.mode & 0o7777,
     uid: st.uid,
     gid: st.gid,
@@ -84,7 +92,7 @@ async function addOne (
     // Hard links share one inode (and one copy of the data) in the image too.
     const key = `${st.dev}:${st.ino}`
     const first = st.nlink > 1 ? links.get(key) : undefined
-    if (first !== undefined) return await image.linkChild(first, parent, name, { iso: add.iso, joliet: add.joliet })
+    if (first !== undefined) return await image.linkChild(first, parent, name, { iso: add.iso, joliet: add.joliet, hostName: true })
     const node = await image.addChild(parent, name, 'file', { data: new HostFileSource(host, st.size) }, add)
     if (st.nlink > 1) links.set(key, node)
     return node

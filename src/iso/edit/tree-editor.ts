@@ -4,7 +4,7 @@ import { Directory, Node, type Names } from '../model/node'
 import { NamespaceView, splitPath, type Namespace } from '../namespace'
 import { generateIsoName, validateIsoName } from '../naming/iso9660'
 import {
-  jolietNameFor, jolietRecordedName, validateJolietName, validateRockRidgeName, JOLIET_LONG_MAX, JOLIET_MAX
+  jolietNameFor, validateJolietName, validateRockRidgeName, JOLIET_LONG_MAX, JOLIET_MAX
 } from '../naming/joliet'
 import { withoutVersion } from '../read/names'
 import type { ImageSettings } from '../write/settings'
@@ -21,6 +21,11 @@ export interface NameOptions {
   joliet?: boolean
   /** false: only in the Joliet tree. */
   iso?: boolean
+  /**
+   * The name is a host file name (mkisofs): no namespace's rules are applied to it as given; each
+   * namespace's name is derived from it (ISO9660 generated, Joliet cut to its limit, as genisoimage).
+   */
+  hostName?: boolean
 }
 
 /**
@@ -149,15 +154,17 @@ export class TreeEditor {
     if (namespace === 'joliet' && !parentInJoliet) throw new InvalidInputError('NOT_FOUND', 'the directory is not in the Joliet tree')
     if (namespace !== 'joliet' && !parentInIso) throw new InvalidInputError('NOT_FOUND', 'the directory is not in the ISO9660 tree')
     if (!inIso && !inJoliet) throw new InvalidInputError('BAD_ARGUMENT', 'an entry must be in the ISO9660 or the Joliet tree')
+    // The namespace whose rules the given name follows; none for a host name.
+    const givenIn = options.hostName === true ? undefined : namespace
     const names: Names = {}
     const taken = async (ns: Namespace, display: string): Promise<boolean> => (await this.view(ns).child(parent, display)) !== undefined
 
     if (inIso) {
       if (settings.rockRidge !== undefined) {
-        names.rr = validateRockRidgeName(options.rrName ?? (namespace === 'iso9660' ? withoutVersion(name) : name))
+        names.rr = validateRockRidgeName(options.rrName ?? (givenIn === 'iso9660' ? withoutVersion(name) : name))
         if (await taken('rockridge', names.rr)) throw exists(names.rr)
       }
-      if (options.isoName !== undefined || namespace === 'iso9660') {
+      if (options.isoName !== undefined || givenIn === 'iso9660') {
         names.iso = validateIsoName(options.isoName ?? name, isDirectory, settings.interchangeLevel)
         if (await taken('iso9660', withoutVersion(names.iso))) throw exists(names.iso)
       } else {
@@ -170,14 +177,14 @@ export class TreeEditor {
     if (inJoliet && settings.joliet !== undefined) {
       const long = settings.joliet.long
       let joliet: string
-      if (options.jolietName !== undefined || namespace === 'joliet') {
+      if (options.jolietName !== undefined || givenIn === 'joliet') {
         joliet = validateJolietName(withoutVersion(options.jolietName ?? name), long)
         if (await taken('joliet', joliet)) throw exists(joliet)
       } else {
         const jolietView = await this.view('joliet').entries(parent)
         joliet = uniqueJolietName(jolietNameFor(name, long), long, candidate => jolietView.has(candidate))
       }
-      names.joliet = jolietRecordedName(joliet, isDirectory)
+      names.joliet = joliet
     }
     return names
   }

@@ -9,20 +9,13 @@ export const JOLIET_MAX = 64
 export const JOLIET_LONG_MAX = 103
 const FORBIDDEN = /[*/:;?\\\u0000-\u001f]/g
 
-/** Joliet files carry a ";1" version as genisoimage writes them (Windows expects it); directories none. */
-export function jolietRecordedName (name: string, isDirectory: boolean): string {
-  return isDirectory ? name : `${name};1`
-}
-
-/** A Joliet name for any source name: forbidden characters to "_", cut to the limit keeping the extension. */
+/*
+ * New Joliet names carry no ";1" version: genisoimage and xorriso write none (Windows and Linux read both).
+ * A name longer than the limit is cut at the limit, extension or not, as genisoimage cuts it.
+ */
 export function jolietNameFor (source: string, long: boolean): string {
-  const max = long ? JOLIET_LONG_MAX : JOLIET_MAX
-  const cleaned = source.replace(FORBIDDEN, '_')
-  const units = [...cleaned]
-  if (units.length <= max) return cleaned
-  const dot = cleaned.lastIndexOf('.')
-  const extension = dot > 0 && cleaned.length - dot <= 8 ? cleaned.slice(dot) : ''
-  return [...cleaned.slice(0, cleaned.length - extension.length)].slice(0, max - [...extension].length).join('') + extension
+  const units = [...source.replace(FORBIDDEN, '_')]
+  return units.slice(0, long ? JOLIET_LONG_MAX : JOLIET_MAX).join('')
 }
 
 export function validateJolietName (name: string, long: boolean): string {

@@ -1,0 +1,69 @@
+import { spawn } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import type { Test } from 'tap'
+import { writeTree } from './tools'
+
+/** Debian's isolinux (package isolinux) and its BIOS modules (syslinux-common). */
+export const ISOLINUX = {
+  bin: '/usr/lib/ISOLINUX/isolinux.bin',
+  mbr: '/usr/lib/ISOLINUX/isohdpfx.bin',
+  ldlinux: '/usr/lib/syslinux/modules/bios/ldlinux.c32'
+} as const
+
+/**
+ * An isolinux tree whose configuration talks on the serial port and boots a kernel that does not exist:
+ * isolinux then prints "Loading <kernel>... failed", which proves the BIOS loaded isolinux.bin from the
+ * catalog, isolinux found itself through the boot info table, and read its config and ldlinux.c32 from
+ * the ISO9660 tree. `marker` becomes the kernel name, so each test looks for its own text.
+ */
+export function writeIsolinuxTree (root: string, marker: string): void {
+  writeTree(root, {
+    isolinux: {
+      'isolinux.bin': fs.readFileSync(ISOLINUX.bin),
+      'ldlinux.c32': fs.readFileSync(ISOLINUX.ldlinux),
+      'isolinux.cfg': isolinuxConfig(marker)
+    }
+  })
+}
+
+export function isolinuxConfig (marker: string): string {
+  return `SERIAL 0 115200\nPROMPT 0\nTIMEOUT 1\nDEFAULT ${marker}\nLABEL ${marker}\n  KERNEL /${marker}\n`
+}
+
+/** The mkisofs flags of the isolinux recipe (syslinux's documentation, Debian's live images). */
+export const ISOLINUX_FLAGS = [
+  '-b', 'isolinux/isolinux.bin', '-c', 'isolinux/boot.cat', '-no-emul-boot', '-boot-load-size', '4',
+  '-boot-info-table', '-isohybrid-mbr', ISOLINUX.mbr
+]
+
+/**
+ * Boots `iso` in qemu (as a CD or as a hard disk: the isohybrid MBR path) and waits, bounded, for
+ * "Loading <marker>" on the serial console. Returns what the console printed.
+ */
+export async function bootInQemu (t: Test, iso: string, as: 'cd' | 'disk', marker: string, timeoutMs = 120_000): Promise<string> {
+  const console = path.join(path.dirname(iso), `serial-${as}-${process.pid}-${Date.now()}.txt`)
+  const media = as === 'cd' ? ['-cdrom', iso, '-boot', 'd'] : ['-drive', `file=${iso},format=raw,snapshot=on`, '-boot', 'c']
+  const accel = fs.existsSync('/dev/kvm') ? ['-accel', 'kvm'] : []
+  const qemu = spawn('qemu-system-x86_64', [
+    ...accel, '-m', '128', '-display', 'none', '-monitor', 'none', '-no-reboot', '-serial', `file:${console}`,
+    '-net', 'none', ...media
+  ], { stdio: 'ignore' })
+  const exited = new Promise<void>(resolve => qemu.once('exit', () => resolve()))
+  const stop = async (): Promise<void> => {
+    if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill('SIGKILL')
+    await exited
+  }
+  t.teardown(stop)
+  const wanted = `Loading /${marker}`
+  const deadline = Date.now() + timeoutMs
+  let text = ''
+  while (Date.now() < deadline && qemu.exitCode === null) {
+    await new Promise(resolve => setTimeout(resolve, 250))
+    text = fs.existsSync(console) ? fs.readFileSync(console, 'latin1') : ''
+    if (text.includes(wanted)) break
+  }
+  await stop()
+  fs.rmSync(console, { force: true })
+  return text
+}
