@@ -296,9 +296,10 @@ export class IsoImage {
   async remove (path: string, options: { namespace?: Namespace, only?: boolean } = {}): Promise<void> {
     const namespace = options.namespace ?? this.defaultNamespace
     const node = await this.lookup(path, namespace)
+    await node.parent?.dir?.complete()
     const otherTree = namespace === 'joliet' ? node.names.iso : node.names.joliet
     if (options.only === true && otherTree !== undefined) {
-      this.edits.changeNames(node, names => {
+      await this.edits.changeNames(node, names => {
         if (namespace === 'joliet') delete names.joliet
         else { delete names.iso; delete names.rr }
       })
@@ -337,7 +338,7 @@ export class IsoImage {
   async setIsoName (path: string, isoName: string, namespace?: Namespace): Promise<void> {
     const node = await this.lookup(path, namespace)
     const recorded = validateIsoName(isoName, node.isDirectory, this.settings.interchangeLevel)
-    this.edits.changeNames(node, names => { names.iso = recorded })
+    await this.edits.changeNames(node, names => { names.iso = recorded })
   }
 
   /** Opens a file's content for change (a copy-on-write overlay over what it was). */

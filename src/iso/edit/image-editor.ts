@@ -63,14 +63,20 @@ export class ImageEditor {
 
   /** A data source for file content; checks it fits the interchange level. */
   async dataOf (content: FileContent): Promise<DataSource> {
+    // Checked before a stream is spooled: a size the level cannot hold is refused without reading it.
+    if (typeof content === 'object' && !Buffer.isBuffer(content)) this.checkFileSize(content.size)
     let data: DataSource
     if (typeof content === 'string') data = HostFileSource.fromPath(content)
     else if (Buffer.isBuffer(content)) data = new BufferSource(content)
     else data = await spoolStream(content.stream, content.size)
-    if (data.size > 0xffffffff && this.settings().interchangeLevel < 3) {
-      throw new InvalidInputError('TOO_LARGE', `a file of ${data.size} bytes needs interchange level 3 or 4 (ECMA-119 10.3: multi-extent files)`)
-    }
+    this.checkFileSize(data.size)
     return data
+  }
+
+  private checkFileSize (size: number): void {
+    if (size > 0xffffffff && this.settings().interchangeLevel < 3) {
+      throw new InvalidInputError('TOO_LARGE', `a file of ${size} bytes needs interchange level 3 or 4 (ECMA-119 10.3: multi-extent files)`)
+    }
   }
 
   /**
@@ -119,9 +125,11 @@ export class ImageEditor {
   }
 
   /** Changes a node's names in place (its parent's name indexes are kept right). */
-  changeNames (node: Node, change: (names: Node['names']) => void): void {
+  async changeNames (node: Node, change: (names: Node['names']) => void): Promise<void> {
     const parent = node.parent
     if (parent?.dir === undefined) throw new InvalidInputError('BAD_PATH', 'the root has no name')
+    // Joliet names merged first (see TreeEditor.remove), so the change sees and keeps them.
+    await parent.dir.complete()
     parent.dir.remove(node)
     change(node.names)
     this.changes.structure = true

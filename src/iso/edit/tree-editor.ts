@@ -47,6 +47,8 @@ export class TreeEditor {
   /** The directory a new path goes into and the new entry's name. */
   async parentOf (path: string, namespace: Namespace): Promise<{ parent: Node, name: string }> {
     const parts = splitPath(path)
+    // ".." would make "/a/../b" mean something other than what each namespace's parent links say.
+    if (parts.includes('..')) throw new InvalidInputError('BAD_PATH', `"${path}": paths in an image may not contain ".."`)
     const name = parts.pop()
     if (name === undefined) throw new InvalidInputError('BAD_PATH', `"${path}" names the root`)
     const parent = await this.view(namespace).resolve(this.root, '/' + parts.join('/'))
@@ -95,6 +97,9 @@ export class TreeEditor {
   async remove (node: Node): Promise<void> {
     const parent = node.parent
     if (parent?.dir === undefined) throw new InvalidInputError('BAD_PATH', 'the root cannot be removed')
+    // The parent's Joliet records must be merged first: merged later, the removed entry's Joliet record
+    // would find no node and come back as a Joliet-only entry.
+    await parent.dir.complete()
     // Empty in every namespace: Joliet-only entries count too.
     if (node.dir !== undefined && (await node.dir.complete(), (await node.dir.list()).length > 0)) {
       throw new InvalidInputError('NOT_EMPTY', 'directory not empty')

@@ -148,9 +148,12 @@ export function symlinkEntries (target: string): SuspEntry[] {
   return entries
 }
 
-/** glibc dev_t to RRIP PN's halves (high: major, low: minor, as Linux reads them). */
+/**
+ * glibc dev_t to RRIP PN's halves the way genisoimage and libisofs write them: the upper and lower 32 bits.
+ * libisofs reads them back as one 64-bit dev_t; Linux (fs/isofs/rock.c) reads a zero high half with bits
+ * above the minor as major << 8 | minor. Both then agree for every device with major and minor below 256
+ * (writing high = major, low = minor instead, libisofs and xorriso show 1,3 as 0,1048579).
+ */
 function splitDevice (rdev: number): { high: number, low: number } {
-  const major = ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & 0xfffff000)
-  const minor = (rdev & 0xff) | ((Math.floor(rdev / 4096)) & 0xffffff00)
-  return { high: major, low: minor }
+  return { high: Math.floor(rdev / 2 ** 32), low: rdev % 2 ** 32 }
 }
