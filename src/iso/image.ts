@@ -403,8 +403,9 @@ export class IsoImage {
   }
 
   async removeIsohybrid (): Promise<void> {
-    await this.readBootStructures()
+    // Set before reading: a system area that cannot be modelled is dropped, not parsed (and refused).
     this.hybrid = undefined
+    await this.readBootStructures()
     this.changes.structure = true
   }
 
