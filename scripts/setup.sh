@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-  fuse libfuse2                       # fuse-native's prebuilt addon links libfuse.so.2; fusermount
+  fuse libfuse2                       # fuse-native's addon links libfuse.so.2; fusermount
+  gcc g++ make python3                # npm ci rebuilds fuse-native with a fix (scripts/build-fuse-native.js)
   genisoimage xorriso                 # images to read, and peers to compare with
   libarchive-tools p7zip-full         # bsdtar and 7z: independent readers
   python3 python3-pycdlib             # pycdlib: independent reader, benchmark peer

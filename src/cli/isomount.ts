@@ -19,13 +19,18 @@ Mount options (-o, comma-separated; Linux isofs names where they mean the same):
   check=relaxed|strict                 strict: refuse images with any irregularity
   session=N                            read session N (1-based; default the newest)
   hide, showassoc                      hide entries marked hidden / show associated files
-  ro                                   read-only
+  ro                                   read-only: writes fail with EROFS
+  commit=auto|inplace|append|remaster|never
+                                       how changes reach the image on unmount (default auto: in place
+                                       when they fit, else appended, else remastered when appending
+                                       would leave over half the image dead; never: discard them)
   allow_other                          let other users see the mount
 
 Examples:
   isomount debian.iso /mnt/iso
   isomount -o namespace=joliet,ro win.iso /mnt/win
-  isomount -u /mnt/iso`
+  isomount -u /mnt/iso        unmount, commit, and wait until the image is on disk
+  isomount sync /mnt/iso      commit now and stay mounted`
 
 export async function main (argv: string[]): Promise<void> {
   const program = new Command('isomount')

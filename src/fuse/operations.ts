@@ -124,7 +124,8 @@ function operationsOver (vfs: Vfs): FuseOperations {
     mknod: (path: string, mode: number, rdev: number, reply: Reply) => answer('mknod', path, reply, vfs.mknod(path, mode, rdev), () => []),
     chmod: (path: string, mode: number, reply: Reply) => answer('chmod', path, reply, vfs.chmod(path, mode), () => []),
     chown: (path: string, uid: number, gid: number, reply: Reply) => answer('chown', path, reply, vfs.chown(path, uid, gid), () => []),
-    utimens: (path: string, atime: number, mtime: number, reply: Reply) => answer('utimens', path, reply, vfs.utimens(path, atime, mtime), () => []),
+    utimens: (path: string, atime: number, mtime: number, reply: Reply) =>
+      answer('utimens', path, reply, vfs.utimens(path, timeOrOmit(atime), timeOrOmit(mtime)), () => []),
     flush: (path: string, handle: number, reply: Reply) => answer('flush', path, reply, vfs.flush(handle), () => []),
     fsync: (path: string, _datasync: number, handle: number, reply: Reply) => answer('fsync', path, reply, vfs.fsync(handle), () => []),
     statfs: (path: string, reply: Reply) => answer('statfs', path, reply, vfs.statfs(), s => [{
@@ -141,4 +142,12 @@ function operationsOver (vfs: Vfs): FuseOperations {
       namemax: s.nameMax
     } satisfies FuseStatfs])
   }
+}
+
+/**
+ * The rebuilt addon (scripts/build-fuse-native.js) passes utimensat's UTIME_OMIT as the largest uint64,
+ * which arrives as a double far beyond any real time in milliseconds.
+ */
+function timeOrOmit (ms: number): number | undefined {
+  return ms >= Number.MAX_SAFE_INTEGER ? undefined : ms
 }

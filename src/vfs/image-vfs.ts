@@ -220,7 +220,7 @@ export class ImageVfs implements Vfs {
     })
   }
 
-  async utimens (path: string, atimeMs: number, mtimeMs: number): Promise<void> {
+  async utimens (path: string, atimeMs: number | undefined, mtimeMs: number | undefined): Promise<void> {
     await this.mutate(async () => {
       this.image.setNodeAttributes(await this.resolve(path), { atimeMs, mtimeMs, ctimeMs: Date.now() })
     })

@@ -40,7 +40,8 @@ export interface Vfs {
   mknod (path: string, mode: number, rdev: number): Promise<void>
   chmod (path: string, mode: number): Promise<void>
   chown (path: string, uid: number, gid: number): Promise<void>
-  utimens (path: string, atimeMs: number, mtimeMs: number): Promise<void>
+  /** A time left undefined stays as it is (utimensat's UTIME_OMIT). */
+  utimens (path: string, atimeMs: number | undefined, mtimeMs: number | undefined): Promise<void>
   flush (handle: number): Promise<void>
   fsync (handle: number): Promise<void>
 }

@@ -10,6 +10,8 @@ export interface TreeEntry {
   target?: string
   mode?: number
   mtime?: number
+  /** Other paths of the tree that are hard links to this file. */
+  links?: string[]
 }
 
 export interface SnapshotOptions {
@@ -19,11 +21,16 @@ export interface SnapshotOptions {
   mtimes?: boolean
   /** Leave out paths matching this (relative, without leading slash). */
   skip?: RegExp
+  /** Leave out the mtime of paths matching this (written "now", so different in every copy). */
+  skipMtime?: RegExp
+  /** Record which files are hard links to each other (readers that keep Rock Ridge link counts). */
+  links?: boolean
 }
 
 /** A host directory as path → entry, sorted: what every comparison in the tests is made on. */
 export function snapshot (root: string, options: SnapshotOptions = {}): Record<string, TreeEntry> {
   const out: Record<string, TreeEntry> = {}
+  const byInode = new Map<number, string[]>()
   const walk = (dir: string): void => {
     for (const name of fs.readdirSync(dir).sort()) {
       const full = path.join(dir, name)
@@ -44,12 +51,18 @@ export function snapshot (root: string, options: SnapshotOptions = {}): Record<s
         entry.sha256 = createHash('sha256').update(fs.readFileSync(full)).digest('hex')
       }
       if (options.modes === true && entry.type !== 'symlink') entry.mode = st.mode & 0o7777
-      if (options.mtimes === true && entry.type !== 'symlink' && entry.type !== 'dir') entry.mtime = Math.floor(st.mtimeMs / 1000)
+      if (options.mtimes === true && entry.type !== 'symlink' && entry.type !== 'dir' && options.skipMtime?.test(rel) !== true) {
+        entry.mtime = Math.floor(st.mtimeMs / 1000)
+      }
+      if (options.links === true && entry.type === 'file' && st.nlink > 1) byInode.set(st.ino, [...(byInode.get(st.ino) ?? []), rel])
       out[rel] = entry
       if (entry.type === 'dir') walk(full)
     }
   }
   walk(root)
+  for (const group of byInode.values()) {
+    for (const member of group) out[member].links = group.filter(other => other !== member)
+  }
   return out
 }
 
