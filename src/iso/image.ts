@@ -7,7 +7,7 @@ import { rebaseAfterCommit } from './commit/rebase'
 import type { JolietLevel } from './codec/joliet'
 import type { RockRidgeVersion } from './codec/rock-ridge'
 import { SECTOR_SIZE } from './codec/volume-descriptor'
-import { addBootImage, bootImageFor, isohybridFor, type ElToritoOptions, type IsohybridOptions } from './edit/boot-editor'
+import { addBootImage, bootImageFor, followReplacedBootFiles, isohybridFor, type ElToritoOptions, type IsohybridOptions } from './edit/boot-editor'
 import { ImageEditor, type AddOptions, type Attributes, type EntryContent, type FileContent } from './edit/image-editor'
 import type { NameOptions } from './edit/tree-editor'
 import { BufferByteSource, FileByteSource, type ByteSource } from './io/byte-source'
@@ -489,6 +489,9 @@ export class IsoImage {
 
   private async content (paddingSectors = 0): Promise<{ boot?: BootConfiguration, hybrid?: HybridConfiguration, paddingSectors: number }> {
     await this.readBootStructures()
+    if (this.boot !== undefined) {
+      followReplacedBootFiles(this.boot as BootConfiguration, this.hybrid as HybridConfiguration | undefined, this.edits.tree.formerPlaces)
+    }
     return {
       boot: this.boot as BootConfiguration | undefined,
       hybrid: this.hybrid as HybridConfiguration | undefined,

@@ -3,6 +3,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import type { Test } from 'tap'
 import { writeTree } from './tools'
+import type { ReportedBootImage } from './xorriso-report'
 
 /** Debian's isolinux (package isolinux) and its BIOS modules (syslinux-common). */
 export const ISOLINUX = {
@@ -66,4 +67,22 @@ export async function bootInQemu (t: Test, iso: string, as: 'cd' | 'disk', marke
   await stop()
   fs.rmSync(console, { force: true })
   return text
+}
+
+/** mkisofs -boot-info-table (genisoimage man page): PVD LBA, file LBA, length, checksum of 32-bit words from 64. */
+export function checkBootInfoTable (t: Test, file: Buffer, lba: number, what: string): void {
+  let sum = 0
+  for (let i = 64; i + 4 <= file.length; i += 4) sum = (sum + file.readUInt32LE(i)) >>> 0
+  t.same({ pvd: file.readUInt32LE(8), lba: file.readUInt32LE(12), length: file.readUInt32LE(16), checksum: file.readUInt32LE(20) },
+    { pvd: 16, lba, length: file.length, checksum: sum }, `${what}: the boot info table matches where the file is`)
+}
+
+/** Entries without their LBAs, which move when an image is rewritten. */
+export function entriesOf (images: ReportedBootImage[]): Array<Omit<ReportedBootImage, 'lba'>> {
+  return images.map(({ lba, ...rest }) => rest)
+}
+
+/** The image's size in 512-byte blocks: what an isohybrid MBR partition covering it counts. */
+export function imageSectors (iso: string): number {
+  return Math.ceil(fs.statSync(iso).size / 512)
 }

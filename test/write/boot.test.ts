@@ -1,12 +1,12 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { IsoImage } from '../../src'
-import { bootInQemu, isolinuxConfig, ISOLINUX, ISOLINUX_FLAGS, writeIsolinuxTree } from '../helpers/boot'
+import { bootInQemu, checkBootInfoTable, entriesOf, imageSectors, isolinuxConfig, ISOLINUX, ISOLINUX_FLAGS, writeIsolinuxTree } from '../helpers/boot'
 import { extractWithBsdtar } from '../helpers/readers'
 import { DEBIAN_IMAGES, run, scratch, writeTree, xorrisoMkisofs } from '../helpers/tools'
 import { snapshot } from '../helpers/tree'
-import { xorrisoBootReport, type ReportedBootImage } from '../helpers/xorriso-report'
+import { xorrisoBootReport } from '../helpers/xorriso-report'
 
 /*
  * Boot records we create or keep, judged by xorriso's and dumpet's reading of them, by a boot info table
@@ -16,22 +16,6 @@ import { xorrisoBootReport, type ReportedBootImage } from '../helpers/xorriso-re
 const dir = scratch(t, 'boot-write')
 const isotool = path.join(__dirname, '../../../bin/isotool')
 
-/** mkisofs -boot-info-table (genisoimage man page): PVD LBA, file LBA, length, checksum of 32-bit words from 64. */
-function checkBootInfoTable (t: Test, file: Buffer, lba: number, what: string): void {
-  let sum = 0
-  for (let i = 64; i + 4 <= file.length; i += 4) sum = (sum + file.readUInt32LE(i)) >>> 0
-  t.same({ pvd: file.readUInt32LE(8), lba: file.readUInt32LE(12), length: file.readUInt32LE(16), checksum: file.readUInt32LE(20) },
-    { pvd: 16, lba, length: file.length, checksum: sum }, `${what}: the boot info table matches where the file is`)
-}
-
-/** Entries without their LBAs, which move when an image is rewritten. */
-function entriesOf (images: ReportedBootImage[]): Array<Omit<ReportedBootImage, 'lba'>> {
-  return images.map(({ lba, ...rest }) => rest)
-}
-
-function imageSectors (iso: string): number {
-  return Math.ceil(fs.statSync(iso).size / 512)
-}
 
 t.test('the isolinux recipe through isotool mkisofs', async t => {
   const src = path.join(dir, 'isolinux-src')

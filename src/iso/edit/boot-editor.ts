@@ -1,9 +1,10 @@
 import { InvalidInputError } from '../../errors'
 import { BOOTABLE, Emulation, NOT_BOOTABLE, Platform, type BootEntry } from '../codec/el-torito'
 import { parseMbr } from '../codec/mbr'
-import type { BootConfiguration, BootImage, HybridConfiguration } from '../model/boot'
+import { allBootImages, type BootConfiguration, type BootImage, type HybridConfiguration } from '../model/boot'
 import { readAll } from '../model/data-source'
 import type { Inode } from '../model/inode'
+import type { Names, Node } from '../model/node'
 
 /** What `addElTorito` takes: mkisofs's -b/-e family of flags as options. */
 export interface ElToritoOptions {
@@ -145,4 +146,37 @@ export async function isohybridFor (boot: BootConfiguration | undefined, options
     efiImage: efi?.inode,
     gpt
   }
+}
+
+/**
+ * Boot files replaced by name follow the name: an editor saves by writing a new file and renaming it over
+ * the old one (so does `cp x.new && mv x.new x`), and the user means the catalog, which mkisofs -b set up
+ * by path, to boot the new file. A boot file removed from its directory with a regular file under the
+ * same name there now is replaced by that file in the catalog and the hybrid MBR/GPT. A boot file removed
+ * and not replaced stays in the catalog as a hidden file, so the image keeps booting.
+ */
+export function followReplacedBootFiles (
+  boot: BootConfiguration, hybrid: HybridConfiguration | undefined, formerPlaces: WeakMap<Inode, { parent: Node, names: Names }>
+): void {
+  for (const image of allBootImages(boot)) {
+    const replacement = replacementOf(image.inode, formerPlaces)
+    if (replacement === undefined) continue
+    if (hybrid?.bootImage === image.inode) hybrid.bootImage = replacement
+    if (hybrid?.efiImage === image.inode) hybrid.efiImage = replacement
+    image.inode = replacement
+  }
+}
+
+function replacementOf (inode: Inode, formerPlaces: WeakMap<Inode, { parent: Node, names: Names }>): Inode | undefined {
+  const former = formerPlaces.get(inode)
+  if (former === undefined) return undefined
+  const children = former.parent.dir?.peek() ?? []
+  for (const namespace of ['rr', 'joliet', 'iso'] as const) {
+    const name = former.names[namespace]
+    if (name === undefined) continue
+    const now = children.find(child => child.names[namespace] === name)
+    if (now !== undefined && now.inode !== inode && now.inode.kind === 'file') return now.inode
+    if (now !== undefined) return undefined
+  }
+  return undefined
 }

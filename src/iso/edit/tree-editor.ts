@@ -37,6 +37,8 @@ export class TreeEditor {
   private nextIno = 0xfffffff0
   /** Per directory, where ISO9660 collision numbering resumes for each base name. */
   private readonly isoCounters = new WeakMap<Node, Map<string, number>>()
+  /** Where each removed file was: a boot file replaced by name (an editor's save) is followed there. */
+  readonly formerPlaces = new WeakMap<Inode, { parent: Node, names: Names }>()
 
   constructor (private readonly root: Node, private readonly settings: () => ImageSettings) {}
 
@@ -106,6 +108,7 @@ export class TreeEditor {
     }
     parent.dir.remove(node)
     node.parent = undefined
+    this.formerPlaces.set(node.inode, { parent, names: node.names })
     if (node.isDirectory) parent.inode.nlink = Math.max(2, parent.inode.nlink - 1)
     else if (node.names.iso !== undefined) node.inode.nlink = Math.max(0, node.inode.nlink - 1)
   }
