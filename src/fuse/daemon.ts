@@ -1,6 +1,7 @@
 import * as fs from 'node:fs'
 import { InvalidInputError, userMessage } from '../errors'
 import { recoverJournal } from '../iso/commit/journal'
+import { removeStaleTemporaries } from '../iso/write/master'
 import type { CommitProgress, CommitResult } from '../iso/commit/commit'
 import { IsoImage } from '../iso/image'
 import { logger } from '../log'
@@ -78,6 +79,8 @@ export async function runMount (request: MountRequest, ready: (err?: Error) => v
     if (!options.ro) {
       const recovered = recoverJournal(imagePath)
       if (recovered !== 'none') reporter.say(`an interrupted commit was ${recovered === 'replayed' ? 'completed' : 'discarded (it had not started)'}`)
+      const stale = removeStaleTemporaries(imagePath)
+      if (stale > 0) reporter.say(`removed ${stale} temporary image${stale === 1 ? '' : 's'} left by an interrupted remaster`)
       try {
         fs.accessSync(imagePath, fs.constants.W_OK)
       } catch {

@@ -61,7 +61,7 @@ export async function writeImage (
   }
   const dir = path.dirname(path.resolve(target))
   await checkFreeSpace(dir, bytes)
-  const temp = path.join(dir, `.${path.basename(target)}.isomount-${process.pid}-${Date.now()}.tmp`)
+  const temp = path.join(dir, `${temporaryPrefix(target)}${process.pid}-${Date.now()}.tmp`)
   const fd = fs.openSync(temp, 'wx', 0o644)
   try {
     await serializeImage(layout, content, new FdSink(fd), options.onProgress)
@@ -74,6 +74,36 @@ export async function writeImage (
     throw err
   }
   return { bytes }
+}
+
+function temporaryPrefix (target: string): string {
+  return `.${path.basename(target)}.isomount-`
+}
+
+/**
+ * Removes what a killed writer left beside `target`: temporary images of processes that no longer run.
+ * Returns how many. (The target itself was never touched by them: they are renamed over it only whole.)
+ */
+export function removeStaleTemporaries (target: string): number {
+  const dir = path.dirname(path.resolve(target))
+  const prefix = temporaryPrefix(target)
+  let removed = 0
+  for (const name of fs.readdirSync(dir)) {
+    const pid = name.startsWith(prefix) && name.endsWith('.tmp') ? Number(name.slice(prefix.length).split('-')[0]) : NaN
+    if (!Number.isInteger(pid) || processRuns(pid)) continue
+    fs.rmSync(path.join(dir, name), { force: true })
+    removed++
+  }
+  return removed
+}
+
+function processRuns (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 export async function checkFreeSpace (dir: string, bytes: number): Promise<void> {

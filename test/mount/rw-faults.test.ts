@@ -1,0 +1,171 @@
+import { spawn } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import t, { type Test } from 'tap'
+import { alive, daemonPid, ISOMOUNT, isMounted, mountImage, waitFor } from '../helpers/mount'
+import { extractWithBsdtar } from '../helpers/readers'
+import { genisoimage, run, scratch, writeTree } from '../helpers/tools'
+import { sha256, snapshot, type TreeEntry } from '../helpers/tree'
+
+/*
+ * Faults during a commit. The daemon is killed with SIGKILL at points of each commit mode, found by
+ * watching what the commit leaves on disk (the image growing, the temporary image, the journal); the image
+ * must then open and equal the state before or the state after the commit. And a commit into a file
+ * system without room must leave the original untouched, say so, and succeed when retried with room.
+ */
+
+const dir = scratch(t, 'rw-faults')
+const isRoot = process.getuid?.() === 0
+
+function pattern (size: number, seed: number): Buffer {
+  const buf = Buffer.alloc(size)
+  for (let i = 0; i < size; i += 4) buf.writeUInt32LE((Math.imul(i + 1, 2654435761) ^ seed) >>> 0, i)
+  return buf
+}
+
+const src = path.join(dir, 'src')
+writeTree(src, { 'keep.txt': 'keep\n', 'data.bin': pattern(48 * 2 ** 20, 1), docs: { 'a.txt': 'a\n' } })
+const base = genisoimage(path.join(dir, 'base.iso'), ['-R', '-J', '-iso-level', '3'], src)
+const newData = path.join(dir, 'new.bin')
+fs.writeFileSync(newData, pattern(96 * 2 ** 20, 2))
+const patch = path.join(dir, 'patch.bin')
+fs.writeFileSync(patch, pattern(24 * 2 ** 20, 3))
+
+/** The tree of an image as our read-only mount shows it (which reads through a pending journal). */
+function stateByMount (t: Test, image: string): Record<string, TreeEntry> {
+  const m = mountImage(t, image, ['ro'])
+  if (m.result.status !== 0) throw new Error(`the image does not mount: ${m.result.stderr}`)
+  const tree = snapshot(m.mountpoint)
+  m.unmount()
+  return tree
+}
+
+interface Mode {
+  mode: 'append' | 'remaster' | 'inplace'
+  /** What the script does through the mount. */
+  change: string
+  /** Kill points: a name and a condition on what is on disk, polled every millisecond. */
+  points: Array<[string, (image: string, sizeBefore: number) => boolean]>
+}
+
+const temporaries = (image: string): string[] => fs.readdirSync(path.dirname(image)).filter(n => n.startsWith(`.${path.basename(image)}.isomount-`))
+const tempBytes = (image: string): number => temporaries(image).reduce((sum, n) => sum + (fs.statSync(path.join(path.dirname(image), n), { throwIfNoEntry: false })?.size ?? 0), 0)
+const journal = (image: string, suffix = ''): boolean => fs.existsSync(path.join(path.dirname(image), `.${path.basename(image)}.isomount-journal${suffix}`))
+
+const MODES: Mode[] = [
+  {
+    mode: 'append',
+    change: `cp '${newData}' new.bin && echo changed > keep.txt`,
+    points: [
+      ['as the commit starts', () => true],
+      ['once data is being appended', (image, before) => fs.statSync(image).size > before],
+      ['halfway through the appended data', (image, before) => fs.statSync(image).size > before + 48 * 2 ** 20],
+      ['when all the data is there', (image, before) => fs.statSync(image).size >= before + 96 * 2 ** 20]
+    ]
+  },
+  {
+    mode: 'remaster',
+    change: `cp '${newData}' new.bin && rm data.bin`,
+    points: [
+      ['as the commit starts', () => true],
+      ['once the temporary image exists', image => temporaries(image).length > 0],
+      ['halfway through the temporary image', image => tempBytes(image) > 48 * 2 ** 20],
+      ['when the temporary image is nearly whole', image => tempBytes(image) > 90 * 2 ** 20]
+    ]
+  },
+  {
+    mode: 'inplace',
+    change: `dd if='${patch}' of=data.bin bs=1M seek=8 conv=notrunc status=none`,
+    points: [
+      ['as the commit starts', () => true],
+      ['while the journal is written', image => journal(image, '.tmp')],
+      ['once the journal is complete', image => journal(image)]
+    ]
+  }
+]
+
+for (const { mode, change, points } of MODES) {
+  t.test(`kill -9 during a ${mode} commit leaves the image before or after`, async t => {
+    // The states to compare with: before (the base) and after (the same change committed undisturbed).
+    const before = stateByMount(t, base)
+    const reference = path.join(dir, `${mode}-reference.iso`)
+    fs.copyFileSync(base, reference)
+    const ref = mountImage(t, reference, [`commit=${mode}`])
+    run('bash', ['-c', change], { cwd: ref.mountpoint })
+    t.equal(ref.unmount().status, 0, 'the reference commit succeeds')
+    const after = stateByMount(t, reference)
+    t.not(JSON.stringify(after), JSON.stringify(before), 'the change is visible in the reference')
+
+    const outcomes: string[] = []
+    for (const [label, reached] of points) {
+      const image = path.join(dir, `${mode}-killed.iso`)
+      fs.copyFileSync(base, image)
+      const sizeBefore = fs.statSync(image).size
+      const m = mountImage(t, image, [`commit=${mode}`])
+      run('bash', ['-c', change], { cwd: m.mountpoint })
+      const pid = daemonPid(m.mountpoint)
+      t.ok(alive(pid), 'the daemon runs')
+      const unmount = spawn(process.execPath, [ISOMOUNT, '-u', m.mountpoint], { stdio: 'ignore' })
+      const unmounted = new Promise<void>(resolve => unmount.once('exit', () => resolve()))
+      // Poll what is on disk; kill the moment the point is reached (or when the daemon is already done).
+      let hit = false
+      await waitFor(() => {
+        hit = reached(image, sizeBefore)
+        return hit || !alive(pid)
+      }, 60_000, `${label}`)
+      const killed = hit && alive(pid)
+      if (killed) process.kill(pid as number, 'SIGKILL')
+      await waitFor(() => !alive(pid), 10_000, 'the daemon to die')
+      await unmounted
+      // Killed before the kernel let go: the mount is left dangling, as after any crashed FUSE daemon.
+      if (isMounted(m.mountpoint)) run('fusermount', ['-u', '-z', m.mountpoint], { allowFailure: true })
+      await waitFor(() => !isMounted(m.mountpoint), 10_000, 'the mount to be gone')
+
+      const state = stateByMount(t, image)
+      const which = JSON.stringify(state) === JSON.stringify(before) ? 'before' : JSON.stringify(state) === JSON.stringify(after) ? 'after' : 'neither'
+      t.not(which, 'neither', `killed ${label}: the image opens and equals the ${which === 'neither' ? 'before or after' : which} state`)
+      outcomes.push(`${label}: ${killed ? 'killed' : 'done first'}, ${which}`)
+
+      // A read-write mount finishes or discards what was interrupted; then every reader agrees.
+      const again = mountImage(t, image, [])
+      t.equal(again.result.status, 0, `mounts read-write again: ${again.result.stderr}`)
+      t.equal(again.unmount().status, 0)
+      t.same(temporaries(image), [], 'no temporary image is left beside it')
+      t.notOk(journal(image) || journal(image, '.tmp'), 'no journal is left')
+      const bsdtar = snapshot(extractWithBsdtar(image, path.join(dir, `${mode}-x-${outcomes.length}`)))
+      t.same(bsdtar, which === 'after' ? after : before, 'bsdtar reads the same state')
+    }
+    t.comment(outcomes.join('; '))
+    // The kills must have landed inside the commit, not merely after it: for append and remaster a kill
+    // after data was written still leaves "before"; for in place, a kill with the journal complete "after".
+    const inside = mode === 'inplace' ? 'once the journal is complete: killed, after' : 'halfway'
+    t.ok(outcomes.some(o => o.startsWith(inside) ? o.includes('killed') && (mode === 'inplace' || o.endsWith('before')) : false), `a kill landed inside the commit (${inside})`)
+  })
+}
+
+t.test('a commit into a file system without room leaves the original untouched, and a retry with room succeeds', { skip: isRoot ? false : 'needs root to mount a small tmpfs' }, async t => {
+  const small = path.join(dir, 'small')
+  fs.mkdirSync(small)
+  run('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', small])
+  t.teardown(() => { run('umount', ['-l', small], { allowFailure: true }) })
+  for (const mode of ['append', 'remaster'] as const) {
+    const image = path.join(small, `${mode}.iso`)
+    fs.copyFileSync(base, image)
+    const original = sha256(fs.readFileSync(image))
+    const m = mountImage(t, image, [`commit=${mode}`])
+    // 96 MiB more than a 64 MiB file system has room for (the overlay's data waits in $TMPDIR meanwhile).
+    fs.copyFileSync(newData, path.join(m.mountpoint, 'new.bin'))
+    const failed = m.unmount()
+    t.not(failed.status, 0, `${mode}: isomount -u fails`)
+    t.match(failed.stderr, /free|space/i, 'and says there is no room')
+    t.match(failed.stderr, /isomount -u/, 'and how to retry')
+    t.equal(sha256(fs.readFileSync(image)), original, 'the image is byte-identical')
+    t.same(temporaries(image), [], 'nothing is left beside it')
+    run('mount', ['-o', 'remount,size=512m', small])
+    const retried = run(process.execPath, [ISOMOUNT, '-u', m.mountpoint], { allowFailure: true })
+    t.equal(retried.status, 0, `the retry succeeds: ${retried.stderr}`)
+    t.equal(sha256(Buffer.from(run('bsdtar', ['-xOf', image, 'new.bin'], { encoding: 'latin1' }).stdout, 'latin1')), sha256(fs.readFileSync(newData)), 'and the image holds the new file')
+    fs.rmSync(image)
+    run('mount', ['-o', 'remount,size=64m', small])
+  }
+})
