@@ -76,3 +76,10 @@ export function contentOnly (tree: Record<string, TreeEntry>): Record<string, Tr
 export function sha256 (data: Buffer): string {
   return createHash('sha256').update(data).digest('hex')
 }
+
+/** Deterministic bytes (no two 4 KiB blocks alike), for data that must land exactly; `size` a multiple of 4. */
+export function pattern (size: number, seed: number): Buffer {
+  const buf = Buffer.alloc(size)
+  for (let i = 0; i < size; i += 4) buf.writeUInt32LE((Math.imul(i + 1, 2654435761) ^ seed) >>> 0, i)
+  return buf
+}

@@ -5,7 +5,7 @@ import { expectImageEquals } from '../helpers/image-equals'
 import { mountImage } from '../helpers/mount'
 import { isoinfoNames, isovfyErrors } from '../helpers/readers'
 import { genisoimage, run, scratch, writeTree } from '../helpers/tools'
-import { sha256 } from '../helpers/tree'
+import { pattern, sha256 } from '../helpers/tree'
 
 /*
  * The read-write mount driven by ordinary shell tools. Every test applies the same script to the mount
@@ -15,13 +15,6 @@ import { sha256 } from '../helpers/tree'
 
 const dir = scratch(t, 'rw-tools')
 const T0 = 1580608922 // 2020-02-02 02:02:02 UTC: every seed entry's mtime, so copies agree
-
-/** Deterministic bytes (no two 4 KiB blocks alike), for data that must land exactly. */
-function pattern (size: number, seed: number): Buffer {
-  const buf = Buffer.alloc(size)
-  for (let i = 0; i < size; i += 4) buf.writeUInt32LE((Math.imul(i + 1, 2654435761) ^ seed) >>> 0, i)
-  return buf
-}
 
 const seed = path.join(dir, 'seed')
 writeTree(seed, {

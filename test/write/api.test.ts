@@ -183,7 +183,10 @@ t.test('the same input and SOURCE_DATE_EPOCH give the same bytes', async t => {
     return sha256(fs.readFileSync(out))
   }
   const first = make('repro1.iso', '1600000000')
-  t.equal(make('repro2.iso', '1600000000'), first, 'byte-identical')
+  // Reading the sources moves their atime; times after the epoch are clamped to it, so it does not matter.
+  const a = path.join(src, 'a.txt')
+  fs.utimesSync(a, new Date(Date.now() + 5000), fs.statSync(a).mtime)
+  t.equal(make('repro2.iso', '1600000000'), first, 'byte-identical, though a source\'s atime moved')
   t.not(make('repro3.iso', '1700000000'), first, 'another epoch, other dates')
 })
 

@@ -5,6 +5,7 @@ import type { AddOptions, IsoImage } from '../image'
 import { HostFileSource } from '../model/host-sources'
 import type { FileKind } from '../model/inode'
 import type { Node } from '../model/node'
+import { clampedTimeMs } from '../write/settings'
 
 export interface ImportOptions {
   /** Skip entries whose name or host path matches (mkisofs -m, -x, -exclude-list). */
@@ -72,9 +73,9 @@ async function addOne (
     mode: st.mode & 0o7777,
     uid: st.uid,
     gid: st.gid,
-    mtimeMs: st.mtimeMs,
-    atimeMs: st.atimeMs,
-    ctimeMs: st.ctimeMs
+    mtimeMs: clampedTimeMs(st.mtimeMs),
+    atimeMs: clampedTimeMs(st.atimeMs),
+    ctimeMs: clampedTimeMs(st.ctimeMs)
   }
   if (options.rationalRock === true) rationalize(add, st)
   if (options.hideFromIso?.(host, imagePath) === true) add.iso = false

@@ -41,9 +41,21 @@ export interface ImageSettings {
 
 /** Times of new things and the volume dates: SOURCE_DATE_EPOCH when set, for reproducible images. */
 export function defaultTimestampMs (): number {
+  return sourceDateEpochMs() ?? Date.now()
+}
+
+function sourceDateEpochMs (): number | undefined {
   const epoch = process.env.SOURCE_DATE_EPOCH
-  if (epoch !== undefined && /^\d+$/.test(epoch)) return Number(epoch) * 1000
-  return Date.now()
+  return epoch !== undefined && /^\d+$/.test(epoch) ? Number(epoch) * 1000 : undefined
+}
+
+/**
+ * A host file's time as recorded: with SOURCE_DATE_EPOCH set, times after it are clamped to it (the
+ * reproducible-builds.org rule), so reading the sources (which moves their atime) cannot change the image.
+ */
+export function clampedTimeMs (ms: number): number {
+  const epoch = sourceDateEpochMs()
+  return epoch !== undefined && ms > epoch ? epoch : ms
 }
 
 export function defaultVolumeIdentity (now = defaultTimestampMs()): VolumeIdentity {

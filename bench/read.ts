@@ -1,0 +1,47 @@
+import * as path from 'node:path'
+import { IsoImage } from '../src'
+import type { Corpus } from './corpus'
+import { best, dropCaches, measured, MiB, record, seconds, sh, withFuseiso, withIsomount } from './harness'
+
+/** Reading: the read-only mount against fuseiso, the library against pycdlib. */
+export async function readBenchmarks (c: Corpus): Promise<void> {
+  const work = async (mnt: string): Promise<Record<string, number>> => {
+    const find = await best(3, () => sh(`find '${mnt}' | wc -l`))
+    const tar = await seconds(() => sh(`tar cf - -C '${mnt}' --exclude=large . | wc -c`))
+    dropCaches()
+    const big = path.join(mnt, c.large[0])
+    const read = await seconds(() => sh(`cat '${big}' > /dev/null`))
+    return { find, tar, readMiBs: c.largeBytes / MiB / read }
+  }
+  dropCaches()
+  const ours = await withIsomount(c.image, ['ro'], work)
+  dropCaches()
+  const peer = await withFuseiso(c.image, work)
+  const files = `${c.smallFiles} files`
+  record({ section: 'mount', what: 'mount command (ro)', ours: ours.mountSeconds, peer: peer.mountSeconds, peerName: 'fuseiso', unit: 's', target: '≤ 0.5 s', met: ours.mountSeconds <= 0.5 })
+  record({ section: 'mount', what: `find, ${files}`, ours: ours.result.find, peer: peer.result.find, peerName: 'fuseiso', unit: 's', target: '≤ 1× fuseiso', met: ours.result.find <= peer.result.find })
+  record({ section: 'mount', what: `tar cf - | wc -c, ${files}`, ours: ours.result.tar, peer: peer.result.tar, peerName: 'fuseiso', unit: 's', target: '≤ 1× fuseiso', met: ours.result.tar <= peer.result.tar })
+  record({
+    section: 'mount', what: `sequential read, ${c.largeBytes / MiB} MiB, cold`, ours: ours.result.readMiBs, peer: peer.result.readMiBs, peerName: 'fuseiso', unit: 'MiB/s',
+    target: '≥ 2.5× fuseiso', met: ours.result.readMiBs >= 2.5 * peer.result.readMiBs
+  })
+  record({ section: 'mount', what: 'daemon peak RSS after the above', ours: ours.peakRssMiB, peer: peer.peakRssMiB, peerName: 'fuseiso', unit: 'MiB', target: '≤ 150 MB', met: ours.peakRssMiB * MiB <= 150e6 })
+
+  // The library: open and walk every entry with its stat.
+  let entries = 0
+  const walk = await best(3, async () => {
+    const image = await IsoImage.open(c.image)
+    entries = 0
+    for await (const { node } of image.walk('/')) {
+      entries++
+      if (node.inode.size < 0) throw new Error('impossible')
+    }
+    await image.close()
+  })
+  const pycdlib = measured(`/usr/bin/python3 -c '
+import pycdlib, sys
+iso = pycdlib.PyCdlib(); iso.open(sys.argv[1]); n = 0
+for d, dirs, files in iso.walk(rr_path="/"): n += len(dirs) + len(files)
+iso.close()' '${c.image}'`)
+  record({ section: 'library', what: `open + walk, ${entries} entries`, ours: walk, peer: pycdlib.seconds, peerName: 'pycdlib', unit: 's', target: '≥ 10× faster', met: pycdlib.seconds >= 10 * walk })
+}

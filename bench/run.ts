@@ -1,0 +1,56 @@
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { commitBenchmarks } from './commit'
+import { corpus } from './corpus'
+import { rows } from './harness'
+import { readBenchmarks } from './read'
+import { writeBenchmarks } from './write'
+
+/*
+ * npm run bench [-- --quick] [-- --only read,write,commit]
+ * Every figure is set against a peer measured in the same run (fuseiso, pycdlib, xorriso, genisoimage, cp):
+ * these machines are shared and noisy, so ratios mean more than absolute times. Nothing here is asserted
+ * by the test suite; the issue's targets are printed as met or not.
+ */
+
+const USAGE = `usage: npm run bench [-- --quick] [-- --only read,write,commit]
+  --quick   5,000 small files and 2 x 128 MiB instead of 50,000 and 2 x 1 GiB
+  --only    run only these sections
+The corpus is built once under /var/tmp/isomount-bench (ISOMOUNT_BENCH_DIR to change); results are
+printed and saved as results.json beside it.`
+
+async function main (): Promise<void> {
+  const args = process.argv.slice(2)
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(USAGE)
+    return
+  }
+  const quick = args.includes('--quick')
+  const onlyAt = args.indexOf('--only')
+  const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : ['read', 'write', 'commit']
+  const unknown = only.filter(s => !['read', 'write', 'commit'].includes(s))
+  if (unknown.length > 0) {
+    console.error(`unknown section ${unknown.join(', ')}\n${USAGE}`)
+    process.exitCode = 2
+    return
+  }
+  const c = corpus(quick)
+  const scratchDir = path.join(c.dir, 'scratch')
+  fs.rmSync(scratchDir, { recursive: true, force: true })
+  fs.mkdirSync(scratchDir)
+  try {
+    if (only.includes('read')) await readBenchmarks(c)
+    if (only.includes('write')) await writeBenchmarks(c, scratchDir)
+    if (only.includes('commit')) await commitBenchmarks(c, scratchDir)
+  } finally {
+    fs.rmSync(scratchDir, { recursive: true, force: true })
+  }
+  const out = path.join(c.dir, 'results.json')
+  fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), quick, rows }, null, 2))
+  console.log(`results saved in ${out}`)
+}
+
+main().catch(err => {
+  console.error(`bench: ${(err as Error).message}`)
+  process.exitCode = 1
+})
