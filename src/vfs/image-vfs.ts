@@ -227,8 +227,6 @@ export class ImageVfs implements Vfs {
   }
 
   /** Durability comes with the commit: content waits in overlays until then, so there is nothing to do. */
-  async flush (): Promise<void> {}
-
   async fsync (): Promise<void> {}
 
   // --- Internals -------------------------------------------------------------------------------------

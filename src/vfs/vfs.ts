@@ -42,6 +42,5 @@ export interface Vfs {
   chown (path: string, uid: number, gid: number): Promise<void>
   /** A time left undefined stays as it is (utimensat's UTIME_OMIT). */
   utimens (path: string, atimeMs: number | undefined, mtimeMs: number | undefined): Promise<void>
-  flush (handle: number): Promise<void>
   fsync (handle: number): Promise<void>
 }

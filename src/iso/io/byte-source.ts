@@ -17,6 +17,8 @@ export interface ByteSource {
 
 /** Reads up to this much synchronously (metadata); more goes through the thread pool. */
 const SYNC_READ_LIMIT = 1024 * 1024
+/** File data reads up to this size (one FUSE read) are synchronous. */
+const SYNC_DATA_READ_LIMIT = 128 * 1024
 
 export class FileByteSource implements ByteSource {
   private constructor (readonly fd: number, public size: number, private readonly ownsFd: boolean) {}
@@ -41,7 +43,20 @@ export class FileByteSource implements ByteSource {
     return new FileByteSource(fd, await fstatSize(fd), false)
   }
 
+  /**
+   * Reads of up to SYNC_DATA_READ_LIMIT are synchronous too: FUSE asks for at most 128 KiB at a time and
+   * waits for each answer, and the kernel's read-ahead on the image keeps such reads in the page cache, so
+   * the thread pool's round trip was most of their cost (cold 1 GiB read through a mount: 1.3 -> 0.85 s).
+   * The price: concurrent readers of a cold image on a slow disk wait for each other.
+   */
   read (buf: Buffer, offset: number, length: number, position: number): Promise<number> {
+    if (length <= SYNC_DATA_READ_LIMIT) {
+      try {
+        return Promise.resolve(this.readSync(buf, offset, length, position))
+      } catch (err) {
+        return Promise.reject(err)
+      }
+    }
     return new Promise((resolve, reject) => {
       fs.read(this.fd, buf, offset, length, position, (err, bytesRead) => err ? reject(err) : resolve(bytesRead))
     })
