@@ -115,6 +115,7 @@ export async function runMount (request: MountRequest, ready: (err?: Error) => v
       process.on(signal, () => session.signal(signal))
     }
     ready()
+    if (!options.ro) vfs.prepareForWrites()
     const status = await session.finished
     await image.close()
     removeMountRecord(mountpoint)

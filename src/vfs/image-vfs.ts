@@ -239,9 +239,18 @@ export class ImageVfs implements Vfs {
 
   /**
    * Before the first change, the whole image is read once: one it does not fully understand stays
-   * read-only (EROFS, and the reason in the log). Mounting stays fast; the first write pays.
+   * read-only (EROFS, and the reason in the log). Mounting stays fast: a read-write mount starts this
+   * reading once it is live (prepareForWrites), so that the first write does not wait for it (1.6 s on a
+   * 50,000-file image).
    */
   private understood?: Promise<void>
+
+  /** Starts reading the whole image in the background; its outcome reaches the first write. */
+  prepareForWrites (): void {
+    if (this.readOnly) return
+    this.requireUnderstood().catch(() => {})
+  }
+
   private async requireUnderstood (): Promise<void> {
     this.understood ??= this.image.requireUnderstood().catch(err => {
       throw new InvalidInputError('READ_ONLY', `the image stays read-only: ${(err as Error).message}`)

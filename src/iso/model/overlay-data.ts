@@ -134,12 +134,12 @@ export class OverlayData implements DataSource {
     buf.fill(0, offset + Math.max(0, fromBase), offset + length)
   }
 
+  /** Synchronous for the reason writeTemp is. */
   private async readTemp (buf: Buffer, offset: number, length: number, position: number): Promise<void> {
     const fd = this.tempFd()
     let done = 0
     while (done < length) {
-      const n = await new Promise<number>((resolve, reject) =>
-        fs.read(fd, buf, offset + done, length - done, position + done, (err, n) => err !== null ? reject(err) : resolve(n)))
+      const n = fs.readSync(fd, buf, offset + done, length - done, position + done)
       if (n === 0) break
       done += n
     }

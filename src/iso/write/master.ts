@@ -25,6 +25,8 @@ export async function loadAll (root: Node): Promise<void> {
   while (level.length > 0) {
     const next: Node[] = []
     for (let i = 0; i < level.length; i += 16) {
+      // Directory reads are synchronous: between batches, let a mount answer requests waiting meanwhile.
+      await new Promise(resolve => setImmediate(resolve))
       const batch = await Promise.all(level.slice(i, i + 16).map(async n => {
         await n.dir?.complete()
         return n.dir?.peek() ?? []
