@@ -48,19 +48,30 @@ export function recordDateToMs (date: RecordDate): number | undefined {
   return utc - offsetMs(date.gmtOffset)
 }
 
+const DAY_MS = 86_400_000
+const EARLIEST_RECORDABLE_MS = Date.UTC(1900, 0, 1)
+const LATEST_RECORDABLE_MS = Date.UTC(2155, 11, 31, 23, 59, 59)
+/** Calendar dates of recently seen days: a tree's files share few days, and a Date per record showed. */
+const calendarDays = new Map<number, [year: number, month: number, day: number]>()
+
+function calendarDay (dayNumber: number): [number, number, number] {
+  let ymd = calendarDays.get(dayNumber)
+  if (ymd === undefined) {
+    const d = new Date(dayNumber * DAY_MS)
+    ymd = [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate()]
+    if (calendarDays.size >= 4096) calendarDays.clear()
+    calendarDays.set(dayNumber, ymd)
+  }
+  return ymd
+}
+
 /** Dates outside 1900..2155 cannot be recorded; they are clamped to the nearest recordable one. */
 export function recordDateFromMs (ms: number, gmtOffset = 0): RecordDate {
-  const bounded = clamp(ms, Date.UTC(1900, 0, 1), Date.UTC(2155, 11, 31, 23, 59, 59))
-  const d = new Date(bounded + offsetMs(gmtOffset))
-  return {
-    year: d.getUTCFullYear(),
-    month: d.getUTCMonth() + 1,
-    day: d.getUTCDate(),
-    hour: d.getUTCHours(),
-    minute: d.getUTCMinutes(),
-    second: d.getUTCSeconds(),
-    gmtOffset
-  }
+  const seconds = Math.floor((clamp(ms, EARLIEST_RECORDABLE_MS, LATEST_RECORDABLE_MS) + offsetMs(gmtOffset)) / 1000)
+  const dayNumber = Math.floor(seconds / 86_400)
+  const [year, month, day] = calendarDay(dayNumber)
+  const ofDay = seconds - dayNumber * 86_400
+  return { year, month, day, hour: Math.floor(ofDay / 3600), minute: Math.floor(ofDay / 60) % 60, second: ofDay % 60, gmtOffset }
 }
 
 /** ECMA-119 8.4.26.1: sixteen ASCII digits YYYYMMDDHHMMSScc and a signed GMT offset byte. */
