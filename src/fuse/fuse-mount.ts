@@ -95,6 +95,10 @@ export class FuseMount {
     await new Promise<void>(resolve => execFile('fusermount', ['-u', '-z', this.mountpoint], () => resolve()))
   }
 
+  /**
+   * Polled because libfuse says nothing when its session ends; often, since `isomount -u` waits for the
+   * end before the commit can start (a readlink per poll).
+   */
   private watchSession (): void {
     const timer = setInterval(() => {
       const alive = this.fuseFd !== undefined ? isFuseDescriptor(this.fuseFd) : isMounted(this.mountpoint)
@@ -103,7 +107,7 @@ export class FuseMount {
         log('session for %s ended', this.mountpoint)
         this.endedResolve()
       }
-    }, 200)
+    }, 20)
   }
 }
 

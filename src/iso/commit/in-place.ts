@@ -35,7 +35,7 @@ export async function planInPlace (
 ): Promise<InPlacePlan> {
   if (changes.structure) return { reason: 'entries were added, removed or renamed' }
   const bootInodes = new Set(boot === undefined ? [] : [boot.catalog, boot.defaultImage.inode, ...boot.sections.flatMap(s => s.images.map(i => i.inode))])
-  const names = namesByInode(root)
+  const names = namesOf(root, new Set([...changes.data, ...changes.attributes]))
   const sectors = new SectorPatcher(context)
   const data: Patch[] = []
   let dataBytes = 0
@@ -104,16 +104,14 @@ function coalesce (patches: readonly Patch[]): Patch[] {
   return runs
 }
 
-/** Every name (node) of each inode in the tree. */
-function namesByInode (root: Node): Map<Inode, Node[]> {
+/** Every name (node) in the tree of each of `inodes`: a changed file's hard links need patching too. */
+function namesOf (root: Node, inodes: Set<Inode>): Map<Inode, Node[]> {
   const map = new Map<Inode, Node[]>()
   const stack: Node[] = [root]
   while (stack.length > 0) {
     const node = stack.pop() as Node
     for (const child of node.dir?.peek() ?? []) {
-      const list = map.get(child.inode)
-      if (list === undefined) map.set(child.inode, [child])
-      else list.push(child)
+      if (inodes.has(child.inode)) map.set(child.inode, [...(map.get(child.inode) ?? []), child])
       if (child.dir !== undefined) stack.push(child)
     }
   }
