@@ -39,6 +39,8 @@ export type InvalidInputCode =
   | 'CROSS_DEVICE'
   | 'NO_SPACE'
   | 'NOT_PERMITTED'
+  /** The image changed under the model (a commit that could not be followed): reopen it. */
+  | 'STALE'
 
 export type ErrorCode = InvalidImageCode | InvalidInputCode | 'INTERNAL'
 
@@ -129,6 +131,7 @@ const ERRNO_BY_CODE: Record<ErrorCode, string> = {
   CROSS_DEVICE: 'EXDEV',
   NO_SPACE: 'ENOSPC',
   NOT_PERMITTED: 'EPERM',
+  STALE: 'ESTALE',
   INTERNAL: 'EIO'
 }
 

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs'
+import * as path from 'node:path'
 import { InvalidInputError, userMessage } from '../errors'
 import { recoverJournal } from '../iso/commit/journal'
 import { removeStaleTemporaries } from '../iso/write/master'
@@ -6,6 +7,7 @@ import type { CommitProgress, CommitResult } from '../iso/commit/commit'
 import { IsoImage } from '../iso/image'
 import { logger } from '../log'
 import { ImageVfs } from '../vfs/image-vfs'
+import type { Exclusive } from '../vfs/rw-lock'
 import type { MountOptions } from '../vfs/mount-options'
 import { ControlServer, type ControlRequest } from './control'
 import { FuseMount } from './fuse-mount'
@@ -73,9 +75,17 @@ export async function runMount (request: MountRequest, ready: (err?: Error) => v
     const imagePath = fs.realpathSync(request.image)
     const mountpoint = fs.realpathSync(request.mountpoint)
     if (!fs.statSync(mountpoint).isDirectory()) throw new InvalidInputError('NOT_A_DIRECTORY', `${mountpoint} is not a directory`)
-    lock = ImageLock.acquire(imagePath)
     // An older session is history: it can be looked at, not changed.
     if (options.session !== undefined && !options.ro) throw new InvalidInputError('BAD_ARGUMENT', 'session= needs ro: an older session cannot be changed')
+    if (!options.ro) {
+      try {
+        fs.accessSync(path.dirname(imagePath), fs.constants.W_OK)
+      } catch {
+        throw new InvalidInputError('READ_ONLY', `${path.dirname(imagePath)} is not writable (a commit writes its journal or new image beside ${path.basename(imagePath)}); mount it with -o ro`)
+      }
+    }
+    if (options.ro) ImageLock.requireFree(imagePath)
+    else lock = ImageLock.acquire(imagePath)
     if (!options.ro) {
       const recovered = recoverJournal(imagePath)
       if (recovered !== 'none') reporter.say(`an interrupted commit was ${recovered === 'replayed' ? 'completed' : 'discarded (it had not started)'}`)
@@ -119,8 +129,10 @@ export async function runMount (request: MountRequest, ready: (err?: Error) => v
     const status = await session.finished
     await image.close()
     removeMountRecord(mountpoint)
-    lock.release()
+    lock?.release()
     lock = undefined
+    // Only now do waiting clients hear the outcome: once `isomount -u` returns, the image may be mounted again.
+    session.released()
     await session.settled()
     return status
   } catch (err) {
@@ -146,6 +158,9 @@ class MountSession {
   private committing: Promise<string> | undefined
   private lastMessage = ''
   private readonly pending = new Set<Promise<unknown>>()
+  /** Resolves once the daemon has let go of the image (its lock): called by runMount. */
+  released!: () => void
+  private readonly lockReleased: Promise<void>
   /** Settles when the commit that follows the unmount has succeeded or failed. */
   private readonly unmountHandled: Promise<void>
 
@@ -157,6 +172,7 @@ class MountSession {
     private readonly reporter: ProgressReporter
   ) {
     this.finished = new Promise(resolve => { this.finish = resolve })
+    this.lockReleased = new Promise(resolve => { this.released = resolve })
     this.unmountHandled = mount.ended.then(async () => await this.afterUnmount())
   }
 
@@ -197,7 +213,7 @@ class MountSession {
       case 'sync':
         if (this.unmounted) return await this.retry()
         if (this.options.ro) return 'nothing to commit: the mount is read-only'
-        return await this.vfs.lock.exclusive(async () => await this.commit())
+        return await this.vfs.frozen(async excludeReaders => await this.commit(excludeReaders))
       case 'status':
         return JSON.stringify({
           image: this.image.path,
@@ -224,16 +240,31 @@ class MountSession {
       await this.commit()
       this.finish(0)
     } catch (err) {
-      this.failed = err as Error
-      this.reporter.say(`commit failed: ${userMessage(err)}. The image is unchanged and the changes are kept: ` +
-        `run "isomount -u ${this.mount.mountpoint}" to try again, or stop process ${process.pid} to discard them`)
+      this.commitFailed(err as Error)
     }
+  }
+
+  /**
+   * A failed commit leaves the image as it was and the changes kept for a retry; unless the image can no
+   * longer be committed from this model (staleReason), when waiting for a retry would only fail again.
+   */
+  private commitFailed (err: Error): void {
+    this.failed = err
+    const stale = this.image.staleReason
+    if (stale !== undefined) {
+      this.reporter.say(`commit failed: ${stale}`)
+      this.finish(1)
+      return
+    }
+    this.reporter.say(`commit failed: ${userMessage(err)}. The image is unchanged and the changes are kept: ` +
+      `run "isomount -u ${this.mount.mountpoint}" to try again, or stop process ${process.pid} to discard them`)
   }
 
   /** What a waiting `isomount -u` hears once the unmount's commit is over. */
   private async outcome (): Promise<string> {
     await this.unmountHandled
     if (this.failed !== undefined) throw this.failed
+    await this.lockReleased
     return this.lastMessage
   }
 
@@ -243,17 +274,19 @@ class MountSession {
     try {
       const message = await this.commit()
       this.finish(0)
+      await this.lockReleased
       return message
     } catch (err) {
       this.failed = err as Error
+      if (this.image.staleReason !== undefined) this.finish(1)
       throw err
     }
   }
 
   /** One commit at a time; concurrent requests share it. */
-  private async commit (): Promise<string> {
+  private async commit (excludeReaders?: Exclusive): Promise<string> {
     if (this.committing !== undefined) return await this.committing
-    this.committing = this.commitNow()
+    this.committing = this.commitNow(excludeReaders)
     try {
       this.lastMessage = await this.committing
       return this.lastMessage
@@ -262,11 +295,12 @@ class MountSession {
     }
   }
 
-  private async commitNow (): Promise<string> {
+  private async commitNow (excludeReaders?: Exclusive): Promise<string> {
     if (this.image.changes.empty) return 'nothing changed; the image is untouched'
     const started = Date.now()
     this.reporter.say('committing changes')
     const result: CommitResult = await this.image.commit({
+      excludeReaders,
       mode: this.options.commit === 'never' ? 'auto' : this.options.commit,
       onProgress: p => this.reporter.progress(p, started)
     })

@@ -64,8 +64,11 @@ export class FuseMount {
       entryTimeout: options.readOnly ? 30 : 1,
       attrTimeout: options.readOnly ? 30 : 1,
       kernelCache: options.readOnly,
-      // Long work never runs inside a callback, but a slow disk can stall a read past fuse-native's 15 s.
-      timeout: 120_000
+      // No timeout: fuse-native would answer ETIMEDOUT while our operation is still queued (a change
+      // waiting for an `isomount sync` commit, a read on a stalled disk), which would then still happen
+      // after the caller was told it failed, and read or write a buffer libfuse has since reused. Every
+      // callback is answered once, when its operation has ended, as a disk answers.
+      timeout: false
     }, extra)
     const before = fuseDescriptors()
     await new Promise<void>((resolve, reject) => fuse.mount(err => err !== null && err !== undefined ? reject(mountError(err, mountpoint)) : resolve()))

@@ -54,32 +54,127 @@ export function removeMountRecord (mountpoint: string): void {
   fs.rmSync(recordPath(mountpoint), { force: true })
 }
 
-/** An exclusive claim on one image file (by device and inode, whatever path names it). */
+/**
+ * An exclusive claim on one image for a read-write mount, so that it is never mounted read-write twice,
+ * nor again before the previous mount's commit has ended. The lock is a file beside the image
+ * (`.IMAGE.isomount-lock`, like the journal), named by path: a lock keyed by inode would be lost when a
+ * remaster renames a new file over the image, and one in a per-user directory would not keep root and a
+ * user (or one user with and without XDG_RUNTIME_DIR) apart. A read-only mount writes nothing beside the
+ * image (it may be in /usr/lib): it takes no lock, but is refused while a read-write mount holds one.
+ *
+ * The file holds its owner's pid and start time (so a reused pid is not mistaken for the owner) and is
+ * created whole, atomically, by link(2); a stale one is taken over by renaming it away first, so that of
+ * two processes taking it over only one wins.
+ */
 export class ImageLock {
-  private constructor (private readonly file: string) {}
+  private constructor (private readonly file: string, private readonly content: string) {}
 
   static acquire (imagePath: string): ImageLock {
-    const st = fs.statSync(imagePath)
-    const file = path.join(runtimeDir(), `image-${st.dev}-${st.ino}.lock`)
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        fs.writeFileSync(file, String(process.pid), { flag: 'wx' })
-        return new ImageLock(file)
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-        const holder = Number(fs.readFileSync(file, 'utf8'))
-        if (isAlive(holder) && holder !== process.pid) {
-          throw new InvalidInputError('BUSY', `${imagePath} is already mounted (or its commit is still running) by process ${holder}`)
-        }
-        fs.rmSync(file, { force: true })
-      }
+    const file = lockPath(imagePath)
+    const content = JSON.stringify(processIdentity(process.pid))
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (createWhole(file, content)) return new ImageLock(file, content)
+      const held = readIfPresent(file)
+      if (held === undefined) continue
+      ImageLock.refuseIfHeld(imagePath, held)
+      removeIfStill(file, held)
     }
     throw new InvalidInputError('BUSY', `could not lock ${imagePath}`)
   }
 
-  release (): void {
-    fs.rmSync(this.file, { force: true })
+  /** For a read-only mount: fails if a live read-write mount (or its commit) holds the image. */
+  static requireFree (imagePath: string): void {
+    const held = readIfPresent(lockPath(imagePath))
+    if (held !== undefined) ImageLock.refuseIfHeld(imagePath, held)
   }
+
+  private static refuseIfHeld (imagePath: string, held: string): void {
+    const holder = parseIdentity(held)
+    if (holder !== undefined && holder.pid !== process.pid && identityAlive(holder)) {
+      throw new InvalidInputError('BUSY', `${imagePath} is mounted read-write (or its commit is still running) by process ${holder.pid}`)
+    }
+  }
+
+  release (): void {
+    if (readIfPresent(this.file) === this.content) fs.rmSync(this.file, { force: true })
+  }
+}
+
+function lockPath (imagePath: string): string {
+  return path.join(path.dirname(imagePath), `.${path.basename(imagePath)}.isomount-lock`)
+}
+
+/** Creates `file` holding `content`, or returns false if it exists. Never visible half-written. */
+function createWhole (file: string, content: string): boolean {
+  const temp = `${file}.${process.pid}.tmp`
+  fs.writeFileSync(temp, content, { mode: 0o644 })
+  try {
+    fs.linkSync(temp, file)
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    return false
+  } finally {
+    fs.rmSync(temp, { force: true })
+  }
+}
+
+/** Removes a stale lock unless another process has replaced it meanwhile (then it is put back). */
+function removeIfStill (file: string, stale: string): void {
+  const aside = `${file}.${process.pid}.stale`
+  try {
+    fs.renameSync(file, aside)
+  } catch {
+    return // already taken away by another process
+  }
+  if (readIfPresent(aside) !== stale) {
+    try { fs.linkSync(aside, file) } catch { /* a third process holds it now */ }
+  }
+  fs.rmSync(aside, { force: true })
+}
+
+function readIfPresent (file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8')
+  } catch {
+    return undefined
+  }
+}
+
+interface ProcessIdentity {
+  pid: number
+  /** Start time in clock ticks since boot (/proc/PID/stat field 22), where there is a /proc. */
+  start?: number
+}
+
+function processIdentity (pid: number): ProcessIdentity {
+  return { pid, start: processStart(pid) }
+}
+
+function processStart (pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The command name (field 2) may hold spaces and parentheses: count fields after its closing one.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return Number(fields[19])
+  } catch {
+    return undefined
+  }
+}
+
+function parseIdentity (text: string): ProcessIdentity | undefined {
+  try {
+    const value = JSON.parse(text) as ProcessIdentity
+    return Number.isInteger(value.pid) ? value : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function identityAlive (holder: ProcessIdentity): boolean {
+  if (!isAlive(holder.pid)) return false
+  const start = processStart(holder.pid)
+  return holder.start === undefined || start === undefined || start === holder.start
 }
 
 function isAlive (pid: number): boolean {

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
-import { InvalidImageError, InvalidInputError } from '../errors'
+import { InvalidImageError, InvalidInputError, userMessage } from '../errors'
 import { commitChanges, type CommitOptions, type CommitResult } from './commit/commit'
-import { JournaledByteSource, readJournal } from './commit/journal'
+import { journalPending, JournaledByteSource, readJournal } from './commit/journal'
 import { rebaseAfterCommit } from './commit/rebase'
 import type { JolietLevel } from './codec/joliet'
 import type { RockRidgeVersion } from './codec/rock-ridge'
@@ -62,6 +62,7 @@ export class IsoImage {
   readonly edits: ImageEditor
   private boot: BootConfiguration | undefined | 'unread'
   private hybrid: HybridConfiguration | undefined | 'unread'
+  private stale: string | undefined
 
   private constructor (
     readonly root: Node,
@@ -450,12 +451,15 @@ export class IsoImage {
   /**
    * Writes the changes made since open into the image file itself (see commit/commit.ts: in place,
    * append or remaster), then carries on from the committed image: more changes and commits may follow.
+   * Reading the model while a commit runs is safe; `excludeReaders` is called around the moment the model
+   * switches to the committed image (a mount keeps its readers out for it). Changing it is not.
    */
-  async commit (options: CommitOptions = {}): Promise<CommitResult> {
+  async commit (options: CommitOptions & { excludeReaders?: <T>(work: () => Promise<T>) => Promise<T> } = {}): Promise<CommitResult> {
     const origin = this.currentOrigin
     if (origin === undefined || this.owned === undefined || this.openedPath === undefined) {
       throw new InvalidInputError('UNSUPPORTED', 'only an image opened from a file path can be committed')
     }
+    if (this.stale !== undefined) throw new InvalidInputError('STALE', this.stale)
     if (this.changes.empty) return { mode: 'unchanged', bytesWritten: 0, reasons: [] }
     await this.requireUnderstood()
     const content = await this.content(0)
@@ -472,13 +476,33 @@ export class IsoImage {
       }, options)
     } catch (err) {
       this.settings.volume.modifiedMs = modified
+      // The commit's journal could be neither applied nor undone: the image is the new one once a mount
+      // replays it, and this model describes neither. Nothing more may be committed from it.
+      if (journalPending(this.openedPath)) {
+        this.stale = `${userMessage(err)}; reopen (remount) the image to complete the commit before changing it further`
+      }
       throw err
     }
-    const source = await rebaseAfterCommit(result, this.owned, this.openedPath, this.changes, content.boot)
-    this.owned = source
-    this.currentOrigin = await refreshOrigin(origin, source)
+    const exclusive = options.excludeReaders ?? (async work => await work())
+    try {
+      await exclusive(async () => {
+        const source = await rebaseAfterCommit(result, this.owned as FileByteSource, this.openedPath as string, this.changes, content.boot)
+        this.owned = source
+        this.currentOrigin = await refreshOrigin(origin, source)
+      })
+    } catch (err) {
+      // The changes are in the image, but this model no longer says where things are in it: a further
+      // commit planned from it would write at the wrong places.
+      this.stale = `the changes were committed (${result.mode}) but the image could not be read again (${userMessage(err)}); reopen it`
+      throw new InvalidInputError('STALE', this.stale)
+    }
     this.changes.clear()
     return result
+  }
+
+  /** Why this model may no longer be committed (a commit it could not follow), if so. */
+  get staleReason (): string | undefined {
+    return this.stale
   }
 
   async close (): Promise<void> {

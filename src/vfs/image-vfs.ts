@@ -1,4 +1,5 @@
 import * as fs from 'node:fs'
+import * as os from 'node:os'
 import * as path from 'node:path'
 import { InvalidInputError } from '../errors'
 import type { IsoImage } from '../iso/image'
@@ -7,7 +8,7 @@ import type { Node } from '../iso/model/node'
 import { OverlayData } from '../iso/model/overlay-data'
 import { statOf, type Stat } from '../iso/model/stat'
 import { splitPath, type NamespaceView } from '../iso/namespace'
-import { AsyncRwLock } from './rw-lock'
+import { AsyncRwLock, type Exclusive } from './rw-lock'
 import type { MountOptions } from './mount-options'
 import type { FsStats, Vfs } from './vfs'
 
@@ -27,14 +28,18 @@ interface Handle {
 
 /**
  * A VFS over an image through one namespace view. Changes go into the image model (names and attributes
- * in memory, content in copy-on-write overlays) and reach the image file only when committed. Every
- * operation holds a shared lock; a commit while mounted holds it exclusively, so it sees no half-done
- * operation and none starts until it is over.
+ * in memory, content in copy-on-write overlays) and reach the image file only when committed.
+ *
+ * Two locks, so that a commit while mounted (`isomount sync`) stops changes but not reads: every change
+ * holds `changing` shared and the commit holds it exclusively, so it sees no half-done change and none
+ * starts until it is over; reads hold `reading` shared, which the commit takes exclusively only for the
+ * moment the model switches to the committed image.
  */
 export class ImageVfs implements Vfs {
   readonly view: NamespaceView
   readonly readOnly: boolean
-  readonly lock = new AsyncRwLock()
+  private readonly reading = new AsyncRwLock()
+  private readonly changing = new AsyncRwLock()
   private readonly handles = new Map<number, Handle>()
   private nextHandle = 1
 
@@ -49,18 +54,18 @@ export class ImageVfs implements Vfs {
   // --- Reading ---------------------------------------------------------------------------------------
 
   async getattr (path: string): Promise<Stat> {
-    return await this.lock.shared(async () => this.stat(await this.resolve(path)))
+    return await this.reading.shared(async () => this.stat(await this.resolve(path)))
   }
 
   async readdir (path: string): Promise<Array<{ name: string, stat: Stat }>> {
-    return await this.lock.shared(async () => {
+    return await this.reading.shared(async () => {
       const entries = await this.view.entries(await this.resolve(path))
       return [...entries].map(([name, node]) => ({ name, stat: this.stat(node) }))
     })
   }
 
   async readlink (path: string): Promise<string> {
-    return await this.lock.shared(async () => {
+    return await this.reading.shared(async () => {
       const node = await this.resolve(path)
       if (node.inode.symlinkTarget === undefined) throw new InvalidInputError('NOT_A_SYMLINK', `${path} is not a symbolic link`)
       return node.inode.symlinkTarget
@@ -68,7 +73,7 @@ export class ImageVfs implements Vfs {
   }
 
   async open (path: string, flags: number): Promise<number> {
-    return await this.lock.shared(async () => {
+    return await this.reading.shared(async () => {
       const node = await this.resolve(path)
       const writable = (flags & O_ACCMODE) !== fs.constants.O_RDONLY
       if (writable) {
@@ -80,7 +85,7 @@ export class ImageVfs implements Vfs {
   }
 
   async read (handle: number, buf: Buffer, length: number, position: number): Promise<number> {
-    return await this.lock.shared(async () => {
+    return await this.reading.shared(async () => {
       const { node } = this.handle(handle)
       if (node.isDirectory) throw new InvalidInputError('IS_A_DIRECTORY', 'is a directory')
       const data = node.inode.data
@@ -94,17 +99,26 @@ export class ImageVfs implements Vfs {
   }
 
   async statfs (): Promise<FsStats> {
-    const volume = this.image.origin?.descriptors.primary.volumeSpaceSize ?? 0
-    let free = 0
+    const volumeBytes = (this.image.origin?.descriptors.primary.volumeSpaceSize ?? 0) * 2048
+    let freeBytes = 0
     if (!this.readOnly && this.image.origin !== undefined) {
-      // Room for changes is the room on the file system holding the image.
-      const st = await fs.promises.statfs(path.dirname(this.imagePath())).catch(() => undefined)
-      if (st !== undefined) free = Math.floor(st.bavail * st.bsize / 2048)
+      // Room for changes: new content waits in temporary files until the commit puts it beside the
+      // image, so it is the smaller of the two file systems' free space.
+      const free = async (dir: string): Promise<number> => {
+        const st = await fs.promises.statfs(dir).catch(() => undefined)
+        return st !== undefined ? st.bavail * st.bsize : 0
+      }
+      const [image, temp] = await Promise.all([free(path.dirname(this.imagePath())), free(this.image.tempDir ?? os.tmpdir())])
+      freeBytes = Math.min(image, temp)
     }
+    // fuse-native passes block counts as 32-bit numbers: blocks grow (by powers of two from the sector
+    // size) until the counts fit, or more than 8 TiB free would wrap around to a small number.
+    let blockSize = 2048
+    while ((volumeBytes + freeBytes) / blockSize > 0xffffffff) blockSize *= 2
     return {
-      blockSize: 2048,
-      blocks: volume + free,
-      blocksFree: free,
+      blockSize,
+      blocks: Math.floor((volumeBytes + freeBytes) / blockSize),
+      blocksFree: Math.floor(freeBytes / blockSize),
       files: 0,
       filesFree: this.readOnly ? 0 : 1_000_000,
       nameMax: NAME_MAX[this.view.namespace],
@@ -234,7 +248,15 @@ export class ImageVfs implements Vfs {
   private async mutate<T> (work: () => Promise<T>): Promise<T> {
     this.requireWritable()
     await this.requireUnderstood()
-    return await this.lock.shared(work)
+    return await this.changing.shared(work)
+  }
+
+  /**
+   * Runs `commit` with every change kept out (in-flight ones finish first); it is handed the way to keep
+   * reads out too, for the moment the model switches to the committed image.
+   */
+  async frozen<T> (commit: (excludeReaders: Exclusive) => Promise<T>): Promise<T> {
+    return await this.changing.exclusive(async () => await commit(async work => await this.reading.exclusive(work)))
   }
 
   /**

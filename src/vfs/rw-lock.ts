@@ -3,6 +3,9 @@
  * A waiting exclusive request stops new shared ones from starting, so a commit is not starved by a
  * steady stream of file operations.
  */
+/** Runs work with others kept out. */
+export type Exclusive = <T>(work: () => Promise<T>) => Promise<T>
+
 export class AsyncRwLock {
   private readers = 0
   private writer = false

@@ -144,12 +144,29 @@ t.test('refusals: one line on stderr, exit 1, nothing left mounted', async t => 
   t.equal(relaxed.result.status, 0, 'the default (relaxed) mounts it')
 })
 
-t.test('an image is mounted once at a time', async t => {
-  const first = mountImage(t, rrJoliet, ['ro'])
-  t.equal(first.result.status, 0)
-  const second = mountImage(t, rrJoliet, ['ro'])
-  t.equal(second.result.status, 1)
-  t.match(second.result.stderr, /already mounted/)
+t.test('an image is mounted read-write once at a time; read-only mounts share it, but not with a writer', async t => {
+  const image = path.join(dir, 'locked.iso')
+  fs.copyFileSync(rrJoliet, image)
+  const reader = mountImage(t, image, ['ro'])
+  const otherReader = mountImage(t, image, ['ro'])
+  t.equal(reader.result.status + otherReader.result.status, 0, 'two read-only mounts')
+  t.same(fs.readdirSync(dir).filter(n => n.startsWith('.locked.iso')), [], 'a read-only mount writes nothing beside the image')
+  t.equal(reader.unmount().status + otherReader.unmount().status, 0)
+
+  const writer = mountImage(t, image, [])
+  t.equal(writer.result.status, 0, 'a read-write mount')
+  const second = mountImage(t, image, [])
+  t.equal(second.result.status, 1, 'a second read-write mount is refused')
+  t.match(second.result.stderr, /mounted read-write .* by process \d+/)
+  const third = mountImage(t, image, ['ro'])
+  t.equal(third.result.status, 1, 'so is a read-only one while it is live')
+  // The lock goes by the image's name: a file renamed over it (what a remaster does) is still locked.
+  fs.copyFileSync(image, `${image}.new`)
+  fs.renameSync(`${image}.new`, image)
+  t.equal(mountImage(t, image, []).result.status, 1, 'still locked after a new file was renamed over the image')
+  t.equal(writer.unmount().status, 0)
+  const again = mountImage(t, image, [])
+  t.equal(again.result.status, 0, 'free again at once after isomount -u')
 })
 
 t.test('isomount -u on a busy mount says so and leaves it mounted', async t => {

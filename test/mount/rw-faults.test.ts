@@ -42,7 +42,8 @@ interface Mode {
   points: Array<[string, (image: string, sizeBefore: number) => boolean]>
 }
 
-const temporaries = (image: string): string[] => fs.readdirSync(path.dirname(image)).filter(n => n.startsWith(`.${path.basename(image)}.isomount-`))
+/** Temporary images of a remaster (master.ts): `.IMAGE.isomount-PID-TIME.tmp`. */
+const temporaries = (image: string): string[] => fs.readdirSync(path.dirname(image)).filter(n => n.startsWith(`.${path.basename(image)}.isomount-`) && /-\d+-\d+\.tmp$/.test(n))
 const tempBytes = (image: string): number => temporaries(image).reduce((sum, n) => sum + (fs.statSync(path.join(path.dirname(image), n), { throwIfNoEntry: false })?.size ?? 0), 0)
 const journal = (image: string, suffix = ''): boolean => fs.existsSync(path.join(path.dirname(image), `.${path.basename(image)}.isomount-journal${suffix}`))
 

@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import t from 'tap'
 import { expectImageEquals } from '../helpers/image-equals'
-import { mountImage } from '../helpers/mount'
+import { mountImage, waitFor } from '../helpers/mount'
 import { isoinfoNames, isovfyErrors } from '../helpers/readers'
 import { genisoimage, run, scratch, writeTree } from '../helpers/tools'
 import { pattern, sha256 } from '../helpers/tree'
@@ -224,6 +225,25 @@ t.test('isomount sync commits while mounted; the mount goes on', async t => {
   t.equal(s.unmount().status, 0)
   t.equal(run('bsdtar', ['-xOf', s.image, 'second.txt']).stdout, 'second\n', 'the unmount commits what came after')
   t.equal(run('bsdtar', ['-xOf', s.image, 'first.txt']).stdout, 'first\n')
+})
+
+t.test('during a long isomount sync, reads go on and changes wait for the commit, then land', async t => {
+  const s = prepare(t, 'sync-long', ['commit=remaster'])
+  run('bash', ['-c', `head -c ${256 * 2 ** 20} /dev/urandom > '${path.join(s.mountpoint, 'random.bin')}'`])
+  const temporary = (): boolean => fs.readdirSync(dir).some(n => n.startsWith('.sync-long.iso.isomount-') && /-\d+-\d+\.tmp$/.test(n))
+  const sync = spawn(process.execPath, [path.join(__dirname, '../../../bin/isomount'), 'sync', s.mountpoint], { stdio: 'ignore' })
+  const synced = new Promise<number | null>(resolve => sync.once('exit', code => resolve(code)))
+  await waitFor(temporary, 30_000, 'the remaster to start writing')
+  const read = fs.readFileSync(path.join(s.mountpoint, 'docs/numbers.txt'), 'utf8')
+  t.ok(temporary(), 'a read was answered while the commit was still writing')
+  t.equal(read.split('\n')[19999], '20000')
+  const writer = spawn('bash', ['-c', 'echo during > during.txt'], { cwd: s.mountpoint, stdio: 'ignore' })
+  const written = new Promise<number | null>(resolve => writer.once('exit', code => resolve(code)))
+  t.equal(await synced, 0, 'sync succeeds')
+  t.equal(await written, 0, 'the write made during the commit succeeds')
+  t.equal(fs.readFileSync(path.join(s.mountpoint, 'during.txt'), 'utf8'), 'during\n')
+  t.equal(s.unmount().status, 0)
+  t.equal(run('bsdtar', ['-xOf', s.image, 'during.txt']).stdout, 'during\n', 'and the unmount commits it')
 })
 
 t.test('a change made through one namespace shows in every namespace; hidden entries stay hidden', async t => {

@@ -9,12 +9,13 @@ import { serializeBody, serializeHead, SectorWriter } from '../write/serialize'
 import type { ImageSettings } from '../write/settings'
 import { FdSink } from '../write/sink'
 import type { CommitContext } from './context'
+import { applyJournaled } from './journal'
 
 /*
  * Append ("growing", as xorriso calls it): new and changed file data and a complete new directory tree go
  * after the current end of the image; unchanged files stay where they are and the new tree points at
  * them. Only once all of that is on disk (fsync) are the system area and volume descriptors rewritten,
- * in one write: the commit point. Until then the old tree is intact and the image reads as before.
+ * through the journal: the commit point. Until then the old tree is intact and the image reads as before.
  */
 
 export interface AppendPlan {
@@ -53,31 +54,30 @@ export async function applyAppend (
 ): Promise<number> {
   const { layout } = plan
   const fd = fs.openSync(context.path, 'r+')
-  const originalSize = fs.fstatSync(fd).size
-  const start = layout.bodyStartLba * SECTOR_SIZE
-  const total = layout.totalSectors * SECTOR_SIZE
   try {
-    const out = new SectorWriter(new FdSink(fd, start), total, p => onProgress(p.bytesWritten - start, total - start), start)
-    await serializeBody(layout, content, out)
-    await out.finish()
-    // The commit point: descriptors (and the hybrid MBR/GPT) in one write, after the rest is durable.
-    // Descriptors of the old set beyond the new terminator are cleared with it.
+    const originalSize = fs.fstatSync(fd).size
+    const start = layout.bodyStartLba * SECTOR_SIZE
+    const total = layout.totalSectors * SECTOR_SIZE
+    try {
+      const out = new SectorWriter(new FdSink(fd, start), total, p => onProgress(p.bytesWritten - start, total - start), start)
+      await serializeBody(layout, content, out)
+      await out.finish()
+    } catch (err) {
+      // Nothing before the old end was touched: drop what was appended, so the file is as it was.
+      try { fs.ftruncateSync(fd, originalSize) } catch { /* the image reads as before either way */ }
+      throw err
+    }
+    // The commit point: descriptors (and the hybrid MBR/GPT), with the old set's descriptors beyond the new
+    // terminator cleared, through the journal, so that even a torn write of these sectors is completed or
+    // undone. The appended body is not truncated after this point: a journal left by a failure refers to it.
     const head = await serializeHead(layout, content)
     const span = Buffer.alloc(Math.max(head.length, (context.descriptors.terminatorLba + 1) * SECTOR_SIZE))
     head.copy(span)
-    fs.writeSync(fd, span, 0, span.length, 0)
-    fs.fsyncSync(fd)
-  } catch (err) {
-    // Nothing before the old end was touched; drop what was appended so the file is as it was.
-    try {
-      fs.ftruncateSync(fd, originalSize)
-      fs.fsyncSync(fd)
-    } catch { /* the original bytes are intact either way */ }
-    throw err
+    applyJournaled(context.path, fd, [{ offset: 0, bytes: span }])
+    return total - start
   } finally {
     fs.closeSync(fd)
   }
-  return total - start
 }
 
 function walk (root: Node, visit: (node: Node) => void): void {

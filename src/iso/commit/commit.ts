@@ -1,3 +1,5 @@
+import * as fs from 'node:fs'
+import * as path from 'node:path'
 import { InvalidInputError } from '../../errors'
 import { logger } from '../../log'
 import { SECTOR_SIZE } from '../codec/volume-descriptor'
@@ -9,7 +11,6 @@ import type { ImageSettings } from '../write/settings'
 import { applyAppend, planAppend } from './append'
 import type { CommitContext } from './context'
 import { applyInPlace, planInPlace } from './in-place'
-import * as path from 'node:path'
 
 const log = logger('commit')
 
@@ -60,7 +61,7 @@ export async function commitChanges (input: CommitInput, options: CommitOptions 
     const plan = await planInPlace(context, root, settings, changes, content.boot)
     if ('patches' in plan) {
       const bytes = plan.patches.reduce((sum, p) => sum + p.bytes.length, 0)
-      await checkFreeSpace(path.dirname(context.path), plan.patches.length > 1 ? bytes : 0)
+      await checkFreeSpace(path.dirname(context.path), bytes) // the journal holds them all
       log('in place: %d patches, %d bytes', plan.patches.length, bytes)
       progress('inplace')(0, bytes)
       const written = applyInPlace(context, plan.patches)
@@ -75,7 +76,9 @@ export async function commitChanges (input: CommitInput, options: CommitOptions 
     const plan = planAppend(context, settings, root, content)
     if ('layout' in plan) {
       const limit = options.maxDeadShare ?? 0.5
-      if (mode === 'append' || plan.deadShare <= limit) {
+      // A remaster renames a new file over the image: other hard links to it would keep the old version.
+      const linked = fs.statSync(context.path).nlink > 1
+      if (mode === 'append' || plan.deadShare <= limit || linked) {
         const bytes = (plan.layout.totalSectors - plan.layout.bodyStartLba) * SECTOR_SIZE
         await checkFreeSpace(path.dirname(context.path), bytes)
         log('append: %d bytes after LBA %d (dead share %s)', bytes, plan.layout.bodyStartLba, plan.deadShare.toFixed(2))

@@ -16,13 +16,13 @@ import type { Node, RecordLocation } from '../model/node'
 import { OverlayData } from '../model/overlay-data'
 import type { ImageSettings } from '../write/settings'
 import type { CommitContext } from './context'
-import { applyPatches, removeJournal, writeJournal, type Patch } from './journal'
+import { applyJournaled, type Patch } from './journal'
 
 /*
  * In place: when every change is new content that fits the sectors a file already owns, or new
  * attributes of a file, only those bytes change: the file's data, and its directory records (size, date,
  * Rock Ridge PX and TF, same sizes as before). Several places change, so the patches go through the
- * journal unless they form a single run (one write cannot be half done by a killed process).
+ * journal.
  */
 
 /** More than this much changed data is appended instead: the journal would hold it all twice. */
@@ -68,18 +68,15 @@ export async function planInPlace (
   return { patches: [...sectors.patches(), ...data].sort((a, b) => a.offset - b.offset) }
 }
 
-/** Writes the patches: directly when they are one run, else through the journal. */
+/**
+ * Writes the patches through the journal, even a single run: a kill cannot tear one write, but a power
+ * cut can tear a write of several sectors.
+ */
 export function applyInPlace (context: CommitContext, patches: readonly Patch[]): number {
   const runs = coalesce(patches)
   const fd = fs.openSync(context.path, 'r+')
   try {
-    if (runs.length <= 1) {
-      applyPatches(fd, runs)
-    } else {
-      writeJournal(context.path, runs)
-      applyPatches(fd, runs)
-      removeJournal(context.path)
-    }
+    applyJournaled(context.path, fd, runs)
   } finally {
     fs.closeSync(fd)
   }

@@ -86,19 +86,25 @@ export class OverlayData implements DataSource {
   }
 
   /**
-   * Byte ranges whose content may differ from the base: chunks written, and what was cut off and grown
-   * again (zeros now, old bytes in the base). Overlapping ranges are possible and harmless.
+   * Byte ranges whose content may differ from what the base's place holds: chunks written, and every
+   * byte from the truncation limit to the end that was not written (zeros now). That includes bytes past
+   * the base's own end: an in-place commit writes within the extent's last sector, whose tail still
+   * holds what an earlier shrink cut off, so a file grown by truncate(2) must get its zeros written.
+   * Sorted; overlapping ranges are merged.
    */
   changedRanges (): Array<[number, number]> {
     const ranges: Array<[number, number]> = []
+    const add = (start: number, end: number): void => {
+      const last = ranges[ranges.length - 1]
+      if (last !== undefined && start <= last[1]) last[1] = Math.max(last[1], end)
+      else if (start < end) ranges.push([start, end])
+    }
     for (const chunk of [...this.dirty].sort((a, b) => a - b)) {
       const start = chunk * CHUNK
-      const end = Math.min(this.size, start + CHUNK)
-      if (start < end) ranges.push([start, end])
+      if (start >= this.baseLimit) break
+      add(start, Math.min(this.size, start + CHUNK))
     }
-    const baseSize = this.base?.size ?? 0
-    const regrownEnd = Math.min(this.size, baseSize)
-    if (this.baseLimit < regrownEnd) ranges.push([this.baseLimit, regrownEnd])
+    add(this.baseLimit, this.size)
     return ranges
   }
 

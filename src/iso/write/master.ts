@@ -64,18 +64,41 @@ export async function writeImage (
   const dir = path.dirname(path.resolve(target))
   await checkFreeSpace(dir, bytes)
   const temp = path.join(dir, `${temporaryPrefix(target)}${process.pid}-${Date.now()}.tmp`)
-  const fd = fs.openSync(temp, 'wx', 0o644)
+  const replaced = fs.statSync(target, { throwIfNoEntry: false })
+  // Replacing an image: readable by the owner only until it has the old one's permissions (an image of mode
+  // 0600 must not be readable by others while its new version is written). A new file: 0666 less the
+  // umask, as genisoimage's.
+  const fd = fs.openSync(temp, 'wx', replaced !== undefined ? 0o600 : 0o666)
   try {
     await serializeImage(layout, content, new FdSink(fd), options.onProgress)
+    if (replaced !== undefined) takeOverAttributes(fd, replaced)
     fs.closeSync(fd)
     fs.renameSync(temp, target)
-    syncDirectory(dir)
   } catch (err) {
     try { fs.closeSync(fd) } catch { /* already closed */ }
     fs.rmSync(temp, { force: true })
     throw err
   }
+  // The new image is in place. If the directory cannot be synced, a crash could still bring back the old
+  // name (the old image, intact): a warning, not a failure, since nothing can undo the rename now.
+  try {
+    syncDirectory(dir)
+  } catch (err) {
+    log('warning: the rename of %s is not yet durable: %s', target, (err as Error).message)
+  }
   return { bytes }
+}
+
+/**
+ * The new image replaces the old one under its name, so it keeps the old one's mode and (where we may set
+ * it) owner, as an editor saving by rename does. Other hard links to the old image keep the old content:
+ * a rename cannot change that (commits of such an image append instead: commit.ts).
+ */
+function takeOverAttributes (fd: number, old: fs.Stats): void {
+  try {
+    fs.fchownSync(fd, old.uid, old.gid)
+  } catch { /* not ours to give away: the image becomes ours, as a copy made by cp would */ }
+  fs.fchmodSync(fd, old.mode & 0o7777)
 }
 
 function temporaryPrefix (target: string): string {
