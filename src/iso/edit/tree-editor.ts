@@ -4,7 +4,7 @@ import { Directory, Node, type Names } from '../model/node'
 import { NamespaceView, splitPath, type Namespace } from '../namespace'
 import { generateIsoName, validateIsoName } from '../naming/iso9660'
 import {
-  jolietNameFor, validateJolietName, validateRockRidgeName, JOLIET_LONG_MAX, JOLIET_MAX
+  cutToUnits, jolietNameFor, validateJolietName, validateRockRidgeName, JOLIET_LONG_MAX, JOLIET_MAX
 } from '../naming/joliet'
 import { withoutVersion } from '../read/names'
 import type { ImageSettings } from '../write/settings'
@@ -207,11 +207,14 @@ function uniqueJolietName (name: string, long: boolean, taken: (name: string) =>
   if (!taken(name)) return name
   const max = long ? JOLIET_LONG_MAX : JOLIET_MAX
   const dot = name.lastIndexOf('.')
-  const extension = dot > 0 ? name.slice(dot) : ''
-  const stem = dot > 0 ? name.slice(0, dot) : name
+  // An extension too long to leave room for a number is no extension (the number goes at the end).
+  const split = dot > 0 && name.length - dot < max - 8
+  const extension = split ? name.slice(dot) : ''
+  const stem = split ? name.slice(0, dot) : name
   for (let n = 1; ; n++) {
     const suffix = `~${n}`
-    const candidate = [...stem].slice(0, max - [...extension].length - suffix.length).join('') + suffix + extension
+    // Lengths in UTF-16 units, the unit of Joliet's limit (see cutToUnits).
+    const candidate = cutToUnits(stem, max - extension.length - suffix.length) + suffix + extension
     if (!taken(candidate)) return candidate
   }
 }
