@@ -190,7 +190,9 @@ export class TreeEditor {
         if (await taken('joliet', joliet)) throw exists(joliet)
       } else {
         const jolietView = await this.view('joliet').entries(parent)
-        joliet = uniqueJolietName(jolietNameFor(name, long), long, candidate => jolietView.has(candidate))
+        // An ISO9660 identifier's ";1" is its version, not part of the name (ECMA-119 7.5.1): "FOO.TXT;1" is "FOO.TXT".
+        const source = givenIn === 'iso9660' ? withoutVersion(name) : name
+        joliet = uniqueJolietName(jolietNameFor(source, long), long, candidate => jolietView.has(candidate))
       }
       names.joliet = joliet
     }
