@@ -80,6 +80,27 @@ export class TreeEditor {
     return node
   }
 
+  /**
+   * A new entry in no directory tree: a file mkisofs -hide and -hide-joliet (or -hide without -J) left
+   * out of every tree. genisoimage still writes its data; an El Torito entry may point at it (a hidden
+   * boot file boots, as a hidden boot catalog is read), which is all such an inode is good for.
+   */
+  createDetached (init: Omit<InodeInit, 'ino'>): Node {
+    const isDirectory = (init.mode & S_IFMT) === S_IFDIR
+    const inode = new Inode({ ...init, ino: this.allocateIno(), nlink: isDirectory ? 2 : 1 })
+    return new Node(undefined, {}, inode, isDirectory ? new Directory() : undefined)
+  }
+
+  /**
+   * The trees a new entry of `parent` joins, given which it is kept out of: only trees its parent is
+   * in (an entry below a Joliet-only directory is Joliet-only), and Joliet only when the image has it.
+   */
+  treesFor (parent: Node, options: Pick<NameOptions, 'iso' | 'joliet'>): { iso: boolean, joliet: boolean } {
+    const parentInIso = parent.names.iso !== undefined
+    const parentInJoliet = parent.names.joliet !== undefined && this.settings().joliet !== undefined
+    return { iso: options.iso !== false && parentInIso, joliet: options.joliet !== false && parentInJoliet }
+  }
+
   /** A new name for an existing inode (a hard link), possibly in one namespace's tree only. */
   async link (target: Node, path: string, namespace: Namespace, options: NameOptions = {}): Promise<Node> {
     const { parent, name } = await this.parentOf(path, namespace)
