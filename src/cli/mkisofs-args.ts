@@ -239,10 +239,11 @@ Masters an ISO9660 image from host files, with genisoimage's options:
   -J | -joliet            Joliet (level 3)            -joliet-long   103-character Joliet names
   -iso-level N            interchange level 1-4 (default 1; 4 is ISO 9660:1999)
   -V -sysid -A -p -P -volset ID, -volset-size N, -volset-seqno N, -copyright -abstract -biblio FILE
-  -b FILE                 El Torito boot image (path in the image); -c FILE  boot catalog path
+  -b FILE                 El Torito boot image (path in the image); -c FILE  catalog (default boot.catalog)
   -no-emul-boot | -hard-disk-boot   emulation of the current boot image (default: floppy)
   -no-boot  -boot-load-size N  -boot-load-seg N  -boot-info-table
-  -eltorito-alt-boot      start another boot entry;  -e FILE  EFI boot image;  -eltorito-platform P
+  -eltorito-alt-boot      start another boot entry;  -e FILE  EFI boot image
+  -eltorito-platform x86|PPC|Mac|efi|0-255   platform of the next -b (boot options may come before -b)
   -isohybrid-mbr FILE     isohybrid MBR (syslinux isohdpfx.bin);  -isohybrid-gpt-basdat  add a GPT
   -hide GLOB  -hide-joliet GLOB  -hidden GLOB  -m GLOB  -x PATH  -exclude-list FILE
   -graft-points           PATH arguments may be IMAGEPATH=HOSTPATH;  -path-list FILE
