@@ -1,4 +1,5 @@
 import { InvalidInputError } from '../errors'
+import { Platform } from '../iso/codec/el-torito'
 
 /*
  * genisoimage's command line (and the xorriso -as mkisofs flags people use with it): single-dash long
@@ -6,14 +7,19 @@ import { InvalidInputError } from '../errors'
  * not implement is an error naming it, never silently ignored.
  */
 
+/** One El Torito catalog entry as the command line describes it. */
 export interface BootEntryArgs {
   image: string
-  platform: 'x86' | 'efi' | 'ppc' | 'mac'
+  /** El Torito platform id (0 x86, 1 PowerPC, 2 Mac, 0xEF EFI, or any 0-255 xorriso accepts). */
+  platform: number
+  /** Unset: a 1.44 MB floppy, the default of genisoimage and xorriso alike (for -e too). */
   emulation?: 'none' | 'hard-disk'
   noBoot: boolean
   loadSize?: number
   loadSegment?: number
   bootInfoTable: boolean
+  /** -isohybrid-gpt-basdat was given for this entry: it becomes a GPT (and MBR) partition. */
+  gpt: boolean
 }
 
 export interface MkisofsArgs {
@@ -55,20 +61,51 @@ export interface MkisofsArgs {
   paths: string[]
 }
 
-type Handler = (args: MkisofsArgs, value: string) => void
+/**
+ * El Torito options as genisoimage and xorriso -as mkisofs collect them: every boot option (before or
+ * after -b) goes into the entry being described; -eltorito-alt-boot closes it (one without a boot image
+ * is no entry: its options carry on to the next, as xorriso's Xorriso_attach_boot_image does nothing
+ * then); the end of the command line closes the last. -b or -e given twice in one entry replace its
+ * image. The platform -b records is the one -eltorito-platform set last, which stays in force for every
+ * later -b (xorriso's mkisofs_b_platform_id; schily mkisofs inherits the previous entry's); -e is EFI.
+ */
+interface BootState {
+  entry: BootEntryArgs
+  platform: number
+}
+
+type Handler = (args: MkisofsArgs, value: string, boot: BootState) => void
 
 const flags = new Map<string, { takesValue: boolean, apply: Handler }>()
-function flag (names: string[], apply: (args: MkisofsArgs) => void): void {
-  for (const name of names) flags.set(name, { takesValue: false, apply: args => apply(args) })
+function flag (names: string[], apply: (args: MkisofsArgs, boot: BootState) => void): void {
+  for (const name of names) flags.set(name, { takesValue: false, apply: (args, _value, boot) => apply(args, boot) })
 }
 function option (names: string[], apply: Handler): void {
   for (const name of names) flags.set(name, { takesValue: true, apply })
 }
 
-function currentBoot (args: MkisofsArgs, option: string): BootEntryArgs {
-  const boot = args.boots[args.boots.length - 1]
-  if (boot === undefined) throw new InvalidInputError('BAD_ARGUMENT', `${option} needs a boot image first (-b or -e)`)
-  return boot
+function newEntry (): BootEntryArgs {
+  return { image: '', platform: Platform.X86, noBoot: false, bootInfoTable: false, gpt: false }
+}
+
+/** -eltorito-alt-boot, or a platform change after a boot image: the entry is complete. */
+function closeEntry (args: MkisofsArgs, boot: BootState): void {
+  if (boot.entry.image === '') return
+  args.boots.push(boot.entry)
+  boot.entry = newEntry()
+}
+
+/** xorriso's platform names (case as it takes them: "PPC", "Mac") and numbers 0-255, decimal or 0x. */
+const PLATFORM_NAMES: Record<string, number> = { x86: Platform.X86, PPC: Platform.POWERPC, Mac: Platform.MAC, efi: Platform.EFI }
+
+function platformOf (value: string): number {
+  const named = PLATFORM_NAMES[value]
+  if (named !== undefined) return named
+  if (/^(0x[0-9a-f]{1,2}|\d{1,3})$/i.test(value)) {
+    const n = Number(value)
+    if (n <= 0xff) return n
+  }
+  throw new InvalidInputError('BAD_ARGUMENT', `-eltorito-platform: "${value}" is not x86, PPC, Mac, efi or a number from 0 to 255 (0x00 to 0xff)`)
 }
 
 function integer (value: string, option: string, min: number, max: number): number {
@@ -96,36 +133,25 @@ option(['-volset-seqno'], (a, v) => { a.volumeSetSequence = integer(v, '-volset-
 option(['-copyright'], (a, v) => { a.copyright = v })
 option(['-abstract'], (a, v) => { a.abstract = v })
 option(['-biblio'], (a, v) => { a.bibliographic = v })
-/** -b and -e fill the entry -eltorito-alt-boot opened, or open one. */
-function startEntry (args: MkisofsArgs, image: string, platform?: BootEntryArgs['platform']): BootEntryArgs {
-  let entry = args.boots[args.boots.length - 1]
-  if (entry === undefined || entry.image !== '') {
-    entry = { image: '', platform: 'x86', noBoot: false, bootInfoTable: false }
-    args.boots.push(entry)
-  }
-  entry.image = image
-  if (platform !== undefined) entry.platform = platform
-  return entry
-}
-
-option(['-b', '-eltorito-boot'], (a, v) => { startEntry(a, v) })
-// xorriso: -e names the EFI boot image, a no-emulation image of platform 0xEF.
-option(['-e', '-efi-boot'], (a, v) => { startEntry(a, v, 'efi').emulation = 'none' })
+option(['-b', '-eltorito-boot'], (_a, v, b) => { b.entry.image = v; b.entry.platform = b.platform })
+// xorriso: -e names the EFI boot image (platform 0xEF); it emulates a floppy unless -no-emul-boot follows.
+option(['-e', '-efi-boot'], (_a, v, b) => { b.entry.image = v; b.entry.platform = Platform.EFI })
 option(['-c', '-eltorito-catalog'], (a, v) => { a.catalog = v })
-flag(['-no-emul-boot'], a => { currentBoot(a, '-no-emul-boot').emulation = 'none' })
-flag(['-hard-disk-boot'], a => { currentBoot(a, '-hard-disk-boot').emulation = 'hard-disk' })
-flag(['-no-boot'], a => { currentBoot(a, '-no-boot').noBoot = true })
-option(['-boot-load-size'], (a, v) => { currentBoot(a, '-boot-load-size').loadSize = integer(v, '-boot-load-size', 1, 65535) })
-option(['-boot-load-seg'], (a, v) => { currentBoot(a, '-boot-load-seg').loadSegment = integer(v, '-boot-load-seg', 0, 65535) })
-flag(['-boot-info-table'], a => { currentBoot(a, '-boot-info-table').bootInfoTable = true })
-flag(['-eltorito-alt-boot'], a => {
-  // The next -b/-e fills this entry; an -eltorito-platform in between applies to it.
-  a.boots.push({ image: '', platform: 'x86', noBoot: false, bootInfoTable: false })
+flag(['-no-emul-boot'], (_a, b) => { b.entry.emulation = 'none' })
+flag(['-hard-disk-boot'], (_a, b) => { b.entry.emulation = 'hard-disk' })
+flag(['-no-boot'], (_a, b) => { b.entry.noBoot = true })
+option(['-boot-load-size'], (_a, v, b) => {
+  // xorriso: "full" asks for the default, the whole file.
+  b.entry.loadSize = v === 'full' ? undefined : integer(v, '-boot-load-size', 1, 65535)
 })
-option(['-eltorito-platform'], (a, v) => {
-  const platform = ({ x86: 'x86', '0': 'x86', efi: 'efi', '0xef': 'efi', ppc: 'ppc', powerpc: 'ppc', '1': 'ppc', mac: 'mac', '2': 'mac' } as const)[v.toLowerCase() as 'x86']
-  if (platform === undefined) throw new InvalidInputError('BAD_ARGUMENT', `-eltorito-platform: unknown platform "${v}" (x86, efi, ppc, mac)`)
-  currentBoot(a, '-eltorito-platform').platform = platform
+option(['-boot-load-seg'], (_a, v, b) => { b.entry.loadSegment = integer(v, '-boot-load-seg', 0, 65535) })
+flag(['-boot-info-table'], (_a, b) => { b.entry.bootInfoTable = true })
+flag(['-eltorito-alt-boot'], closeEntry)
+option(['-eltorito-platform'], (a, v, b) => {
+  const platform = platformOf(v)
+  // xorrisofs(1): "If the new platform id differs from the previous one, -eltorito-alt-boot gets performed."
+  if (platform !== b.platform) closeEntry(a, b)
+  b.platform = platform
 })
 option(['-hide'], (a, v) => { a.hide.push(v) })
 option(['-hide-joliet'], (a, v) => { a.hideJoliet.push(v) })
@@ -144,7 +170,9 @@ flag(['-print-size'], a => { a.printSize = true })
 flag(['-pad'], a => { a.pad = true })
 flag(['-no-pad'], a => { a.pad = false })
 option(['-isohybrid-mbr'], (a, v) => { a.isohybridMbr = v })
-flag(['-isohybrid-gpt-basdat'], a => { a.isohybridGpt = true })
+// xorrisofs(1): "Mark the current El Torito boot image (see options -b and -e) in an actually invalid GPT
+// as partition of type Basic Data."
+flag(['-isohybrid-gpt-basdat'], (a, b) => { a.isohybridGpt = true; b.entry.gpt = true })
 flag(['-help', '--help', '-h'], a => { a.help = true })
 
 export function parseMkisofsArgs (argv: readonly string[]): MkisofsArgs {
@@ -172,6 +200,7 @@ export function parseMkisofsArgs (argv: readonly string[]): MkisofsArgs {
     help: false,
     paths: []
   }
+  const boot: BootState = { entry: newEntry(), platform: Platform.X86 }
   let i = 0
   while (i < argv.length) {
     const arg = argv[i++]
@@ -191,13 +220,13 @@ export function parseMkisofsArgs (argv: readonly string[]): MkisofsArgs {
     if (spec.takesValue) {
       const value = inlineValue ?? argv[i++]
       if (value === undefined) throw new InvalidInputError('BAD_ARGUMENT', `${name} needs a value`)
-      spec.apply(args, value)
+      spec.apply(args, value, boot)
     } else {
       if (inlineValue !== undefined) throw new InvalidInputError('BAD_ARGUMENT', `${name} takes no value`)
-      spec.apply(args, '')
+      spec.apply(args, '', boot)
     }
   }
-  args.boots = args.boots.filter(b => b.image !== '')
+  closeEntry(args, boot)
   return args
 }
 
@@ -210,10 +239,11 @@ Masters an ISO9660 image from host files, with genisoimage's options:
   -J | -joliet            Joliet (level 3)            -joliet-long   103-character Joliet names
   -iso-level N            interchange level 1-4 (default 1; 4 is ISO 9660:1999)
   -V -sysid -A -p -P -volset ID, -volset-size N, -volset-seqno N, -copyright -abstract -biblio FILE
-  -b FILE                 El Torito boot image (path in the image); -c FILE  boot catalog path
+  -b FILE                 El Torito boot image (path in the image); -c FILE  catalog (default boot.catalog)
   -no-emul-boot | -hard-disk-boot   emulation of the current boot image (default: floppy)
   -no-boot  -boot-load-size N  -boot-load-seg N  -boot-info-table
-  -eltorito-alt-boot      start another boot entry;  -e FILE  EFI boot image;  -eltorito-platform P
+  -eltorito-alt-boot      start another boot entry;  -e FILE  EFI boot image
+  -eltorito-platform x86|PPC|Mac|efi|0-255   platform of the next -b (boot options may come before -b)
   -isohybrid-mbr FILE     isohybrid MBR (syslinux isohdpfx.bin);  -isohybrid-gpt-basdat  add a GPT
   -hide GLOB  -hide-joliet GLOB  -hidden GLOB  -m GLOB  -x PATH  -exclude-list FILE
   -graft-points           PATH arguments may be IMAGEPATH=HOSTPATH;  -path-list FILE

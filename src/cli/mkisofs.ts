@@ -1,8 +1,10 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { InvalidInputError } from '../errors'
-import { importHostTree } from '../iso/edit/host-import'
+import { HostImport } from '../iso/edit/host-import'
 import { IsoImage, type CreateOptions } from '../iso/image'
+import { Node } from '../iso/model/node'
+import { defaultTimestampMs } from '../iso/write/settings'
 import { globMatcher } from './glob'
 import { mib, Progress } from './format'
 import { MKISOFS_HELP, parseMkisofsArgs, type MkisofsArgs } from './mkisofs-args'
@@ -32,28 +34,41 @@ export async function mkisofs (argv: readonly string[]): Promise<void> {
   const progress = new Progress('adding', !args.quiet && process.stderr.isTTY === true)
   const exclude = globMatcher([...args.exclude, ...args.excludeLists.flatMap(readLines)])
   const excludedPaths = new Set(args.excludePaths.map(p => path.resolve(p)))
-  const importOptions = {
+  // genisoimage's attributes for directories no source directory stands for (tree.c init_fstatbuf): mode
+  // 0555, the caller's uid and gid (0 with -r), created now. The root has them until a source directory
+  // grafted onto it gives it its own.
+  const synthetic = {
+    mode: 0o555,
+    uid: args.rationalRock ? 0 : process.getuid?.() ?? 0,
+    gid: args.rationalRock ? 0 : process.getgid?.() ?? 0,
+    mtimeMs: defaultTimestampMs()
+  }
+  image.setNodeAttributes(image.root, { ...synthetic, atimeMs: synthetic.mtimeMs, ctimeMs: synthetic.mtimeMs })
+  const run = new HostImport(image, {
+    remember: bootPaths(args),
     exclude: (host: string, name: string) => exclude(host, name) || excludedPaths.has(path.resolve(host)),
     hideFromIso: matcher(args.hide),
     hideFromJoliet: matcher(args.hideJoliet),
     hidden: matcher(args.hidden),
     rationalRock: args.rationalRock,
+    syntheticDirectory: synthetic,
+    attributesFromSource: true,
     onEntry: (n: number) => progress.update(() => `${n} entries`),
     onSkip: (host: string, reason: string) => { if (!args.quiet) process.stderr.write(`isotool: ${host} left out: ${reason}\n`) }
-  }
+  })
   for (const spec of sources) {
     const { target, source } = graft(spec, args.graftPoints)
     if (!fs.existsSync(source)) throw new InvalidInputError('NOT_FOUND', `${source}: no such file or directory`)
     const st = fs.statSync(source)
     if (!st.isDirectory() && target !== undefined && !target.endsWith('/')) {
       // "/path/name=file": the file goes in under the name the graft point gives it.
-      await importHostTree(image, source, path.posix.dirname(target), { ...importOptions, as: path.posix.basename(target) })
+      await run.add(source, path.posix.dirname(target), path.posix.basename(target))
       continue
     }
-    await importHostTree(image, source, target ?? '/', importOptions)
+    await run.add(source, target ?? '/')
   }
   progress.done()
-  await addBoot(image, args)
+  await addBoot(image, args, run)
   const paddingSectors = args.pad ? PAD_SECTORS : 0
   if (args.printSize) {
     const bytes = await image.estimateSize({ paddingSectors })
@@ -70,29 +85,72 @@ export async function mkisofs (argv: readonly string[]): Promise<void> {
   if (args.verbose) process.stderr.write(`${result.bytes / 2048} extents written (${mib(result.bytes)})\n`)
 }
 
-async function addBoot (image: IsoImage, args: MkisofsArgs): Promise<void> {
-  let first = true
-  for (const boot of args.boots) {
-    // genisoimage's default catalog: boot.catalog next to the first boot image.
-    const catalogPath = args.catalog !== undefined ? `/${args.catalog.replace(/^\/+/, '')}` : path.posix.join(path.posix.dirname(`/${boot.image}`), 'boot.catalog')
+/**
+ * genisoimage and xorriso -as mkisofs both put the catalog at /boot.catalog in the root when no -c names
+ * it (checked: genisoimage 1.1.11, xorriso 1.5.4).
+ */
+const DEFAULT_CATALOG = 'boot.catalog'
+
+/** The image paths of the boot files, in host names: what HostImport must find for addBoot. */
+function bootPaths (args: MkisofsArgs): string[] {
+  return args.boots.map(boot => `/${boot.image.replace(/^\/+/, '')}`)
+}
+
+async function addBoot (image: IsoImage, args: MkisofsArgs, run: HostImport): Promise<void> {
+  if (args.isohybridGpt && args.isohybridMbr === undefined) throw new InvalidInputError('BAD_ARGUMENT', '-isohybrid-gpt-basdat needs -isohybrid-mbr')
+  if (args.boots.length === 0) {
+    if (args.isohybridMbr !== undefined) throw new InvalidInputError('BAD_ARGUMENT', '-isohybrid-mbr needs an El Torito boot image (-b)')
+    return
+  }
+  const paths = bootPaths(args)
+  for (const [index, boot] of args.boots.entries()) {
+    // Found by host names, hidden or not: genisoimage boots a boot file -hide left out of every tree
+    // (tree.c search_tree_file looks at every entry read), and in an image without Rock Ridge or Joliet
+    // "isolinux/isolinux.bin" is named ISOLINUX/ISOLINUX.BIN.
+    const node = run.fileAt(paths[index])
+    if (node === undefined) throw new InvalidInputError('NOT_FOUND', `boot image ${boot.image} is not among the files added (genisoimage: "cant find the boot image")`)
     await image.addElTorito({
-      bootFile: `/${boot.image.replace(/^\/+/, '')}`,
-      catalogPath: first ? catalogPath : undefined,
+      bootFile: paths[index],
+      bootInode: node.inode,
+      // The catalog gets its names below, as a file from the host would.
+      hiddenCatalog: index === 0,
       platform: boot.platform,
-      // genisoimage's default emulation is a 1.44 MB floppy; xorriso's -e images are never emulated.
-      emulation: boot.emulation ?? (boot.platform === 'efi' ? 'none' : 'floppy'),
+      emulation: boot.emulation ?? 'floppy',
       loadSize: boot.loadSize,
       loadSegment: boot.loadSegment,
       bootInfoTable: boot.bootInfoTable,
       bootable: !boot.noBoot
     })
-    first = false
   }
+  await nameCatalog(image, args, run)
   if (args.isohybridMbr !== undefined) {
-    await image.addIsohybrid({ mbr: fs.readFileSync(args.isohybridMbr), gpt: args.isohybridGpt })
-  } else if (args.isohybridGpt) {
-    throw new InvalidInputError('BAD_ARGUMENT', '-isohybrid-gpt-basdat needs -isohybrid-mbr')
+    const marked = args.boots.flatMap((boot, index) => boot.gpt ? [index] : [])
+    if (marked.length > 1) {
+      throw new InvalidInputError('UNSUPPORTED', '-isohybrid-gpt-basdat is given for more than one boot entry; only one can be a GPT partition here')
+    }
+    await image.addIsohybrid({ mbr: fs.readFileSync(args.isohybridMbr), gpt: args.isohybridGpt, gptEntry: marked[0] })
   }
+}
+
+/**
+ * Gives the catalog its directory records: at -c's path (default /boot.catalog), its names derived from
+ * that host-style name as any added file's are. genisoimage matches -hide against the path -c gives
+ * (eltorito.c; "-hide boot.cat" does not hide isolinux/boot.cat, "-hide isolinux/boot.cat" does) and
+ * -hide-joliet not at all: a hidden catalog stays in the Joliet tree, or has no record where there is
+ * no Joliet.
+ */
+async function nameCatalog (image: IsoImage, args: MkisofsArgs, run: HostImport): Promise<void> {
+  const boot = await image.bootConfiguration()
+  if (boot === undefined) return
+  const catalog = args.catalog ?? DEFAULT_CATALOG
+  const hidden = args.hide.length > 0 && globMatcher(args.hide)(catalog, catalog)
+  if (hidden && !args.joliet) return
+  const parts = catalog.split('/').filter(p => p !== '' && p !== '.')
+  const name = parts.pop()
+  if (name === undefined) throw new InvalidInputError('BAD_PATH', `-c ${catalog} names no file`)
+  const parent = await run.directoryAt(parts.join('/'))
+  if (parent === undefined) throw new InvalidInputError('NOT_FOUND', `-c ${catalog}: directory /${parts.join('/')} is not in the image`)
+  await image.linkChild(new Node(undefined, {}, boot.catalog), parent, name, { hostName: true, iso: !hidden })
 }
 
 function volumeOf (args: MkisofsArgs): CreateOptions['volume'] {
@@ -120,10 +178,15 @@ function graft (spec: string, graftPoints: boolean): { target?: string, source: 
   return { target, source: spec.slice(at + 1).replace(/\\=/g, '=') }
 }
 
+/**
+ * -hide, -hide-joliet, -hidden: a glob matches the entry's name or its host path as the source argument
+ * spells it ("src/docs/a.txt"), as genisoimage matches them; not its path in the image ("/docs/a.txt"
+ * hides nothing in genisoimage either).
+ */
 function matcher (patterns: string[]): ((host: string, imagePath: string) => boolean) | undefined {
   if (patterns.length === 0) return undefined
   const match = globMatcher(patterns)
-  return (host, imagePath) => match(host, path.basename(host)) || match(imagePath, path.basename(host))
+  return host => match(host, path.basename(host))
 }
 
 function readLines (file: string): string[] {

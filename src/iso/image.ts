@@ -366,14 +366,14 @@ export class IsoImage {
    */
   async addElTorito (options: ElToritoOptions, namespace?: Namespace): Promise<void> {
     await this.readBootStructures()
-    const bootNode = await this.lookup(options.bootFile, namespace)
-    if (bootNode.inode.kind !== 'file') throw new InvalidInputError('BAD_ARGUMENT', `${options.bootFile} is not a regular file`)
-    const image = await bootImageFor(bootNode.inode, options)
+    const bootInode = options.bootInode ?? (await this.lookup(options.bootFile, namespace)).inode
+    if (bootInode.kind !== 'file') throw new InvalidInputError('BAD_ARGUMENT', `${options.bootFile} is not a regular file`)
+    const image = await bootImageFor(bootInode, options)
     let boot = this.boot as BootConfiguration | undefined
     if (boot === undefined) {
       const catalogPath = options.catalogPath ?? '/boot.cat'
       const catalog = options.hiddenCatalog === true
-        ? new Inode({ mode: S_IFREG | 0o444, times: bootNode.inode.times, data: new BufferSource(Buffer.alloc(SECTOR_SIZE)), ino: this.edits.tree.allocateIno() })
+        ? new Inode({ mode: S_IFREG | 0o444, times: bootInode.times, data: new BufferSource(Buffer.alloc(SECTOR_SIZE)), ino: this.edits.tree.allocateIno() })
         : (await this.addNode(catalogPath, 'file', { namespace, mode: 0o444 }, { data: new BufferSource(Buffer.alloc(SECTOR_SIZE)) })).inode
       boot = addBootImage(undefined, catalog, image, options)
     } else {

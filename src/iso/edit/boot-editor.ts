@@ -10,6 +10,11 @@ import type { Names, Node } from '../model/node'
 export interface ElToritoOptions {
   /** Path of the boot file in the image. */
   bootFile: string
+  /**
+   * The boot file itself, when it has no directory record (mkisofs -hide of the boot file, which still
+   * boots: El Torito points at data, not at names). `bootFile` then only names it in messages.
+   */
+  bootInode?: Inode
   /** Path of the catalog file (default /boot.cat); it is created. */
   catalogPath?: string
   /** Record the catalog without a directory entry (xorriso -boot_catalog_hidden). */
@@ -121,6 +126,11 @@ export interface IsohybridOptions {
   mbr: Buffer
   /** Add a GPT (and the EFI boot image as a partition), as xorriso -isohybrid-gpt-basdat. */
   gpt?: boolean
+  /**
+   * Which boot entry (in catalog order, 0 the default entry) becomes the GPT partition and MBR partition
+   * 2: the one xorriso's -isohybrid-gpt-basdat was given for. Default: the first EFI entry.
+   */
+  gptEntry?: number
   /** MBR type of the partition covering the image (default 0x17; 0x00 with a GPT, as xorriso). */
   partitionType?: number
 }
@@ -135,8 +145,14 @@ export async function isohybridFor (boot: BootConfiguration | undefined, options
     throw new InvalidInputError('BAD_ARGUMENT', 'the default boot file has no isohybrid signature (isolinux.bin from syslinux 3.72 or later has one)')
   }
   if (options.mbr.length < 432) throw new InvalidInputError('BAD_ARGUMENT', `MBR template of ${options.mbr.length} bytes is shorter than 432`)
-  const efi = boot.sections.flatMap(s => s.platform === Platform.EFI ? s.images : [])[0] ??
-    (boot.validation.platform === Platform.EFI ? boot.defaultImage : undefined)
+  const entries = allBootImages(boot)
+  if (options.gptEntry !== undefined && entries[options.gptEntry] === undefined) {
+    throw new InvalidInputError('BAD_ARGUMENT', `there is no boot entry ${options.gptEntry} to mark in the GPT (the catalog has ${entries.length})`)
+  }
+  const efi = options.gptEntry !== undefined
+    ? entries[options.gptEntry]
+    : boot.sections.flatMap(s => s.platform === Platform.EFI ? s.images : [])[0] ??
+      (boot.validation.platform === Platform.EFI ? boot.defaultImage : undefined)
   const gpt = options.gpt === true
   return {
     template: Buffer.from(options.mbr.subarray(0, 432)),

@@ -18,6 +18,24 @@ export interface ImportOptions {
   hidden?: (hostPath: string, imagePath: string) => boolean
   /** mkisofs -r: owner 0, everything readable, execute bits spread, write and special bits cleared. */
   rationalRock?: boolean
+  /**
+   * Attributes of directories no host directory stands for: the parents a graft point names. Default:
+   * the library's (0755, owner 0, now).
+   */
+  syntheticDirectory?: Pick<AddOptions, 'mode' | 'uid' | 'gid' | 'mtimeMs'>
+  /**
+   * A source directory gives the image directory it is imported into its mode, owner and times: the
+   * root the first time (genisoimage and xorriso take the root's from the first source directory grafted
+   * onto it), any other target directory when this import creates it (`-graft-points x/y=dir`: y is dir).
+   * Default false: target directories keep what they have.
+   */
+  attributesFromSource?: boolean
+  /**
+   * Image paths in host names ("/isolinux/isolinux.bin") whose files `fileAt` should find afterwards
+   * (mkisofs -b): found by the names the files have on the host, whatever their names in the image, and
+   * whether or not any tree shows them.
+   */
+  remember?: Iterable<string>
   /** When importing a single file: its name in the image (default: its host name). */
   as?: string
   onEntry?: (count: number) => void
@@ -32,76 +50,180 @@ export interface ImportOptions {
  * Works on nodes, not paths: an entry hidden from one tree still gets its children.
  */
 export async function importHostTree (image: IsoImage, hostPath: string, target: string, options: ImportOptions = {}): Promise<number> {
-  const links = new Map<string, Node>()
-  const root = await ensureDirectory(image, target)
-  const base = target === '/' ? '' : target.replace(/\/+$/, '')
-  const st = fs.lstatSync(hostPath)
-  if (!st.isDirectory()) {
-    const name = options.as ?? path.basename(hostPath)
-    await addOne(image, root, hostPath, name, `${base}/${name}`, st, options, links)
-    return 1
-  }
-  let count = 0
-  const stack: Array<{ host: string, image: string, node: Node }> = [{ host: hostPath, image: base, node: root }]
-  while (stack.length > 0) {
-    const dir = stack.pop() as { host: string, image: string, node: Node }
-    const subdirectories: Array<{ host: string, image: string, node: Node }> = []
-    for (const name of fs.readdirSync(dir.host).sort()) {
-      const host = path.join(dir.host, name)
-      if (options.exclude?.(host, name) === true) continue
-      const entry = fs.lstatSync(host)
-      const imagePath = `${dir.image}/${name}`
-      // Without Rock Ridge nothing can record a symlink or a special file; genisoimage leaves them out too.
-      if (!entry.isFile() && !entry.isDirectory() && image.extensions.rockRidge === undefined) {
-        options.onSkip?.(host, 'symbolic links and special files need Rock Ridge (-R)')
-        continue
-      }
-      const node = await addOne(image, dir.node, host, name, imagePath, entry, options, links)
-      options.onEntry?.(++count)
-      if (entry.isDirectory()) subdirectories.push({ host, image: imagePath, node })
-    }
-    for (let i = subdirectories.length - 1; i >= 0; i--) stack.push(subdirectories[i])
-  }
-  return count
+  return await new HostImport(image, options).add(hostPath, target, options.as)
 }
 
-async function addOne (
-  image: IsoImage, parent: Node, host: string, name: string, imagePath: string, st: fs.Stats, options: ImportOptions, links: Map<string, Node>
-): Promise<Node> {
-  const add: AddOptions = {
-    hostName: true,
-    mode: st.mode & 0o7777,
-    uid: st.uid,
-    gid: st.gid,
-    mtimeMs: clampedTimeMs(st.mtimeMs),
-    atimeMs: clampedTimeMs(st.atimeMs),
-    ctimeMs: clampedTimeMs(st.ctimeMs)
+/**
+ * One import run over several sources (mkisofs's PATH arguments): hard links are found across all of
+ * them (genisoimage shares one extent between `a.txt` and `b.txt` given as two arguments when they are one
+ * inode), and files left out of every tree are remembered by image path for El Torito to find.
+ */
+export class HostImport {
+  private readonly links = new Map<string, Node>()
+  /** The files of `options.remember`, as they are imported. */
+  private readonly remembered = new Map<string, Node | undefined>()
+  private rootTaken = false
+
+  constructor (private readonly image: IsoImage, private readonly options: ImportOptions = {}) {
+    for (const p of options.remember ?? []) this.remembered.set(normalize(p), undefined)
   }
-  if (options.rationalRock === true) rationalize(add, st)
-  if (options.hideFromIso?.(host, imagePath) === true) add.iso = false
-  if (options.hideFromJoliet?.(host, imagePath) === true) add.joliet = false
-  if (options.hidden?.(host, imagePath) === true) add.hidden = true
-  if (st.isDirectory()) {
-    const existing = await existingChild(image, parent, name)
-    if (existing !== undefined) {
-      if (!existing.isDirectory) throw new InvalidInputError('EXISTS', `${imagePath} exists and is not a directory`)
-      return existing
+
+  /**
+   * A file named in `options.remember`, by its path in host names: genisoimage looks boot files up that
+   * way, among every entry it read, hidden ones included (tree.c search_tree_file compares host names).
+   * In an image without Rock Ridge or Joliet no view knows those names ("isolinux" is ISOLINUX there).
+   */
+  fileAt (imagePath: string): Node | undefined {
+    return this.remembered.get(normalize(imagePath))
+  }
+
+  /** A directory by its path in host names (see fileAt), if a tree shows it. */
+  async directoryAt (imagePath: string): Promise<Node | undefined> {
+    let node: Node | undefined = this.image.root
+    for (const part of normalize(imagePath).split('/').filter(p => p !== '')) {
+      node = await existingChild(this.image, node, part)
+      if (node === undefined || !node.isDirectory) return undefined
     }
-    return await createDirectory(image, parent, name, add)
-  }
-  if (st.isFile()) {
-    // Hard links share one inode (and one copy of the data) in the image too.
-    const key = `${st.dev}:${st.ino}`
-    const first = st.nlink > 1 ? links.get(key) : undefined
-    if (first !== undefined) return await image.linkChild(first, parent, name, { iso: add.iso, joliet: add.joliet, hostName: true })
-    const node = await image.addChild(parent, name, 'file', { data: new HostFileSource(host, st.size) }, add)
-    if (st.nlink > 1) links.set(key, node)
     return node
   }
-  if (st.isSymbolicLink()) return await image.addChild(parent, name, 'symlink', { symlinkTarget: fs.readlinkSync(host) }, add)
-  const special: FileKind | undefined = st.isFIFO() ? 'fifo' : st.isSocket() ? 'socket' : st.isCharacterDevice() ? 'char-device' : st.isBlockDevice() ? 'block-device' : undefined
-  if (special === undefined) throw new InvalidInputError('UNSUPPORTED', `${host}: unsupported file type`)
-  return await image.addChild(parent, name, special, { rdev: st.rdev }, add)
+
+  private remember (imagePath: string, node: Node): void {
+    if (this.remembered.has(imagePath)) this.remembered.set(imagePath, node)
+  }
+
+  /** Imports `hostPath` into the image directory `target`; `as` renames a single file. */
+  async add (hostPath: string, target: string, as?: string): Promise<number> {
+    const image = this.image
+    const options = this.options
+    const { node: root, created } = await this.ensureDirectory(target)
+    const base = target === '/' ? '' : target.replace(/\/+$/, '')
+    const st = fs.lstatSync(hostPath)
+    if (!st.isDirectory()) {
+      const name = as ?? path.basename(hostPath)
+      await this.addOne(root, hostPath, name, `${base}/${name}`, st)
+      return 1
+    }
+    const isRoot = root === image.root
+    if (options.attributesFromSource === true && ((isRoot && !this.rootTaken) || (!isRoot && created))) {
+      if (isRoot) this.rootTaken = true
+      const add = this.attributesOf(st)
+      image.setNodeAttributes(root, { mode: add.mode, uid: add.uid, gid: add.gid, mtimeMs: add.mtimeMs, atimeMs: add.atimeMs, ctimeMs: add.ctimeMs })
+    }
+    let count = 0
+    const stack: Array<{ host: string, image: string, node: Node }> = [{ host: hostPath, image: base, node: root }]
+    while (stack.length > 0) {
+      const dir = stack.pop() as { host: string, image: string, node: Node }
+      const subdirectories: Array<{ host: string, image: string, node: Node }> = []
+      for (const name of fs.readdirSync(dir.host).sort()) {
+        // Spelled as the source argument spells it ("./src/a"): -hide and -m globs match that, as genisoimage's do.
+        const host = dir.host.endsWith('/') ? dir.host + name : `${dir.host}/${name}`
+        if (options.exclude?.(host, name) === true) continue
+        const entry = fs.lstatSync(host)
+        const imagePath = `${dir.image}/${name}`
+        // Without Rock Ridge nothing can record a symlink or a special file; genisoimage leaves them out too.
+        if (!entry.isFile() && !entry.isDirectory() && image.extensions.rockRidge === undefined) {
+          options.onSkip?.(host, 'symbolic links and special files need Rock Ridge (-R)')
+          continue
+        }
+        const node = await this.addOne(dir.node, host, name, imagePath, entry)
+        options.onEntry?.(++count)
+        if (entry.isDirectory()) subdirectories.push({ host, image: imagePath, node })
+      }
+      for (let i = subdirectories.length - 1; i >= 0; i--) stack.push(subdirectories[i])
+    }
+    return count
+  }
+
+  private attributesOf (st: fs.Stats): AddOptions {
+    const add: AddOptions = {
+      hostName: true,
+      mode: st.mode & 0o7777,
+      uid: st.uid,
+      gid: st.gid,
+      mtimeMs: clampedTimeMs(st.mtimeMs),
+      atimeMs: clampedTimeMs(st.atimeMs),
+      ctimeMs: clampedTimeMs(st.ctimeMs)
+    }
+    if (this.options.rationalRock === true) rationalize(add, st)
+    return add
+  }
+
+  private async addOne (parent: Node, host: string, name: string, imagePath: string, st: fs.Stats): Promise<Node> {
+    const image = this.image
+    const options = this.options
+    const add = this.attributesOf(st)
+    if (options.hideFromIso?.(host, imagePath) === true) add.iso = false
+    if (options.hideFromJoliet?.(host, imagePath) === true) add.joliet = false
+    if (options.hidden?.(host, imagePath) === true) add.hidden = true
+    const trees = image.edits.tree.treesFor(parent, add)
+    if (!trees.iso && !trees.joliet) return this.addDetached(host, imagePath, st, add)
+    if (st.isDirectory()) {
+      const existing = await existingChild(image, parent, name)
+      if (existing !== undefined) {
+        if (!existing.isDirectory) throw new InvalidInputError('EXISTS', `${imagePath} exists and is not a directory`)
+        return existing
+      }
+      return await createDirectory(image, parent, name, add)
+    }
+    if (st.isFile()) {
+      // Hard links share one inode (and one copy of the data) in the image too.
+      const key = `${st.dev}:${st.ino}`
+      const first = st.nlink > 1 ? this.links.get(key) : undefined
+      let node: Node
+      if (first !== undefined) node = await image.linkChild(first, parent, name, { iso: add.iso, joliet: add.joliet, hostName: true })
+      else node = await image.addChild(parent, name, 'file', { data: new HostFileSource(host, st.size) }, add)
+      if (first === undefined && st.nlink > 1) this.links.set(key, node)
+      this.remember(imagePath, node)
+      return node
+    }
+    if (st.isSymbolicLink()) return await image.addChild(parent, name, 'symlink', { symlinkTarget: fs.readlinkSync(host) }, add)
+    const special = specialKind(st)
+    if (special === undefined) throw new InvalidInputError('UNSUPPORTED', `${host}: unsupported file type`)
+    return await image.addChild(parent, name, special, { rdev: st.rdev }, add)
+  }
+
+  /**
+   * An entry hidden from every tree it could be in (mkisofs -hide and -hide-joliet, or -hide without -J).
+   * genisoimage writes such a file's data with no directory record pointing at it; we keep the file only
+   * for El Torito (a hidden boot file still boots) and write its data only if a boot entry points at it.
+   * A directory's contents are hidden with it (genisoimage: "the contents of that directory will be
+   * hidden"): its files are remembered the same way.
+   */
+  private addDetached (host: string, imagePath: string, st: fs.Stats, add: AddOptions): Node {
+    const edits = this.image.edits
+    if (st.isDirectory()) return edits.addDetached('directory', {}, add)
+    if (st.isFile()) {
+      const key = `${st.dev}:${st.ino}`
+      const node = (st.nlink > 1 ? this.links.get(key) : undefined) ?? edits.addDetached('file', { data: new HostFileSource(host, st.size) }, add)
+      if (st.nlink > 1 && !this.links.has(key)) this.links.set(key, node)
+      this.remember(imagePath, node)
+      return node
+    }
+    // A symlink or special file in no tree has nothing anyone could use.
+    return edits.addDetached(specialKind(st) ?? 'symlink', {}, add)
+  }
+
+  /** Creates the target directory and its parents (graft points may name new ones). */
+  private async ensureDirectory (target: string): Promise<{ node: Node, created: boolean }> {
+    const image = this.image
+    let node = image.root
+    let created = false
+    for (const part of target.split('/').filter(p => p !== '')) {
+      const existing = await existingChild(image, node, part)
+      if (existing !== undefined && !existing.isDirectory) throw new InvalidInputError('EXISTS', `${part} exists and is not a directory`)
+      created = existing === undefined
+      node = existing ?? await createDirectory(image, node, part, { ...this.options.syntheticDirectory })
+    }
+    return { node, created }
+  }
+}
+
+function normalize (imagePath: string): string {
+  return '/' + imagePath.split('/').filter(p => p !== '' && p !== '.').join('/')
+}
+
+function specialKind (st: fs.Stats): FileKind | undefined {
+  return st.isFIFO() ? 'fifo' : st.isSocket() ? 'socket' : st.isCharacterDevice() ? 'char-device' : st.isBlockDevice() ? 'block-device' : undefined
 }
 
 /** mkisofs -r (man page, "-r"): sane permissions for a read-only medium shared by everyone. */
@@ -135,16 +257,5 @@ async function createDirectory (image: IsoImage, parent: Node, name: string, add
   let map = createdDirectories.get(parent)
   if (map === undefined) createdDirectories.set(parent, map = new Map())
   map.set(name, node)
-  return node
-}
-
-/** Creates the target directory and its parents (graft points may name new ones). */
-async function ensureDirectory (image: IsoImage, target: string): Promise<Node> {
-  let node = image.root
-  for (const part of target.split('/').filter(p => p !== '')) {
-    const existing = await existingChild(image, node, part)
-    if (existing !== undefined && !existing.isDirectory) throw new InvalidInputError('EXISTS', `${part} exists and is not a directory`)
-    node = existing ?? await createDirectory(image, node, part, {})
-  }
   return node
 }

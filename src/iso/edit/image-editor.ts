@@ -2,7 +2,7 @@ import { InvalidInputError } from '../../errors'
 import { BufferSource, type DataSource } from '../model/data-source'
 import { ChangeSet } from '../model/change-set'
 import { HostFileSource, spoolStream } from '../model/host-sources'
-import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type FileKind } from '../model/inode'
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type FileKind, type InodeInit } from '../model/inode'
 import { NodeFlag, type Node } from '../model/node'
 import { OverlayData } from '../model/overlay-data'
 import type { Namespace } from '../namespace'
@@ -40,6 +40,19 @@ export interface EntryContent {
   data?: DataSource
   symlinkTarget?: string
   rdev?: number
+}
+
+/**
+ * Owners are recorded in Rock Ridge PX (RRIP 4.1.1) as 32-bit both-endian numbers: anything else would be
+ * written cut to 32 bits, an owner nobody asked for.
+ */
+function checkIds (attributes: { uid?: number, gid?: number }): void {
+  for (const [field, value] of [['uid', attributes.uid], ['gid', attributes.gid]] as const) {
+    if (value === undefined) continue
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+      throw new InvalidInputError('BAD_ARGUMENT', `${field} ${value} is not a number from 0 to 4294967295 (Rock Ridge records 32 bits)`, { [field]: value })
+    }
+  }
 }
 
 const TYPE_BITS: Record<FileKind, number> = {
@@ -88,20 +101,33 @@ export class ImageEditor {
     if (kind !== 'file' && kind !== 'directory' && this.settings().rockRidge === undefined) {
       throw new InvalidInputError('UNSUPPORTED', `${kind === 'symlink' ? 'symbolic links' : 'special files'} need Rock Ridge`)
     }
+    const node = await this.tree.createIn(parent, name, namespace, this.inodeInit(kind, content, options), options)
+    if (options.hidden === true) node.flags |= NodeFlag.HIDDEN
+    this.changes.structure = true
+    return node
+  }
+
+  /**
+   * An entry with content and attributes but no name in any tree (see TreeEditor.createDetached): what
+   * mkisofs makes of a file hidden from every tree. Only an El Torito entry can point at it.
+   */
+  addDetached (kind: FileKind, content: EntryContent, options: AddOptions = {}): Node {
+    return this.tree.createDetached(this.inodeInit(kind, content, options))
+  }
+
+  private inodeInit (kind: FileKind, content: EntryContent, options: AddOptions): Omit<InodeInit, 'ino'> {
+    checkIds(options)
     const now = defaultTimestampMs()
     const mtimeMs = options.mtimeMs ?? now
     const permissions = options.mode ?? (kind === 'directory' ? 0o755 : kind === 'symlink' ? 0o777 : 0o644)
-    const node = await this.tree.createIn(parent, name, namespace, {
+    return {
       mode: TYPE_BITS[kind] | (permissions & 0o7777),
       uid: options.uid ?? 0,
       gid: options.gid ?? 0,
       times: { mtimeMs, atimeMs: options.atimeMs ?? mtimeMs, ctimeMs: options.ctimeMs ?? mtimeMs },
       posix: this.settings().rockRidge !== undefined,
       ...content
-    }, options)
-    if (options.hidden === true) node.flags |= NodeFlag.HIDDEN
-    this.changes.structure = true
-    return node
+    }
   }
 
   /** Another name for `target`'s inode in `parent`. */
@@ -141,6 +167,7 @@ export class ImageEditor {
   }
 
   setAttributes (node: Node, attributes: Attributes): void {
+    checkIds(attributes)
     const inode = node.inode
     if (attributes.mode !== undefined) inode.mode = (inode.mode & S_IFMT) | (attributes.mode & 0o7777)
     if (attributes.uid !== undefined) inode.uid = attributes.uid

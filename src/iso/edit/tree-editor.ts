@@ -4,7 +4,7 @@ import { Directory, Node, type Names } from '../model/node'
 import { NamespaceView, splitPath, type Namespace } from '../namespace'
 import { generateIsoName, validateIsoName } from '../naming/iso9660'
 import {
-  jolietNameFor, validateJolietName, validateRockRidgeName, JOLIET_LONG_MAX, JOLIET_MAX
+  cutToUnits, jolietNameFor, validateJolietName, validateRockRidgeName, JOLIET_LONG_MAX, JOLIET_MAX
 } from '../naming/joliet'
 import { withoutVersion } from '../read/names'
 import type { ImageSettings } from '../write/settings'
@@ -78,6 +78,27 @@ export class TreeEditor {
     await this.attach(parent, node)
     if (isDirectory) parent.inode.nlink++
     return node
+  }
+
+  /**
+   * A new entry in no directory tree: a file mkisofs -hide and -hide-joliet (or -hide without -J) left
+   * out of every tree. genisoimage still writes its data; an El Torito entry may point at it (a hidden
+   * boot file boots, as a hidden boot catalog is read), which is all such an inode is good for.
+   */
+  createDetached (init: Omit<InodeInit, 'ino'>): Node {
+    const isDirectory = (init.mode & S_IFMT) === S_IFDIR
+    const inode = new Inode({ ...init, ino: this.allocateIno(), nlink: isDirectory ? 2 : 1 })
+    return new Node(undefined, {}, inode, isDirectory ? new Directory() : undefined)
+  }
+
+  /**
+   * The trees a new entry of `parent` joins, given which it is kept out of: only trees its parent is
+   * in (an entry below a Joliet-only directory is Joliet-only), and Joliet only when the image has it.
+   */
+  treesFor (parent: Node, options: Pick<NameOptions, 'iso' | 'joliet'>): { iso: boolean, joliet: boolean } {
+    const parentInIso = parent.names.iso !== undefined
+    const parentInJoliet = parent.names.joliet !== undefined && this.settings().joliet !== undefined
+    return { iso: options.iso !== false && parentInIso, joliet: options.joliet !== false && parentInJoliet }
   }
 
   /** A new name for an existing inode (a hard link), possibly in one namespace's tree only. */
@@ -190,7 +211,9 @@ export class TreeEditor {
         if (await taken('joliet', joliet)) throw exists(joliet)
       } else {
         const jolietView = await this.view('joliet').entries(parent)
-        joliet = uniqueJolietName(jolietNameFor(name, long), long, candidate => jolietView.has(candidate))
+        // An ISO9660 identifier's ";1" is its version, not part of the name (ECMA-119 7.5.1): "FOO.TXT;1" is "FOO.TXT".
+        const source = givenIn === 'iso9660' ? withoutVersion(name) : name
+        joliet = uniqueJolietName(jolietNameFor(source, long), long, candidate => jolietView.has(candidate))
       }
       names.joliet = joliet
     }
@@ -207,11 +230,14 @@ function uniqueJolietName (name: string, long: boolean, taken: (name: string) =>
   if (!taken(name)) return name
   const max = long ? JOLIET_LONG_MAX : JOLIET_MAX
   const dot = name.lastIndexOf('.')
-  const extension = dot > 0 ? name.slice(dot) : ''
-  const stem = dot > 0 ? name.slice(0, dot) : name
+  // An extension too long to leave room for a number is no extension (the number goes at the end).
+  const split = dot > 0 && name.length - dot < max - 8
+  const extension = split ? name.slice(dot) : ''
+  const stem = split ? name.slice(0, dot) : name
   for (let n = 1; ; n++) {
     const suffix = `~${n}`
-    const candidate = [...stem].slice(0, max - [...extension].length - suffix.length).join('') + suffix + extension
+    // Lengths in UTF-16 units, the unit of Joliet's limit (see cutToUnits).
+    const candidate = cutToUnits(stem, max - extension.length - suffix.length) + suffix + extension
     if (!taken(candidate)) return candidate
   }
 }

@@ -14,8 +14,20 @@ const FORBIDDEN = /[*/:;?\\\u0000-\u001f]/g
  * A name longer than the limit is cut at the limit, extension or not, as genisoimage cuts it.
  */
 export function jolietNameFor (source: string, long: boolean): string {
-  const units = [...source.replace(FORBIDDEN, '_')]
-  return units.slice(0, long ? JOLIET_LONG_MAX : JOLIET_MAX).join('')
+  return cutToUnits(source.replace(FORBIDDEN, '_'), long ? JOLIET_LONG_MAX : JOLIET_MAX)
+}
+
+/**
+ * The longest prefix of `text` that is at most `max` UTF-16 code units. Joliet's limits count 16-bit
+ * characters (the record stores 2 bytes each), so a character outside the BMP, written as a surrogate
+ * pair, takes two of the 64; a pair is never split (half of one is no character at all).
+ */
+export function cutToUnits (text: string, max: number): string {
+  if (text.length <= max) return text
+  let end = max
+  const last = text.charCodeAt(end - 1)
+  if (last >= 0xd800 && last <= 0xdbff) end--
+  return text.slice(0, end)
 }
 
 export function validateJolietName (name: string, long: boolean): string {

@@ -27,6 +27,7 @@ export const SYSTEM_AREA_BYTES = 16 * SECTOR_SIZE
 const GPT_ENTRIES = 128
 const GPT_ENTRY_BLOCKS = GPT_ENTRIES * GPT_ENTRY_SIZE / 512
 const GPT_BACKUP_BLOCKS = GPT_ENTRY_BLOCKS + 1
+const XORRISO_GPT_ATTRIBUTES = 0x1000000000000001n
 
 export function hybridTotalSectors (volumeSectors: number, hybrid: HybridConfiguration): number {
   if (!hybrid.mbr) return volumeSectors
@@ -76,23 +77,26 @@ export function buildTrailer (layout: Layout, content: WriteContent): { lba: num
 
 function gpt (layout: Layout, hybrid: HybridConfiguration, copy: 'primary' | 'backup'): { header: Buffer, entries: Buffer } {
   const totalBlocks = layout.totalSectors * BLOCKS_PER_SECTOR
+  // As xorriso -isohybrid-gpt-basdat writes them (xorriso -report_system_area of its images): both the ISO
+  // and the marked boot image are of type Basic Data (the option's name), named ISOHybrid and ISOHybrid1,
+  // with attributes 0x1000000000000001 (bit 0 "required by the platform", bit 60 "read-only").
   const partitions: GptPartition[] = [{
     typeGuid: guidFromString(GptType.BASIC_DATA),
     uniqueGuid: guid(layout, 'partition 1'),
     firstLba: 0,
     lastLba: layout.volumeSectors * BLOCKS_PER_SECTOR - 1,
-    attributes: 0n,
+    attributes: XORRISO_GPT_ATTRIBUTES,
     name: 'ISOHybrid'
   }]
   const efi = efiRange(layout, hybrid)
   if (efi !== undefined) {
     partitions.push({
-      typeGuid: guidFromString(GptType.EFI_SYSTEM),
+      typeGuid: guidFromString(GptType.BASIC_DATA),
       uniqueGuid: guid(layout, 'partition 2'),
       firstLba: efi.start,
       lastLba: efi.start + efi.blocks - 1,
-      attributes: 0n,
-      name: 'EFI boot partition'
+      attributes: XORRISO_GPT_ATTRIBUTES,
+      name: 'ISOHybrid1'
     })
   }
   const entries = serializeGptEntries(partitions, GPT_ENTRIES)

@@ -12,17 +12,22 @@ import type { Inode } from '../model/inode'
  * the layout pass can size records before extents are known and the writer can fill them in after.
  */
 
-/** ER texts of each RRIP version, as the standards (and every writer) record them. */
-const EXTENSION_TEXT: Record<RockRidgeVersion, { descriptor: string, source: string }> = {
-  '1.09': {
-    descriptor: 'THE ROCK RIDGE INTERCHANGE PROTOCOL PROVIDES SUPPORT FOR POSIX FILE SYSTEM SEMANTICS',
-    source: 'PLEASE CONTACT DISC PUBLISHER FOR SPECIFICATION SOURCE.  SEE PUBLISHER IDENTIFIER IN PRIMARY VOLUME DESCRIPTOR FOR CONTACT INFORMATION.'
-  },
-  '1.10': {
-    descriptor: 'THE IEEE P1282 PROTOCOL PROVIDES SUPPORT FOR POSIX FILE SYSTEM SEMANTICS.',
-    source: 'PLEASE CONTACT THE IEEE STANDARDS DEPARTMENT, PISCATAWAY, NJ, USA FOR THE P1282 SPECIFICATION.'
-  },
+const RRIP_1991A = {
+  identifier: RRIP_IDENTIFIERS['1.09'],
+  descriptor: 'THE ROCK RIDGE INTERCHANGE PROTOCOL PROVIDES SUPPORT FOR POSIX FILE SYSTEM SEMANTICS',
+  source: 'PLEASE CONTACT DISC PUBLISHER FOR SPECIFICATION SOURCE.  SEE PUBLISHER IDENTIFIER IN PRIMARY VOLUME DESCRIPTOR FOR CONTACT INFORMATION.'
+}
+
+/**
+ * The ER entry each RRIP version registers, as the writers record it. RRIP 1.10 registers RRIP_1991A
+ * like 1.09 (xorriso -compliance old_rr, pycdlib-genisoimage -rrip110 and schily mkisofs -rrip110 all
+ * write it so; IEEE_P1282 is the draft name 1.12 went by); it differs from 1.09 in writing no RR entry.
+ */
+const EXTENSION: Record<RockRidgeVersion, { identifier: string, descriptor: string, source: string }> = {
+  '1.09': RRIP_1991A,
+  '1.10': RRIP_1991A,
   '1.12': {
+    identifier: RRIP_IDENTIFIERS['1.12'],
     descriptor: 'THE IEEE 1282 PROTOCOL PROVIDES SUPPORT FOR POSIX FILE SYSTEM SEMANTICS.',
     source: 'PLEASE CONTACT THE IEEE STANDARDS DEPARTMENT, PISCATAWAY, NJ, USA FOR THE 1282 SPECIFICATION.'
   }
@@ -91,7 +96,7 @@ export function rockRidgeEntries (inode: Inode, role: RecordRole, context: RockR
   if (role.kind === 'entry' && context.foreign !== undefined) entries.push(...context.foreign)
   if (context.version === '1.09') entries[rrAt] = makeRR(fields)
   if (role.kind === 'self' && role.root) {
-    entries.push(makeER({ version: 1, identifier: RRIP_IDENTIFIERS[context.version], ...EXTENSION_TEXT[context.version] }))
+    entries.push(makeER({ version: 1, ...EXTENSION[context.version] }))
   }
   return entries
 }

@@ -122,8 +122,9 @@ function descriptors (layout: Layout, content: WriteContent): Array<{ lba: numbe
 /** ECMA-119 8.4 (primary), 8.5 (Joliet supplementary), ISO 9660:1999 8.5 (enhanced: version 2). */
 function volumeDescriptor (layout: Layout, tree: Layout['iso'], kind: 'primary' | 'enhanced' | 'joliet'): VolumeDescriptor {
   const v = layout.settings.volume
-  const encoding = kind === 'joliet' ? 'ucs2' : 'ascii'
-  const text = (value: string, size: number): Buffer => encodeText(value, size, encoding)
+  // Joliet's descriptor holds UCS-2 (Joliet 1995, 5.2); the others the bytes of UTF-8, as genisoimage and
+  // xorriso write non-ASCII identifiers (see settings.ts validateVolume).
+  const text = (value: string, size: number): Buffer => kind === 'joliet' ? encodeText(value, size, 'ucs2') : utf8Field(value, size)
   const root = tree.directories[0]
   const date = (ms: number | undefined): ReturnType<typeof volumeDateFromMs> => ms === undefined ? UNSET_VOLUME_DATE : volumeDateFromMs(ms)
   return {
@@ -160,6 +161,20 @@ function volumeDescriptor (layout: Layout, tree: Layout['iso'], kind: 'primary' 
     applicationUse: applicationUse(layout, kind),
     reserved1395: Buffer.alloc(SECTOR_SIZE - 1395)
   }
+}
+
+/** A space-padded field of UTF-8 bytes; text too long (validated earlier) is cut between characters. */
+function utf8Field (value: string, size: number): Buffer {
+  const field = Buffer.alloc(size, 0x20)
+  let bytes = Buffer.from(value, 'utf8')
+  if (bytes.length > size) {
+    let end = size
+    // Back off continuation bytes (10xxxxxx) so that no character is split.
+    while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--
+    bytes = bytes.subarray(0, end)
+  }
+  bytes.copy(field)
+  return field
 }
 
 function applicationUse (layout: Layout, kind: 'primary' | 'enhanced' | 'joliet'): Buffer {

@@ -88,15 +88,15 @@ export function settingsFromOrigin (origin: ImageOrigin, root: Node): ImageSetti
     joliet: e.joliet !== undefined ? { level: e.joliet.level, long: false } : undefined,
     xa: hasXaSignature(origin.descriptors.primary.applicationUse),
     volume: {
-      systemId: v.systemId,
-      volumeId: v.volumeId,
-      volumeSetId: v.volumeSetId,
-      publisherId: v.publisherId,
-      preparerId: v.preparerId,
-      applicationId: v.applicationId,
-      copyrightFileId: v.copyrightFileId,
-      abstractFileId: v.abstractFileId,
-      bibliographicFileId: v.bibliographicFileId,
+      systemId: identifierText(v.systemId),
+      volumeId: identifierText(v.volumeId),
+      volumeSetId: identifierText(v.volumeSetId),
+      publisherId: identifierText(v.publisherId),
+      preparerId: identifierText(v.preparerId),
+      applicationId: identifierText(v.applicationId),
+      copyrightFileId: identifierText(v.copyrightFileId),
+      abstractFileId: identifierText(v.abstractFileId),
+      bibliographicFileId: identifierText(v.bibliographicFileId),
       volumeSetSize: v.volumeSetSize,
       volumeSequenceNumber: v.volumeSequenceNumber,
       createdMs: v.createdMs ?? defaultTimestampMs(),
@@ -115,11 +115,29 @@ const VOLUME_FIELD_SIZES: Array<[keyof VolumeIdentity, number]> = [
   ['applicationId', 128], ['copyrightFileId', 37], ['abstractFileId', 37], ['bibliographicFileId', 37]
 ]
 
+/**
+ * Identifiers are written as UTF-8 bytes, as genisoimage and xorriso write what -V and the other options
+ * are given (`-V 名前` gives E5 90 8D E5 89 8D in both); like them we refuse what does not fit the field
+ * in bytes (genisoimage: "Volume ID string too long"; xorriso: "Text too long (33 > 32)").
+ */
 export function validateVolume (volume: VolumeIdentity): void {
   for (const [key, size] of VOLUME_FIELD_SIZES) {
     const value = volume[key] as string
-    if (Buffer.byteLength(value, 'latin1') > size) {
-      throw new InvalidInputError('BAD_ARGUMENT', `${key} "${value}" is longer than the ${size} bytes ECMA-119 8.4 allows`)
+    const bytes = Buffer.byteLength(value, 'utf8')
+    if (bytes > size) {
+      throw new InvalidInputError('BAD_ARGUMENT', `${key} "${value}" is ${bytes} bytes in UTF-8, longer than the ${size} bytes ECMA-119 8.4 allows`, { field: key, bytes, size })
     }
   }
+}
+
+/**
+ * An identifier as the reader gives it (each byte a Latin-1 character) turned into the text it stands
+ * for: UTF-8 when its bytes are valid UTF-8 (what genisoimage and xorriso write for non-ASCII -V), else
+ * Latin-1. Written back as UTF-8, a UTF-8 identifier keeps its bytes.
+ */
+function identifierText (raw: string): string {
+  if (!/[\u0080-\u00ff]/.test(raw)) return raw
+  const bytes = Buffer.from(raw, 'latin1')
+  const text = bytes.toString('utf8')
+  return Buffer.from(text, 'utf8').equals(bytes) ? text : raw
 }
