@@ -88,8 +88,8 @@ export class SectorWriter {
     if (tail !== 0) await this.write(SectorWriter.ZEROS.subarray(0, SECTOR_SIZE - tail))
   }
 
-  async write (bytes: Buffer): Promise<void> {
-    await this.sink.write(bytes)
+  async write (bytes: Buffer, reusable = false): Promise<void> {
+    await this.sink.write(bytes, reusable)
     this.position += bytes.length
     this.onProgress?.({ bytesWritten: this.position, totalBytes: this.total })
   }
@@ -341,6 +341,7 @@ async function copyFiles (layout: Layout, content: WriteContent, out: SectorWrit
     .sort((a, b) => a[1][0].lba - b[1][0].lba)
     .map(([inode, sections]) => ({ inode, lba: sections[0].lba, source: layout.content.get(inode) as DataSource }))
   const ahead = new Map<number, Promise<Buffer>>()
+  const copyBuffers = [Buffer.allocUnsafe(COPY_CHUNK), Buffer.allocUnsafe(COPY_CHUNK)]
   let next = 0
   for (let i = 0; i < files.length; i++) {
     for (; next < files.length && next < i + READ_AHEAD; next++) {
@@ -357,22 +358,36 @@ async function copyFiles (layout: Layout, content: WriteContent, out: SectorWrit
     const table = bootTables.has(inode) && source.size >= 64 ? await bootInfoTableFor(source, lba, layout.primaryLba) : undefined
     const small = ahead.get(i)
     ahead.delete(i)
-    let pending = small ?? readChunk(source, 0, Math.min(COPY_CHUNK, source.size))
-    for (let position = 0; position < source.size;) {
-      const chunk = await pending
-      if (table !== undefined) patchBootInfoTable(chunk, position, table)
-      position += chunk.length
-      if (position < source.size) pending = readChunk(source, position, Math.min(COPY_CHUNK, source.size - position))
+    if (small !== undefined) {
+      const chunk = await small
+      if (table !== undefined) patchBootInfoTable(chunk, 0, table)
       await out.write(chunk)
+    } else {
+      // Two buffers taking turns: one is written while the next chunk is read into the other.
+      let turn = 0
+      const read = (position: number): Promise<Buffer> => {
+        const promise = readChunk(source, position, Math.min(COPY_CHUNK, source.size - position), copyBuffers[turn])
+        promise.catch(() => {}) // awaited below; a write failing first must not leave it unhandled
+        return promise
+      }
+      let pending = read(0)
+      for (let position = 0; position < source.size;) {
+        const chunk = await pending
+        if (table !== undefined) patchBootInfoTable(chunk, position, table)
+        position += chunk.length
+        turn ^= 1
+        if (position < source.size) pending = read(position)
+        await out.write(chunk, true)
+      }
     }
     const tail = source.size % SECTOR_SIZE
     if (tail !== 0) await out.write(Buffer.alloc(SECTOR_SIZE - tail))
   }
 }
 
-/** Exactly `length` bytes at `position`, in a buffer of their own (the sink keeps it). */
-async function readChunk (source: DataSource, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length)
+/** Exactly `length` bytes at `position`: in `into` if given, else in a buffer of their own (the sink keeps it). */
+async function readChunk (source: DataSource, position: number, length: number, into?: Buffer): Promise<Buffer> {
+  const buf = into !== undefined ? into.subarray(0, length) : Buffer.allocUnsafe(length)
   let done = 0
   while (done < length) {
     const n = await source.read(buf, done, length - done, position + done)
