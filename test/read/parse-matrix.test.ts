@@ -3,7 +3,7 @@ import * as path from 'node:path'
 import t from 'tap'
 import { IsoImage, statOf, type Namespace } from '../../src'
 import { extractTree } from '../../src/iso/extract'
-import { isoinfoNames } from '../helpers/readers'
+import { extractWithXorriso, isoinfoNames } from '../helpers/readers'
 import { genisoimage, run, scratch, writeTree, xorrisoMkisofs, type TreeSpec } from '../helpers/tools'
 import { sha256, snapshot, type TreeEntry } from '../helpers/tree'
 
@@ -153,6 +153,64 @@ t.test('xorriso zisofs files read back uncompressed', async t => {
   const part = Buffer.alloc(1000)
   const n = await node.inode.data.read(part, 0, 1000, 300000)
   t.same(part.subarray(0, n), fs.readFileSync(path.join(zsrc, 'text.txt')).subarray(300000, 301000), 'a read in the middle inflates the right block')
+})
+
+t.test('xorriso zisofs2 files (ZF version 2 and Z2 entries) read back uncompressed', async t => {
+  const zsrc = path.join(dir, 'z2src')
+  writeTree(zsrc, {
+    'text.txt': 'zisofs2 keeps 64-bit block pointers\n'.repeat(30000),
+    'zeros.bin': Buffer.alloc(300000),
+    'random.bin': Buffer.from(Array.from({ length: 100000 }, (_, i) => (i * 7919 + (i >> 3)) % 256)),
+    'small.txt': 'tiny\n'
+  })
+  for (const [label, option] of [['ZF version 2', 'version_2=on'], ['Z2', 'version_2=on:susp_z2=on'], ['1 MiB blocks', 'version_2=on:block_size_v2=1024k']]) {
+    const iso = path.join(dir, `zisofs2-${label.replace(/\W+/g, '_')}.iso`)
+    run('xorriso', ['-outdev', iso, '-blank', 'as_needed', '-zisofs', option, '-map', zsrc, '/', '-set_filter_r', '--zisofs', '/', '--', '-commit'])
+    const image = await IsoImage.open(iso)
+    t.teardown(() => image.close())
+    const node = await image.lookup('/text.txt')
+    t.equal(node.inode.compressed?.zisofs.version, 2, `${label}: recognised as zisofs2`)
+    t.ok((node.inode.compressed?.raw.size ?? Infinity) < 100000, `${label}: stored compressed`)
+    // xorriso's own reader (osirrox) decodes zisofs2: what it extracts is the reference.
+    const extracted = extractWithXorriso(iso, path.join(dir, `zisofs2-out-${label.replace(/\W+/g, '_')}`))
+    for (const name of fs.readdirSync(zsrc)) {
+      t.equal(statOf(await image.lookup(`/${name}`)).size, fs.statSync(path.join(zsrc, name)).size, `${label}: ${name} has its uncompressed size`)
+      t.same(await image.readFile(`/${name}`), fs.readFileSync(path.join(extracted, name)), `${label}: ${name} reads as xorriso extracts it`)
+    }
+    t.same(image.warnings, [], `${label}: no warnings`)
+    // Written out again, the compressed stream and its entry are kept as they were: xorriso still decodes them.
+    const copy = path.join(dir, `zisofs2-copy-${label.replace(/\W+/g, '_')}.iso`)
+    await image.write(copy)
+    const again = extractWithXorriso(copy, path.join(dir, `zisofs2-copy-out-${label.replace(/\W+/g, '_')}`))
+    t.same(snapshot(again), snapshot(zsrc), `${label}: a copy written by the library extracts with xorriso to the source`)
+    const reread = await IsoImage.open(copy)
+    t.equal((await reread.lookup('/text.txt')).inode.compressed?.zisofs.version, 2, `${label}: the copy is still zisofs2`)
+    await reread.close()
+  }
+})
+
+t.test('a zisofs algorithm this reader does not know reads as an I/O error, never as the compressed bytes', async t => {
+  const zsrc = path.join(dir, 'zxsrc')
+  writeTree(zsrc, { 'text.txt': 'compressible\n'.repeat(10000) })
+  const iso = path.join(dir, 'zisofs-unknown.iso')
+  run('xorriso', ['-outdev', iso, '-blank', 'as_needed', '-zisofs', 'version_2=on', '-map', zsrc, '/', '-set_filter_r', '--zisofs', '/', '--', '-commit'])
+  // Relabel the entry's algorithm as XZ (zisofs2 algorithm 2), which needs a decoder Node lacks.
+  const bytes = fs.readFileSync(iso)
+  const opened = await IsoImage.open(iso)
+  const location = (await opened.lookup('/text.txt')).origin?.iso
+  await opened.close()
+  if (location === undefined) throw new Error('no record')
+  const recordAt = location.lba * 2048 + location.offset
+  const zf = bytes.indexOf(Buffer.from('ZF'), recordAt)
+  t.ok(zf > recordAt && zf < recordAt + location.length, 'the record has a ZF entry')
+  bytes.write('XZ', zf + 4, 'latin1')
+  fs.writeFileSync(iso, bytes)
+  const image = await IsoImage.open(iso)
+  t.teardown(() => image.close())
+  t.equal(statOf(await image.lookup('/text.txt')).size, 13 * 10000, 'stat shows the uncompressed size the entry records')
+  await t.rejects(image.readFile('/text.txt'), { code: 'IMAGE_BAD_ZISOFS', message: /algorithm "XZ" is not supported/ }, 'reading fails (EIO)')
+  t.match(image.warnings, [/field ZF algorithm: zisofs algorithm "XZ" is not supported; the file cannot be read/], 'one warning')
+  await t.rejects(IsoImage.open(iso, { strict: true }).then(async i => { try { await i.lookup('/text.txt') } finally { await i.close() } }), { code: 'IMAGE_STRICT' }, 'strict mode refuses')
 })
 
 t.test('a file over 4 GiB is one multi-extent file', async t => {

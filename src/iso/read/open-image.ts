@@ -1,5 +1,5 @@
 import { logger } from '../../log'
-import { WarningLog } from '../codec/diagnostics'
+import { forgiving, WarningLog } from '../codec/diagnostics'
 import { volumeDateToMs } from '../codec/datetime'
 import { parseDirectoryRecord, type DirectoryRecord } from '../codec/directory-record'
 import type { JolietLevel } from '../codec/joliet'
@@ -125,7 +125,10 @@ async function detectExtensions (
   const sp = entries.find(e => e.signature === 'SP')
   const indicator = sp !== undefined ? parseSP(sp) : undefined
   if (indicator !== undefined) extensions.susp = { skip: indicator.skip }
-  const identifiers = entries.filter(e => e.signature === 'ER').map(e => parseER(e, where).identifier)
+  // A malformed ER costs only its identifier (Rock Ridge is still recognised by its entries).
+  const identifiers = entries.filter(e => e.signature === 'ER')
+    .map(e => forgiving(diag, 'extension reference ignored', () => parseER(e, where))?.identifier)
+    .filter((id): id is string => id !== undefined)
   const version = identifiers.map(rockRidgeVersionOf).find(v => v !== undefined)
   const hasRripEntries = entries.some(e => ['PX', 'NM', 'TF', 'RR', 'SL', 'PN'].includes(e.signature))
   if (version !== undefined || hasRripEntries) {

@@ -1,5 +1,5 @@
 import type { ImageLocation } from '../../errors'
-import type { Diagnostics } from '../codec/diagnostics'
+import { forgiving, type Diagnostics } from '../codec/diagnostics'
 import { recordDateToMs, volumeDateToMs, type RecordDate, type VolumeDate } from '../codec/datetime'
 import {
   ComponentFlags, NameFlags, parseLocation, parseNM, parsePN, parsePX, parseSF, parseSL, parseTF, parseZF,
@@ -37,15 +37,18 @@ export function interpretRockRidge (entries: readonly SuspEntry[], diag: Diagnos
   const info: RockRidgeInfo = { relocated: false, foreign: [] }
   const nameParts: Buffer[] = []
   let nameSpecial = false
+  let nameBroken = false
+  let nameContinues = false
   const components: SymlinkComponent[] = []
   let sawSymlink = false
-  for (const entry of entries) {
+  const interpret = (entry: SuspEntry): void => {
     switch (entry.signature) {
       case 'NM': {
         const nm = parseNM(entry, where)
         // CURRENT/PARENT name "." and ".."; HOST names the local host: none is a usable name (RRIP 4.1.4).
         if ((nm.flags & (NameFlags.CURRENT | NameFlags.PARENT | NameFlags.HOST)) !== 0) nameSpecial = true
         else nameParts.push(nm.content)
+        nameContinues = (nm.flags & NameFlags.CONTINUE) !== 0
         break
       }
       case 'PX': info.posix = parsePX(entry, diag, where); break
@@ -62,43 +65,58 @@ export function interpretRockRidge (entries: readonly SuspEntry[], diag: Diagnos
       case 'CL': info.childLink = parseLocation(entry, diag, where); break
       case 'PL': info.parentLink = parseLocation(entry, diag, where); break
       case 'RE': info.relocated = true; break
-      case 'ZF': info.zisofs = parseZF(entry, diag, where); break
+      case 'ZF':
+      case 'Z2': info.zisofs = parseZF(entry, diag, where); break
       case 'SF': info.sparse = parseSF(entry, diag, where); break
       default:
         // Kept past this call: copied out of the directory buffer it is a view into.
         if (!SUSP_FRAMEWORK.has(entry.signature) && !IGNORED.has(entry.signature)) info.foreign.push({ ...entry, data: Buffer.from(entry.data) })
     }
   }
-  if (nameParts.length > 0 && !nameSpecial) info.name = decodeName(Buffer.concat(nameParts))
+  for (const entry of entries) {
+    // A malformed entry (too short for its fields) costs only itself: the record's other entries, and the
+    // directory's other records, still read (Linux isofs skips such entries too).
+    const done = forgiving(diag, 'entry ignored', () => { interpret(entry); return true })
+    if (done === undefined && entry.signature === 'NM') nameBroken = true
+    if (done === undefined && entry.signature === 'SL') sawSymlink = true
+  }
+  // Part of a name is worse than none: a broken NM chain, or one whose last part says more follows (the
+  // rest was in a continuation area that could not be read), falls back to the ISO9660 identifier.
+  if (nameContinues) diag.warn({ ...where, field: 'NM' }, 'name continues in an entry that is missing; the ISO9660 name is used')
+  if (nameParts.length > 0 && !nameSpecial && !nameBroken && !nameContinues) info.name = decodeName(Buffer.concat(nameParts))
   if (sawSymlink) info.symlink = symlinkTarget(components)
   return info
 }
 
 /**
- * RRIP 4.1.3.1: components are joined with "/" unless a component's CONTINUE flag says it goes on in the
- * next one; ROOT starts an absolute path; CURRENT and PARENT are "." and "..". VOLROOT and HOST have no
- * portable meaning and are left out, as Linux does.
+ * RRIP 4.1.3.1, read as Linux does (fs/isofs/rock.c, get_symlink_chunk): each component adds its text
+ * (ROOT "/", CURRENT ".", PARENT "..", otherwise its bytes), and a "/" follows every component but the last
+ * unless it is ROOT or has the CONTINUE flag. ROOT is thus "/" wherever it stands: genisoimage and xorriso
+ * record `a//b` as "a", ROOT, "b" and `//net/x` as ROOT, ROOT, "net", "x", which Linux, isoinfo and xorriso
+ * read back as written (treating ROOT as "start again at /" made them "/b" and "/net/x"). VOLROOT and HOST
+ * have no portable meaning: Linux adds no text for them, only the separator, and so does this.
  */
 export function symlinkTarget (components: readonly SymlinkComponent[]): string {
-  let target = ''
-  let separate = false
-  for (const c of components) {
-    if ((c.flags & ComponentFlags.ROOT) !== 0) {
-      target = '/'
-      separate = false
-      continue
-    }
-    if ((c.flags & (ComponentFlags.VOLROOT | ComponentFlags.HOST)) !== 0) continue
-    let text: string
-    if ((c.flags & ComponentFlags.CURRENT) !== 0) text = '.'
-    else if ((c.flags & ComponentFlags.PARENT) !== 0) text = '..'
-    else text = decodeName(c.content)
-    if (separate) target += '/'
-    target += text
-    separate = (c.flags & ComponentFlags.CONTINUE) === 0
-  }
-  return target
+  return decodeName(symlinkTargetBytes(components))
 }
+
+/** The target's bytes, decoded as a whole: a multi-byte character may be split over CONTINUE components. */
+export function symlinkTargetBytes (components: readonly SymlinkComponent[]): Buffer {
+  const parts: Buffer[] = []
+  components.forEach((c, i) => {
+    const root = (c.flags & ComponentFlags.ROOT) !== 0
+    if (root) parts.push(SLASH)
+    else if ((c.flags & ComponentFlags.CURRENT) !== 0) parts.push(DOT)
+    else if ((c.flags & ComponentFlags.PARENT) !== 0) parts.push(DOT_DOT)
+    else if ((c.flags & (ComponentFlags.VOLROOT | ComponentFlags.HOST)) === 0) parts.push(c.content)
+    if (!root && (c.flags & ComponentFlags.CONTINUE) === 0 && i < components.length - 1) parts.push(SLASH)
+  })
+  return Buffer.concat(parts)
+}
+
+const SLASH = Buffer.from('/')
+const DOT = Buffer.from('.')
+const DOT_DOT = Buffer.from('..')
 
 function timesOf (tf: TimeStamps): NonNullable<RockRidgeInfo['times']> {
   const ms = (date: RecordDate | VolumeDate | undefined): number | undefined => {

@@ -1,3 +1,4 @@
+import { InvalidImageError } from '../../errors'
 import { logger } from '../../log'
 import type { Diagnostics } from '../codec/diagnostics'
 import { FileFlags, isSelfOrParent, type DirectoryRecord } from '../codec/directory-record'
@@ -5,13 +6,14 @@ import { recordDateToMs } from '../codec/datetime'
 import { decodeUcs2 } from '../codec/joliet'
 import { SECTOR_SIZE } from '../codec/volume-descriptor'
 import type { ByteSource } from '../io/byte-source'
-import { ImageExtentsSource, ZisofsSource, type FileSection } from '../model/data-source'
+import { ImageExtentsSource, UnreadableSource, ZisofsSource, type FileSection } from '../model/data-source'
 import { Inode, kindOfMode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type InodeInit, type Times } from '../model/inode'
 import { Directory, Node, NodeFlag, type Names, type RecordLocation } from '../model/node'
 import {
   groupFileSections, parseDirectoryRecords, readDirectoryExtent, type LocatedRecord
 } from './directory-records'
 import { decodeName, withoutVersion } from './names'
+import type { ZisofsInfo } from '../codec/rock-ridge'
 import { interpretRockRidge, type RockRidgeInfo } from './rock-ridge'
 import type { SectorCache } from './sector-cache'
 import { collectSystemUse } from './system-use'
@@ -80,7 +82,7 @@ export class TreeLoader {
   /** The root node, from the root records of the primary (and Joliet) descriptor. */
   async root (isoRoot: DirectoryRecord, rootSelf: DirectoryRecord | undefined, jolietRoot?: DirectoryRecord): Promise<Node> {
     const rr = rootSelf !== undefined && this.options.rockRidge
-      ? await this.rockRidgeOf(rootSelf, 0, { structure: 'root directory record', lba: isoRoot.extent })
+      ? await this.rockRidgeOf(rootSelf, 0, { structure: 'root "." record', lba: isoRoot.extent })
       : undefined
     const extents: DirectoryExtents = { iso: { extent: isoRoot.extent, size: isoRoot.dataLength } }
     if (jolietRoot !== undefined && this.options.joliet) {
@@ -162,6 +164,10 @@ export class TreeLoader {
   /** The "." record of a directory relocated to `extent`, which carries its size and attributes. */
   private async relocatedSelf (extent: number): Promise<IsoEntry['relocated']> {
     const where = { structure: 'relocated directory', lba: extent }
+    if ((extent + 1) * SECTOR_SIZE > this.sectors.size) {
+      this.diag.warn({ ...where, field: 'CL location' }, 'CL points beyond the end of the image; entry ignored')
+      return undefined
+    }
     const sector = await this.sectors.readRange(extent, 0, SECTOR_SIZE, where)
     const [self] = parseDirectoryRecords(sector, extent, this.diag, where)
     if (self === undefined || !isSelfOrParent(self.record) || (self.record.flags & FileFlags.DIRECTORY) === 0) {
@@ -223,12 +229,15 @@ export class TreeLoader {
     init.ino = inoOf(size > 0 ? lba * SECTOR_SIZE : location.lba * SECTOR_SIZE + location.offset)
     let compressed: Inode['compressed']
     if (rr?.zisofs !== undefined) {
-      if (rr.zisofs.algorithm === 'pz') {
+      if (isZlibZisofs(rr.zisofs)) {
         init.data = new ZisofsSource(extents, rr.zisofs.uncompressedSize, extents.lba)
         compressed = { raw: extents, zisofs: rr.zisofs }
       } else {
-        this.diag.warn({ structure: 'directory record', lba: location.lba, offset: location.offset, field: 'ZF algorithm' },
-          `zisofs algorithm "${rr.zisofs.algorithm}" is not supported; the compressed bytes are shown`)
+        // The recorded bytes are not the content: the file reads as an I/O error, never as them.
+        const where = { structure: 'directory record', lba: location.lba, offset: location.offset, field: 'ZF algorithm' }
+        const detail = `zisofs algorithm "${rr.zisofs.algorithm}" is not supported`
+        this.diag.warn(where, `${detail}; the file cannot be read`)
+        init.data = new UnreadableSource(rr.zisofs.uncompressedSize, () => new InvalidImageError('IMAGE_BAD_ZISOFS', detail, where))
       }
     }
     const inode = new Inode(init)
@@ -364,6 +373,11 @@ export class TreeLoader {
       if (node.dir !== undefined && RELOCATION_DIRECTORY_NAMES.test(name)) await node.dir.list()
     }
   }
+}
+
+/** zlib-compressed zisofs: "pz" in zisofs entries (version 1), "PZ" in zisofs2 ones (ZF version 2, Z2). */
+function isZlibZisofs (zf: ZisofsInfo): boolean {
+  return zf.version === 2 ? zf.algorithm === 'PZ' : zf.algorithm === 'pz'
 }
 
 function pickByName (candidates: Node[], name: string, isDirectory: boolean): Node | undefined {
