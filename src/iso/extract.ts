@@ -5,6 +5,7 @@ import { InvalidInputError } from '../errors'
 import type { IsoImage } from './image'
 import type { Inode } from './model/inode'
 import type { Node } from './model/node'
+import { majorOf, minorOf } from './model/stat'
 import type { Namespace } from './namespace'
 
 export interface ExtractOptions {
@@ -122,9 +123,7 @@ function makeSpecial (node: Node, hostPath: string, isRoot: boolean, options: Ex
     options.onWarning?.(`${hostPath}: device nodes need root; skipped`)
     return false
   }
-  const major = Math.floor(inode.rdev / 256) & 0xfff
-  const minor = (inode.rdev & 0xff) | (Math.floor(inode.rdev / 4096) & 0xfff00)
-  spawnSync('mknod', ['-m', mode, hostPath, inode.kind === 'char-device' ? 'c' : 'b', String(major), String(minor)])
+  spawnSync('mknod', ['-m', mode, hostPath, inode.kind === 'char-device' ? 'c' : 'b', String(majorOf(inode.rdev)), String(minorOf(inode.rdev))])
   return fs.existsSync(hostPath)
 }
 

@@ -3,6 +3,9 @@ import * as path from 'node:path'
 import t from 'tap'
 import { IsoError, IsoImage, statOf } from '../../src'
 import { genisoimage, run, scratch, writeTree, xorrisoMkisofs } from '../helpers/tools'
+import { extractTree } from '../../src/iso/extract'
+import { majorOf, minorOf } from '../../src/iso/model/stat'
+import { makedev } from '../../src/iso/read/rock-ridge'
 import { ComponentFlags, symlinkComponents, type SymlinkComponent } from '../../src/iso/codec/rock-ridge'
 import { recordOf, rootSelfOf, shrinkEntry, suspEntries, suspEntry, writeBoth32, type Located } from './patch'
 
@@ -182,4 +185,49 @@ t.test('symlinks written by the library keep "//" and leading "/"', async t => {
   // reader) read both as "a//b", isoinfo and xorriso read an empty component as nothing ("a/b").
   // symlinkComponents() is the writers' encoding, for write/rock-ridge-entries.ts to use.
   t.same(ours, xorrisoLinks(iso), 'xorriso reads the same targets', { todo: WRITER_TODO })
+})
+
+/** xorriso's `-lsl` device column ("300,70000") per name. */
+function xorrisoDevices (iso: string): Record<string, string> {
+  const devices: Record<string, string> = {}
+  for (const line of run('xorriso', ['-indev', iso, '-lsl', '/']).stdout.split('\n')) {
+    const m = /^[cb]\S+\s+\d+\s+\S+\s+\S+\s+(\d+,\d+)\s.*'([^']*)'$/.exec(line)
+    if (m !== null) devices[m[2]] = m[1]
+  }
+  return devices
+}
+
+const isRoot = process.getuid?.() === 0
+t.test('device numbers (PN) as genisoimage and xorriso record them', { skip: isRoot ? false : 'mknod needs root' }, async t => {
+  const src = path.join(dir, 'devices-src')
+  fs.mkdirSync(src)
+  const devices: Array<[string, 'c' | 'b', number, number]> = [['null', 'c', 1, 3], ['disk', 'b', 8, 17], ['big', 'c', 300, 70000], ['wide', 'c', 4095, 1048575]]
+  for (const [name, type, major, minor] of devices) run('mknod', [path.join(src, name), type, String(major), String(minor)])
+  const expected = Object.fromEntries(devices.map(([name, , major, minor]) => [name, `${major},${minor}`]))
+  for (const [maker, make] of [['genisoimage', genisoimage], ['xorriso', xorrisoMkisofs]] as const) {
+    const iso = make(path.join(dir, `devices-${maker}.iso`), ['-R'], src)
+    const image = await IsoImage.open(iso)
+    t.teardown(() => image.close())
+    const ours: Record<string, string> = {}
+    for (const [name] of devices) {
+      const st = statOf(await image.lookup(`/${name}`))
+      t.equal(st.rdev, fs.lstatSync(path.join(src, name)).rdev, `${maker}: ${name} has the source's st_rdev`)
+      ours[name] = `${majorOf(st.rdev)},${minorOf(st.rdev)}`
+    }
+    t.same(ours, expected, `${maker}: major and minor as made`)
+    // xorriso reads its own PN (dev_t halves) right, genisoimage's (major, minor) not: compare where it can.
+    if (maker === 'xorriso') t.same(xorrisoDevices(iso), expected, 'xorriso reads the same numbers')
+    const out = path.join(dir, `devices-out-${maker}`)
+    await extractTree(image, '/', out)
+    for (const [name] of devices) t.equal(fs.lstatSync(path.join(out, name)).rdev, fs.lstatSync(path.join(src, name)).rdev, `${maker}: extracted ${name} is the same device`)
+  }
+  // The library's writer records PN as libisofs does: xorriso and this reader agree on what it wrote.
+  const image = IsoImage.create({ rockRidge: '1.12' })
+  for (const [name, type, major, minor] of devices) await image.addSpecial(`/${name}`, type === 'c' ? 'char-device' : 'block-device', { rdev: makedev(major, minor) })
+  const iso = path.join(dir, 'devices-ours.iso')
+  await image.write(iso)
+  const back = await IsoImage.open(iso)
+  t.teardown(() => back.close())
+  for (const [name, , major, minor] of devices) t.equal(statOf(await back.lookup(`/${name}`)).rdev, makedev(major, minor), `written ${name} reads back`)
+  t.same(xorrisoDevices(iso), expected, 'xorriso reads the written numbers')
 })

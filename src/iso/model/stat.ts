@@ -48,3 +48,13 @@ export function statOf (node: Node): Stat {
 function directorySize (_node: Node): number {
   return 2048
 }
+
+/** glibc's major() of an st_rdev (makedev()'s encoding: 12 bits of major at 8..19, the rest from bit 44). */
+export function majorOf (rdev: number): number {
+  return (Math.floor(rdev / 256) & 0xfff) + Math.floor(rdev / 2 ** 44) * 0x1000
+}
+
+/** glibc's minor() of an st_rdev: 8 bits at 0..7, 24 more at 20..43. */
+export function minorOf (rdev: number): number {
+  return (rdev & 0xff) + (Math.floor(rdev / 2 ** 20) % 2 ** 24) * 256
+}

@@ -132,13 +132,20 @@ function timesOf (tf: TimeStamps): NonNullable<RockRidgeInfo['times']> {
 }
 
 /**
- * RRIP 4.1.2 stores a device as two 32-bit halves; where dev_t is 32 bits the whole number goes in the low
- * half, and some writers do that anyway. Linux (fs/isofs/rock.c) reads a low half with bits above the
- * minor and a zero high half as old-style major << 8 | minor, else high = major and low = minor.
+ * RRIP 4.1.2 stores a device as two 32-bit halves, and writers disagree on what goes in them:
+ * genisoimage writes major and minor (high = major, low = minor); libisofs (xorriso) writes the two halves
+ * of glibc's 64-bit dev_t, whose high half is 0 for every Linux device (majors have 12 bits). Linux
+ * (fs/isofs/rock.c) tells them apart the same way as here: a zero high half with bits above the low byte
+ * is a whole device number in the low half, anything else is high = major, low = minor. Linux decodes that
+ * whole number as old 8:8 (MKDEV(low >> 8, low & 0xff)); this reads it as glibc's 32-bit encoding, which
+ * is the same for every number below 2^20 and is what libisofs wrote above that: xorriso's c 300,70000
+ * (low 0x11112c70) is 300,70000 here and in xorriso, where Linux's 8:8 reading overflows into 300,112.
  */
 export function deviceNumber (high: number, low: number): number {
-  const [major, minor] = (low & ~0xff) !== 0 && high === 0 ? [low >>> 8, low & 0xff] : [high, low]
-  return makedev(major, minor)
+  if (high === 0 && (low & ~0xff) !== 0) {
+    return makedev(((low >>> 8) & 0xfff), (low & 0xff) | ((low >>> 12) & 0xfff00))
+  }
+  return makedev(high, low)
 }
 
 /** glibc's makedev(): the dev_t encoding st_rdev uses. */
