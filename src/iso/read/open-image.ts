@@ -10,6 +10,7 @@ import { SECTOR_SIZE, type VolumeDescriptor } from '../codec/volume-descriptor'
 import { readExactly, type ByteSource } from '../io/byte-source'
 import type { Node } from '../model/node'
 import type { DescriptorSet } from './descriptors'
+import { checkPathTables, type PathTableReport } from './path-tables'
 import { readElTorito, type ElToritoInfo } from './el-torito'
 import { SectorCache } from './sector-cache'
 import { selectDescriptorSet } from './sessions'
@@ -69,6 +70,12 @@ export interface ImageOrigin {
   elTorito?: ElToritoInfo
   systemArea: SystemAreaInfo
   diagnostics: WarningLog
+  /**
+   * Reads the L and M path tables of the primary (and Joliet) descriptor and compares them with the
+   * directory records, warning about every difference (once: later calls return the same reports).
+   * Done at open in strict mode, where a difference refuses the image; otherwise when asked.
+   */
+  pathTables: () => Promise<PathTableReport[]>
 }
 
 /** Reads descriptors, the root and the boot structures; directories load later, on demand. */
@@ -96,9 +103,23 @@ export async function readImage (source: ByteSource, options: OpenOptions): Prom
   if (!useRockRidge) delete extensions.rockRidge
   if (!useJoliet) delete extensions.joliet
   log('opened: %o', { volume: decodeText(primary.volumeId, 'ascii'), extensions })
+  const pathTables = pathTableCheck(source, descriptors, diag)
+  if (diag.strict) await pathTables()
   return {
-    origin: { source, descriptors, volume: volumeInfo(primary), extensions, elTorito, systemArea, diagnostics: diag },
+    origin: { source, descriptors, volume: volumeInfo(primary), extensions, elTorito, systemArea, diagnostics: diag, pathTables },
     root
+  }
+}
+
+function pathTableCheck (source: ByteSource, descriptors: DescriptorSet, diag: WarningLog): () => Promise<PathTableReport[]> {
+  let reports: Promise<PathTableReport[]> | undefined
+  return async () => {
+    reports ??= (async () => {
+      const list = [await checkPathTables(source, descriptors.primary, 'primary', diag)]
+      if (descriptors.joliet !== undefined) list.push(await checkPathTables(source, descriptors.joliet.descriptor, 'Joliet', diag))
+      return list
+    })()
+    return await reports
   }
 }
 
@@ -176,6 +197,7 @@ export async function refreshOrigin (origin: ImageOrigin, source: ByteSource): P
     descriptors,
     volume: volumeInfo(descriptors.primary),
     elTorito,
-    systemArea: await readSystemArea(source, diag)
+    systemArea: await readSystemArea(source, diag),
+    pathTables: pathTableCheck(source, descriptors, diag)
   }
 }
