@@ -124,8 +124,10 @@ function pathTableCheck (source: ByteSource, descriptors: DescriptorSet, diag: W
 }
 
 async function readRootSelf (source: ByteSource, root: DirectoryRecord, diag: WarningLog): Promise<DirectoryRecord | undefined> {
-  const where = { structure: 'root directory', lba: root.extent }
-  const sector = await readExactly(source, root.extent * SECTOR_SIZE, SECTOR_SIZE, where)
+  // The records follow the root's extended attribute record, if it has one (ECMA-119 9.1.2).
+  const lba = root.extent + root.extendedAttributeLength
+  const where = { structure: 'root directory', lba }
+  const sector = await readExactly(source, lba * SECTOR_SIZE, SECTOR_SIZE, where)
   return parseDirectoryRecord(sector, 0, SECTOR_SIZE, diag, where)
 }
 

@@ -1,5 +1,5 @@
 import { forgiving, forgivingAsync, type Diagnostics } from '../codec/diagnostics'
-import { FileFlags, isSelfOrParent } from '../codec/directory-record'
+import { FileFlags, isSelfOrParent, type DirectoryRecord } from '../codec/directory-record'
 import { decodeUcs2 } from '../codec/joliet'
 import { parsePathTable, type PathTableByteOrder, type PathTableRecord } from '../codec/path-table'
 import { SECTOR_SIZE, type VolumeDescriptor } from '../codec/volume-descriptor'
@@ -88,7 +88,10 @@ async function readTable (
  */
 async function directoryExtents (source: ByteSource, descriptor: VolumeDescriptor, diag: Diagnostics): Promise<Map<string, number>> {
   const found = new Map<string, number>([['', descriptor.root.extent]])
-  const queue: Array<{ path: string, extent: number, size: number }> = [{ path: '', extent: descriptor.root.extent, size: descriptor.root.dataLength }]
+  // Records follow a directory's extended attribute record (ECMA-119 9.1.2); the path table, like the
+  // directory record, gives the extent's start (9.4.3).
+  const recordsAt = (record: DirectoryRecord): number => record.extent + record.extendedAttributeLength
+  const queue: Array<{ path: string, extent: number, size: number }> = [{ path: '', extent: recordsAt(descriptor.root), size: descriptor.root.dataLength }]
   const seen = new Set<number>([descriptor.root.extent])
   // The tree loader reports damage in these directories; the check only needs what it can read.
   const quiet: Diagnostics = { strict: false, warn: () => {} }
@@ -103,7 +106,7 @@ async function directoryExtents (source: ByteSource, descriptor: VolumeDescripto
       found.set(path, record.extent)
       if (seen.has(record.extent)) continue
       seen.add(record.extent)
-      queue.push({ path, extent: record.extent, size: record.dataLength })
+      queue.push({ path, extent: recordsAt(record), size: record.dataLength })
     }
   }
   if (found.size >= MAX_DIRECTORIES) diag.warn({ structure: 'directory tree' }, `more than ${MAX_DIRECTORIES} directories; path tables checked against the first`)

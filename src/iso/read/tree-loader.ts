@@ -8,6 +8,7 @@ import { SECTOR_SIZE } from '../codec/volume-descriptor'
 import type { ByteSource } from '../io/byte-source'
 import { ImageExtentsSource, UnreadableSource, ZisofsSource, type FileSection } from '../model/data-source'
 import { Inode, kindOfMode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type InodeInit, type Times } from '../model/inode'
+import { setRecordedDirectorySize } from '../model/stat'
 import { Directory, Node, NodeFlag, type Names, type RecordLocation } from '../model/node'
 import {
   groupFileSections, parseDirectoryRecords, readDirectoryExtent, type LocatedRecord
@@ -84,11 +85,12 @@ export class TreeLoader {
     const rr = rootSelf !== undefined && this.options.rockRidge
       ? await this.rockRidgeOf(rootSelf, 0, { structure: 'root "." record', lba: isoRoot.extent })
       : undefined
-    const extents: DirectoryExtents = { iso: { extent: isoRoot.extent, size: isoRoot.dataLength } }
+    const extents: DirectoryExtents = { iso: directoryLocation(isoRoot) }
     if (jolietRoot !== undefined && this.options.joliet) {
-      extents.joliet = { extent: jolietRoot.extent, size: jolietRoot.dataLength }
+      extents.joliet = directoryLocation(jolietRoot)
     }
     const inode = new Inode({ ...this.attributes(rootSelf ?? isoRoot, rr, true), ino: inoOf(isoRoot.extent * SECTOR_SIZE) })
+    setRecordedDirectorySize(inode, (rootSelf ?? isoRoot).dataLength)
     const root: Node = new Node(undefined, { iso: '', joliet: extents.joliet !== undefined ? '' : undefined }, inode, this.directory(() => root, extents))
     return root
   }
@@ -188,8 +190,9 @@ export class TreeLoader {
     const location: RecordLocation = { lba: first.lba, offset: first.offset, length: first.length }
     let node: Node
     if (isDirectory) {
-      const extents: DirectoryExtents = { iso: { extent: record.extent, size: record.dataLength } }
+      const extents: DirectoryExtents = { iso: directoryLocation(record) }
       const inode = new Inode({ ...this.attributes(record, rr, true), ino: inoOf(record.extent * SECTOR_SIZE) })
+      setRecordedDirectorySize(inode, record.dataLength)
       node = new Node(parent, names, inode, this.directory(() => node, extents))
       childExtents.set(node, extents)
     } else {
@@ -339,7 +342,7 @@ export class TreeLoader {
         match.names.joliet = jolietName
         match.origin = { ...match.origin, joliet: location }
         const extents = childExtents.get(match)
-        if (extents !== undefined) extents.joliet = { extent: first.record.extent, size: first.record.dataLength }
+        if (extents !== undefined) extents.joliet = directoryLocation(first.record)
         continue
       }
       jolietOnly.push(this.jolietOnlyNode(parent, sections, jolietName, isDirectory, location))
@@ -351,8 +354,9 @@ export class TreeLoader {
     const record = sections[0].record
     let node: Node
     if (isDirectory) {
-      const extents: DirectoryExtents = { joliet: { extent: record.extent, size: record.dataLength } }
+      const extents: DirectoryExtents = { joliet: directoryLocation(record) }
       const inode = new Inode({ ...this.attributes(record, undefined, true), ino: inoOf(record.extent * SECTOR_SIZE) })
+      setRecordedDirectorySize(inode, record.dataLength)
       node = new Node(parent, { joliet: jolietName }, inode, this.directory(() => node, extents))
     } else {
       node = new Node(parent, { joliet: jolietName }, this.fileInode(sections, undefined, location))
@@ -373,6 +377,15 @@ export class TreeLoader {
       if (node.dir !== undefined && RELOCATION_DIRECTORY_NAMES.test(name)) await node.dir.list()
     }
   }
+}
+
+/**
+ * Where a directory's records are: after its extended attribute record, if it has one (ECMA-119 9.1.2,
+ * 6.5.4: the record comes first in the extent and the data length does not count it), as for files, and
+ * as Linux isofs reads both (i_first_extent = extent + ext_attr_length).
+ */
+function directoryLocation (record: DirectoryRecord): DirectoryLocation {
+  return { extent: record.extent + record.extendedAttributeLength, size: record.dataLength }
 }
 
 /** zlib-compressed zisofs: "pz" in zisofs entries (version 1), "PZ" in zisofs2 ones (ZF version 2, Z2). */
