@@ -2,7 +2,9 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import t from 'tap'
 import { IsoError, IsoImage, statOf } from '../../src'
-import { genisoimage, run, scratch, writeTree, xorrisoMkisofs } from '../helpers/tools'
+import { extractWithBsdtar } from '../helpers/readers'
+import { genisoimage, PYTHON, run, scratch, writeTree, xorrisoMkisofs } from '../helpers/tools'
+import { snapshot } from '../helpers/tree'
 import { extractTree } from '../../src/iso/extract'
 import { majorOf, minorOf } from '../../src/iso/model/stat'
 import { makedev } from '../../src/iso/read/rock-ridge'
@@ -230,4 +232,90 @@ t.test('device numbers (PN) as genisoimage and xorriso record them', { skip: isR
   t.teardown(() => back.close())
   for (const [name, , major, minor] of devices) t.equal(statOf(await back.lookup(`/${name}`)).rdev, makedev(major, minor), `written ${name} reads back`)
   t.same(xorrisoDevices(iso), expected, 'xorriso reads the written numbers')
+})
+
+t.test('PX file serial numbers (RRIP 1.12, xorriso -compliance new_rr) link files without data', async t => {
+  const src = path.join(dir, 'serial-src')
+  writeTree(src, { a: 'shared\n', b: { hardlink: 'a' }, e: '', e2: { hardlink: 'e' }, lone: '' })
+  const iso = path.join(dir, 'serial.iso')
+  run('xorriso', ['-outdev', iso, '-compliance', 'new_rr', '-map', src, '/', '-commit'])
+  const image = await IsoImage.open(iso)
+  t.teardown(() => image.close())
+  t.equal(image.extensions.rockRidge?.version, '1.12', 'RRIP 1.12')
+  // pycdlib reads the serial numbers and link counts the same image records.
+  const px = JSON.parse(run(PYTHON, ['-c', `
+import json, sys, pycdlib
+iso = pycdlib.PyCdlib(); iso.open(sys.argv[1])
+out = {}
+for n in ['a', 'b', 'e', 'e2', 'lone']:
+    px = iso.get_record(rr_path='/' + n).rock_ridge.dr_entries.px_record
+    out[n] = [px.posix_serial_number, px.posix_file_links]
+print(json.dumps(out))`, iso]).stdout) as Record<string, [number, number]>
+  t.equal(px.e[0], px.e2[0], 'pycdlib: the empty hard links share a serial number')
+  const st = async (n: string): Promise<ReturnType<typeof statOf>> => statOf(await image.lookup(`/${n}`))
+  t.equal((await st('e')).ino, (await st('e2')).ino, 'empty hard links are one inode (they share no data to pair by)')
+  t.not((await st('e')).ino, (await st('lone')).ino, 'an unrelated empty file is another')
+  for (const n of ['a', 'b', 'e', 'e2', 'lone']) t.equal((await st(n)).nlink, px[n][1], `${n}: link count as PX records it`)
+  // Extracted, they are hard links again, as bsdtar's extraction of the same image has them.
+  const ours = path.join(dir, 'serial-ours')
+  await extractTree(image, '/', ours)
+  const theirs = extractWithBsdtar(iso, path.join(dir, 'serial-bsdtar'))
+  t.same(snapshot(ours, { links: true }), snapshot(theirs, { links: true }), 'extraction links the same files as bsdtar')
+  t.same(snapshot(ours, { links: true }).e.links, ['e2'], 'e and e2 are one file')
+})
+
+t.test('TF long form (17-byte dates, RRIP 4.1.6) reads as pycdlib reads it', async t => {
+  const src = path.join(dir, 'tf-src')
+  writeTree(src, { 'a.txt': 'a\n', 'b.txt': 'b\n' })
+  const base = genisoimage(path.join(dir, 'tf-base.iso'), ['-R'], src)
+  const bytes = fs.readFileSync(base)
+  // No writer at hand makes the long form: rewrite b.txt's TF (short form, three stamps) as a long-form
+  // TF with a modify stamp only, padded with PD to the same length.
+  const tf = suspEntry(bytes, await recordOf(base, '/b.txt'), 'TF')
+  t.equal(tf.length, 5 + 3 * 7, 'genisoimage wrote a short-form TF with three stamps')
+  shrinkEntry(bytes, tf, 5 + 17)
+  bytes[tf.at + 4] = 0x80 | 0x02 // LONG_FORM | MODIFY
+  bytes.write('2019031415092653', tf.at + 5, 'latin1') // 2019-03-14 15:09:26.53
+  bytes.writeInt8(8, tf.at + 5 + 16) // GMT+2, in 15-minute units (ECMA-119 8.4.26.1)
+  const file = path.join(dir, 'tf-long.iso')
+  fs.writeFileSync(file, bytes)
+  const image = await IsoImage.open(file)
+  t.teardown(() => image.close())
+  const expected = Date.UTC(2019, 2, 14, 13, 9, 26, 530)
+  t.equal(statOf(await image.lookup('/b.txt')).mtimeMs, expected, 'mtime from the long form, offset applied')
+  t.equal(statOf(await image.lookup('/a.txt')).mtimeMs, Math.floor(fs.statSync(path.join(src, 'a.txt')).mtimeMs / 1000) * 1000, 'the short form beside it')
+  // pycdlib names the stamps in another order than RRIP 4.1.6 (its bit 1, MODIFY, is "access_time"):
+  // the field it parsed for bit 1 is the one to compare.
+  const theirs = run(PYTHON, ['-c', `
+import sys, pycdlib
+iso = pycdlib.PyCdlib(); iso.open(sys.argv[1])
+tf = iso.get_record(rr_path='/b.txt').rock_ridge.dr_entries.tf_record
+assert tf.time_flags == 0x82
+t = tf.access_time
+print(t.year, t.month, t.dayofmonth, t.hour, t.minute, t.second, t.hundredthsofsecond, t.gmtoffset)`, file]).stdout.trim()
+  t.equal(theirs, '2019 3 14 15 9 26 53 8', 'pycdlib reads the same fields')
+  t.same(image.warnings, [])
+})
+
+t.test('SF (sparse file) entries are shown as Linux shows them, with a warning', async t => {
+  const src = path.join(dir, 'sf-src')
+  writeTree(src, { 'a.txt': 'recorded bytes\n' })
+  const base = genisoimage(path.join(dir, 'sf-base.iso'), ['-R'], src)
+  const bytes = fs.readFileSync(base)
+  const tf = suspEntry(bytes, await recordOf(base, '/a.txt'), 'TF')
+  // An RRIP 1.12 SF entry (21 bytes: virtual size high and low, table depth) in place of the TF.
+  shrinkEntry(bytes, tf, 21)
+  bytes.write('SF', tf.at, 'latin1')
+  bytes[tf.at + 3] = 1
+  writeBoth32(bytes, tf.at + 4, 0)
+  writeBoth32(bytes, tf.at + 12, 1_000_000)
+  bytes[tf.at + 20] = 1
+  const file = path.join(dir, 'sf.iso')
+  fs.writeFileSync(file, bytes)
+  const image = await IsoImage.open(file)
+  t.teardown(() => image.close())
+  t.equal(statOf(await image.lookup('/a.txt')).size, 15, 'the size is the recorded one (Linux ignores SF)')
+  t.equal((await image.readFile('/a.txt')).toString(), 'recorded bytes\n', 'the content is the recorded bytes')
+  t.match(image.warnings, [/field SF: sparse file \(virtual size 1000000\) is not supported/], 'a warning says so')
+  t.equal(isoinfoLinks(file).constructor, Object, 'isoinfo still reads the image')
 })

@@ -236,7 +236,8 @@ export function makeTF (tf: TimeStamps): SuspEntry {
   return { signature: 'TF', version: 1, data }
 }
 
-// 4.1.7 SF: sparse file (1.12 form: virtual size high, low, table depth). Kept, and its size reported.
+// 4.1.7 SF: sparse file (1.12 form: virtual size high, low, table depth): the file's data is then recorded
+// as sparse tables, not as its bytes. Parsed so a reader can tell; no writer here makes one.
 export interface SparseFile {
   virtualSize: number
   tableDepth: number

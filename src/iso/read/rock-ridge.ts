@@ -23,6 +23,7 @@ export interface RockRidgeInfo {
   /** RE: this is a relocated directory; it belongs at its CL record's place (RRIP 4.1.5.3). */
   relocated: boolean
   zisofs?: ZisofsInfo
+  /** SF (RRIP 4.1.7): recorded, not interpreted (see tree-loader.ts). */
   sparse?: SparseFile
   /** Entries neither SUSP nor RRIP interpret here, kept for writing back. */
   foreign: SuspEntry[]

@@ -243,6 +243,13 @@ export class TreeLoader {
         init.data = new UnreadableSource(rr.zisofs.uncompressedSize, () => new InvalidImageError('IMAGE_BAD_ZISOFS', detail, where))
       }
     }
+    if (rr?.sparse !== undefined) {
+      // RRIP 1.12 sparse files are read by nobody: Linux isofs ignores SF and shows the recorded bytes
+      // with the record's size, and so does this; the warning keeps such an image from being written back
+      // (the SF entry would be lost) and says why the content may look wrong.
+      this.diag.warn({ structure: 'directory record', lba: location.lba, offset: location.offset, field: 'SF' },
+        `sparse file (virtual size ${rr.sparse.virtualSize}) is not supported; its recorded ${size} bytes are shown, as Linux shows them`)
+    }
     const inode = new Inode(init)
     inode.compressed = compressed
     if (inode.symlinkTarget !== undefined && kindOfMode(inode.mode) !== 'symlink') inode.mode = (inode.mode & ~S_IFMT) | S_IFLNK
