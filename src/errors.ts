@@ -39,6 +39,7 @@ export type InvalidInputCode =
   | 'CROSS_DEVICE'
   | 'NO_SPACE'
   | 'NOT_PERMITTED'
+  | 'SYMLINK_LOOP'
 
 export type ErrorCode = InvalidImageCode | InvalidInputCode | 'INTERNAL'
 
@@ -129,6 +130,7 @@ const ERRNO_BY_CODE: Record<ErrorCode, string> = {
   CROSS_DEVICE: 'EXDEV',
   NO_SPACE: 'ENOSPC',
   NOT_PERMITTED: 'EPERM',
+  SYMLINK_LOOP: 'ELOOP',
   INTERNAL: 'EIO'
 }
 
