@@ -11,10 +11,13 @@ import { decodeName } from './names'
 /** What the Rock Ridge entries of one record say, assembled across NM/SL continuations. */
 export interface RockRidgeInfo {
   name?: string
+  /** The name's bytes as recorded (NM contents joined). */
+  nameBytes?: Buffer
   posix?: PosixAttributes
   /** Device number from PN (RRIP 4.1.2), encoded as glibc's makedev(major, minor). */
   device?: number
   symlink?: string
+  symlinkBytes?: Buffer
   times?: { mtimeMs?: number, atimeMs?: number, ctimeMs?: number, birthtimeMs?: number }
   /** CL: this record stands for a directory relocated to that LBA (RRIP 4.1.5.1). */
   childLink?: number
@@ -84,8 +87,14 @@ export function interpretRockRidge (entries: readonly SuspEntry[], diag: Diagnos
   // Part of a name is worse than none: a broken NM chain, or one whose last part says more follows (the
   // rest was in a continuation area that could not be read), falls back to the ISO9660 identifier.
   if (nameContinues) diag.warn({ ...where, field: 'NM' }, 'name continues in an entry that is missing; the ISO9660 name is used')
-  if (nameParts.length > 0 && !nameSpecial && !nameBroken && !nameContinues) info.name = decodeName(Buffer.concat(nameParts))
-  if (sawSymlink) info.symlink = symlinkTarget(components)
+  if (nameParts.length > 0 && !nameSpecial && !nameBroken && !nameContinues) {
+    info.nameBytes = Buffer.concat(nameParts)
+    info.name = decodeName(info.nameBytes)
+  }
+  if (sawSymlink) {
+    info.symlinkBytes = symlinkTargetBytes(components)
+    info.symlink = decodeName(info.symlinkBytes)
+  }
   return info
 }
 

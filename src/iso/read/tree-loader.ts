@@ -13,7 +13,7 @@ import { Directory, Node, NodeFlag, type Names, type RecordLocation } from '../m
 import {
   groupFileSections, parseDirectoryRecords, readDirectoryExtent, type LocatedRecord
 } from './directory-records'
-import { decodeName, withoutVersion } from './names'
+import { decodeName, keepNameBytes, keepTargetBytes, withoutVersion } from './names'
 import type { ZisofsInfo } from '../codec/rock-ridge'
 import { interpretRockRidge, type RockRidgeInfo } from './rock-ridge'
 import type { SectorCache } from './sector-cache'
@@ -200,6 +200,7 @@ export class TreeLoader {
     }
     node.flags = first.record.flags & (FileFlags.HIDDEN | FileFlags.ASSOCIATED)
     node.origin = { iso: location }
+    if (entry.rr?.nameBytes !== undefined) keepNameBytes(node, entry.rr.nameBytes)
     if (rr !== undefined && rr.foreign.length > 0) node.foreignSystemUse = rr.foreign
     return node
   }
@@ -251,6 +252,7 @@ export class TreeLoader {
         `sparse file (virtual size ${rr.sparse.virtualSize}) is not supported; its recorded ${size} bytes are shown, as Linux shows them`)
     }
     const inode = new Inode(init)
+    if (rr?.symlinkBytes !== undefined) keepTargetBytes(inode, rr.symlinkBytes)
     inode.compressed = compressed
     if (inode.symlinkTarget !== undefined && kindOfMode(inode.mode) !== 'symlink') inode.mode = (inode.mode & ~S_IFMT) | S_IFLNK
     if (size > 0) this.inodesByStart.set(lba, inode)
