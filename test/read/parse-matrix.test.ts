@@ -42,8 +42,36 @@ function sourceSpec (): TreeSpec {
     sub: { inner: { 'file.txt': 'inner\n' } },
     wide,
     tree: manyDirs,
-    deep
+    // Ten levels below the root: deeper than ECMA-119 allows (6.8.2.1: eight), so Rock Ridge writers
+    // relocate level7 and below (RRIP 4.1.5 CL/PL/RE) and plain ISO9660 trees lose it.
+    deep: level
   }
+}
+
+const DEEP_FILE = 'deep/level1/level2/level3/level4/level5/level6/level7/level8/level9/deep.txt'
+
+/**
+ * isoinfo -R -l's names with what it lists in the relocation directory put where RRIP puts it: rr_moved/X
+ * belongs at the one placeholder (CL record) named X, which isoinfo lists as a plain entry.
+ */
+function relocatedIsoinfoNames (iso: string, flag: '-R' | '' = '-R'): string[] {
+  const all = isoinfoNames(iso, flag)
+  const reloc = /^\.?rr_moved(\/|$)/i
+  const moved = all.filter(n => reloc.test(n) && n.includes('/'))
+  const out = all.filter(n => !reloc.test(n))
+  for (const n of moved) {
+    const [top, ...rest] = n.split('/').slice(1)
+    const places = out.filter(p => p.split('/').pop() === top && !p.includes(`${top}/`))
+    if (places.length !== 1) throw new Error(`relocated ${top}: ${places.length} placeholders`)
+    if (rest.length > 0) out.push([places[0], ...rest].join('/'))
+  }
+  return out.sort()
+}
+
+/** xorriso's view of the Rock Ridge tree (-find /), without an empty relocation directory it shows. */
+function xorrisoNames (iso: string): string[] {
+  return run('xorriso', ['-indev', iso, '-find', '/']).stdout.split('\n')
+    .map(l => /^'\/(.+)'$/.exec(l)?.[1]).filter((n): n is string => n !== undefined && !/^\.?rr_moved$/i.test(n)).sort()
 }
 
 /** What the library sees through one namespace, in the shape snapshot() gives host trees. */
@@ -95,7 +123,15 @@ const cases: Case[] = [
   { name: 'genisoimage -iso-level 4 -R', make: out => genisoimage(out, ['-iso-level', '4', '-R'], src), rockRidge: true, joliet: false, realAttributes: true },
   { name: 'xorriso -R -J', make: out => xorrisoMkisofs(out, ['-R', '-J'], src), rockRidge: true, joliet: true, realAttributes: true },
   { name: 'xorriso -r -joliet-long', make: out => xorrisoMkisofs(out, ['-r', '-J', '-joliet-long'], src), rockRidge: true, joliet: true, realAttributes: false },
-  { name: 'xorriso -iso-level 3 -R', make: out => xorrisoMkisofs(out, ['-iso-level', '3', '-R'], src), rockRidge: true, joliet: false, realAttributes: true }
+  { name: 'xorriso -iso-level 3 -R', make: out => xorrisoMkisofs(out, ['-iso-level', '3', '-R'], src), rockRidge: true, joliet: false, realAttributes: true },
+  {
+    // xorriso's mkisofs emulation keeps deep paths (-D); its native mode relocates them on request.
+    name: 'xorriso -compliance deep_paths_off (relocation)',
+    make: out => { run('xorriso', ['-outdev', out, '-compliance', 'deep_paths_off', '-rr_reloc_dir', 'rr_moved', '-joliet', 'on', '-map', src, '/', '-commit']); return out },
+    rockRidge: true,
+    joliet: true,
+    realAttributes: true
+  }
 ]
 
 for (const c of cases) {
@@ -113,12 +149,18 @@ for (const c of cases) {
       for await (const { path: p } of image.walk('/', ns)) list.push(p.replace(/^\//, ''))
       return list.sort()
     }
-    t.same(await names('iso9660'), isoinfoNames(iso, ''), 'ISO9660 names match isoinfo -l')
-    if (c.joliet) t.same(await names('joliet'), isoinfoNames(iso, '-J'), 'Joliet names match isoinfo -J -l')
+    // With Rock Ridge read, relocated directories are in their CL places in every view (one tree, three
+    // ways of naming it); isoinfo -l lists the raw ISO9660 tree.
+    t.same(await names('iso9660'), c.rockRidge ? relocatedIsoinfoNames(iso, '') : isoinfoNames(iso, ''), 'ISO9660 names match isoinfo -l')
+    if (c.joliet) t.same(await names('joliet'), isoinfoNames(iso, '-J'), 'Joliet names match isoinfo -J -l (Joliet has no depth limit)')
 
     if (!c.rockRidge) return
-    // isoinfo shows the relocation directory; the Rock Ridge view hides it (the relocated tree is in place).
-    t.same(await names('rockridge'), isoinfoNames(iso, '-R').filter(n => !/^\.?rr_moved(\/|$)/.test(n)), 'Rock Ridge names match isoinfo -R -l')
+    // isoinfo lists the relocated directories in the relocation directory; the Rock Ridge view shows them
+    // at their CL places (and hides the relocation directory), as xorriso and Linux do.
+    const rrNames = await names('rockridge')
+    t.ok(rrNames.includes(DEEP_FILE), 'the file ten levels down is in place')
+    t.same(rrNames, relocatedIsoinfoNames(iso), 'Rock Ridge names match isoinfo -R -l, relocated directories moved to their CL places')
+    t.same(rrNames, xorrisoNames(iso), 'Rock Ridge names match xorriso -find')
     t.same(await libraryTree(image, 'rockridge'), expectedContent, 'Rock Ridge tree equals the source: names, types, contents, symlinks')
 
     const hard = statOf(await image.lookup('/hard-link.txt'))
