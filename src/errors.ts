@@ -41,6 +41,7 @@ export type InvalidInputCode =
   | 'NOT_PERMITTED'
   /** The image changed under the model (a commit that could not be followed): reopen it. */
   | 'STALE'
+  | 'SYMLINK_LOOP'
 
 export type ErrorCode = InvalidImageCode | InvalidInputCode | 'INTERNAL'
 
@@ -132,6 +133,7 @@ const ERRNO_BY_CODE: Record<ErrorCode, string> = {
   NO_SPACE: 'ENOSPC',
   NOT_PERMITTED: 'EPERM',
   STALE: 'ESTALE',
+  SYMLINK_LOOP: 'ELOOP',
   INTERNAL: 'EIO'
 }
 

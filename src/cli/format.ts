@@ -1,4 +1,4 @@
-import type { Stat } from '../iso/model/stat'
+import { majorOf, minorOf, type Stat } from '../iso/model/stat'
 
 /** "drwxr-xr-x" from a mode, as ls -l prints it. */
 export function modeString (mode: number): string {
@@ -19,7 +19,7 @@ export function dateString (ms: number): string {
 
 export function longListing (stat: Stat, name: string, target?: string): string {
   const size = stat.kind === 'char-device' || stat.kind === 'block-device'
-    ? `${Math.floor(stat.rdev / 256) & 0xfff}, ${stat.rdev & 0xff}`
+    ? `${majorOf(stat.rdev)}, ${minorOf(stat.rdev)}`
     : String(stat.size)
   return `${modeString(stat.mode)} ${String(stat.nlink).padStart(3)} ${String(stat.uid).padStart(5)} ${String(stat.gid).padStart(5)} ` +
     `${size.padStart(12)} ${dateString(stat.mtimeMs)} ${name}${target !== undefined ? ` -> ${target}` : ''}`

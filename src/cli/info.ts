@@ -14,6 +14,8 @@ export async function describeImage (image: IsoImage, path: string, json: boolea
     ...(image.elTorito?.images.map(i => i.loadLba) ?? []),
     ...(image.elTorito !== undefined ? [image.elTorito.catalogLba] : [])
   ])
+  // Read before the warnings are collected: a path table that disagrees with the tree adds one.
+  const pathTables = await image.origin?.pathTables() ?? []
   const facts = {
     image: path,
     size: image.source.size,
@@ -21,6 +23,7 @@ export async function describeImage (image: IsoImage, path: string, json: boolea
     namespaces: image.namespaces,
     extensions: image.extensions,
     descriptors: image.descriptors.descriptors.map(({ lba, descriptor }) => ({ lba, type: descriptorName(descriptor) })),
+    pathTables: pathTables.map(r => ({ ...r, tables: r.tables.map(({ records, ...rest }) => ({ ...rest, records: records?.length })) })),
     elTorito: image.elTorito === undefined ? undefined : {
       catalogLba: image.elTorito.catalogLba,
       catalogPath: bootPaths.get(image.elTorito.catalogLba),
@@ -29,10 +32,12 @@ export async function describeImage (image: IsoImage, path: string, json: boolea
     systemArea: {
       used: image.systemArea.used,
       isohybridBootLba512: image.systemArea.isohybridBootLba512,
-      mbr: image.systemArea.mbr?.partitions.filter(p => p.type !== 0).map((p, i) => ({
+      // Numbered by slot (1-4) as fdisk and xorriso -report_system_area number them; empty slots left out.
+      mbr: image.systemArea.mbr?.partitions.map((p, i) => ({
         index: i + 1, active: p.status === 0x80, type: p.type, start: p.lbaStart, sectors: p.sectors
-      })),
-      gpt: image.systemArea.gpt?.partitions.map(p => ({
+      })).filter(p => p.type !== 0 || p.sectors !== 0),
+      gpt: image.systemArea.gpt?.partitions.map((p, i) => ({
+        index: p.index ?? i + 1,
         type: guidToString(p.typeGuid), name: p.name, firstLba: p.firstLba, lastLba: p.lastLba
       }))
     },
@@ -56,7 +61,9 @@ export async function describeImage (image: IsoImage, path: string, json: boolea
     `Rock Ridge:     ${image.extensions.rockRidge !== undefined ? `${image.extensions.rockRidge.version} ${image.extensions.rockRidge.identifiers.join(' ')}` : 'no'}`,
     `Joliet:         ${image.extensions.joliet !== undefined ? `level ${image.extensions.joliet.level}, volume id ${image.extensions.joliet.volumeId}` : 'no'}`,
     `ISO 9660:1999:  ${image.extensions.enhanced ? 'enhanced volume descriptor present' : 'no'}`,
-    `Namespaces:     ${image.namespaces.join(', ')}`
+    `Namespaces:     ${image.namespaces.join(', ')}`,
+    ...pathTables.map(r => `Path tables:    ${r.tree}: ${r.tables.map(c => `${c.kind} at LBA ${c.lba}`).join(', ')}; ` +
+      `${r.directories} directories, ${r.consistent ? 'consistent with the directory records' : 'NOT consistent with the directory records (see warnings)'}`)
   ]
   if (facts.elTorito === undefined) {
     lines.push('El Torito:      no')
@@ -78,8 +85,8 @@ export async function describeImage (image: IsoImage, path: string, json: boolea
     for (const p of sa.mbr ?? []) {
       lines.push(`  MBR ${p.index}: ${p.active ? 'active, ' : ''}type 0x${p.type.toString(16).padStart(2, '0')}, start ${p.start}, ${p.sectors} sectors`)
     }
-    for (const [n, p] of (sa.gpt ?? []).entries()) {
-      lines.push(`  GPT ${n + 1}: ${p.type} "${p.name}" blocks ${p.firstLba}-${p.lastLba}`)
+    for (const p of sa.gpt ?? []) {
+      lines.push(`  GPT ${p.index}: ${p.type} "${p.name}" blocks ${p.firstLba}-${p.lastLba}`)
     }
   }
   for (const w of image.warnings) lines.push(`Warning:        ${w}`)

@@ -1,11 +1,12 @@
 import * as fs from 'node:fs'
-import { Command } from 'commander'
+import { Command, InvalidArgumentError } from 'commander'
 import { InvalidInputError } from '../errors'
 import { extractTree } from '../iso/extract'
 import { IsoImage, type OpenOptions } from '../iso/image'
+import { contentStream } from '../iso/model/data-source'
 import { statOf } from '../iso/model/stat'
 import { parseNamespace, type Namespace } from '../iso/namespace'
-import { runProgram } from './common'
+import { newProgram, runProgram } from './common'
 import { longListing, mib, Progress } from './format'
 import { describeImage } from './info'
 import { mkisofs } from './mkisofs'
@@ -16,7 +17,13 @@ interface ImageFlags {
   rock: boolean
   joliet: boolean
   strict?: boolean
-  session?: string
+  session?: number
+}
+
+/** --session takes a positive integer: anything else is a usage error, not "session NaN". */
+function parseSession (text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new InvalidArgumentError('a session number is a positive integer (1 is the first)')
+  return Number(text)
 }
 
 /** Options every subcommand that reads an image takes. */
@@ -26,19 +33,41 @@ function imageOptions (command: Command): Command {
     .option('--no-rock', 'ignore Rock Ridge')
     .option('--no-joliet', 'ignore Joliet')
     .option('--strict', 'refuse images with any irregularity')
-    .option('--session <n>', 'read session N (1-based; default the newest)')
+    .option('--session <n>', 'read session N (1-based; default the newest)', parseSession)
 }
 
-async function openImage (path: string, flags: ImageFlags): Promise<{ image: IsoImage, namespace?: Namespace }> {
+/**
+ * Opens the image a subcommand reads, runs `body` on it and closes it. What the reader forgave while the
+ * command ran (directories load as they are looked at, so warnings come late) is printed on stderr once,
+ * at the end, whether the command succeeded or not.
+ */
+async function withImage (
+  path: string, flags: ImageFlags, body: (image: IsoImage, namespace?: Namespace) => Promise<void>, warnOnStderr = true
+): Promise<void> {
+  const namespace = flags.namespace !== undefined ? parseNamespace(flags.namespace) : undefined
   if (!fs.existsSync(path)) throw new InvalidInputError('NOT_FOUND', `${path}: no such file`)
   const options: OpenOptions = { rockRidge: flags.rock, joliet: flags.joliet, strict: flags.strict === true }
-  if (flags.session !== undefined) options.session = Number(flags.session)
+  if (flags.session !== undefined) options.session = flags.session
   const image = await IsoImage.open(path, options)
-  return { image, namespace: flags.namespace !== undefined ? parseNamespace(flags.namespace) : undefined }
+  try {
+    await body(image, namespace)
+  } finally {
+    if (warnOnStderr) printWarnings(image)
+    await image.close()
+  }
+}
+
+function printWarnings (image: IsoImage): void {
+  const lines = image.warnings.map(w => `isotool: warning: ${w}\n`)
+  const dropped = image.origin?.diagnostics.dropped ?? 0
+  if (dropped > 0) lines.push(`isotool: warning: ${dropped} more warnings not shown\n`)
+  if (lines.length > 0) process.stderr.write(lines.join(''))
 }
 
 export async function main (argv: string[]): Promise<void> {
-  const program = new Command('isotool')
+  // Created through newProgram: subcommands copy its exit and output settings when they are made, so a
+  // usage error inside one exits 2 like `isotool bogus` does (they exited 1).
+  const program = newProgram('isotool')
   // genisoimage's single-dash long options do not fit commander; mkisofs parses its own arguments.
   program.command('mkisofs')
     .description('master an image from host files, with genisoimage\'s options (isotool mkisofs -help)')
@@ -57,12 +86,10 @@ export async function main (argv: string[]): Promise<void> {
     .argument('<image>')
     .option('--json', 'machine-readable output'))
     .action(async (path: string, flags: ImageFlags & { json?: boolean }) => {
-      const { image } = await openImage(path, flags)
-      try {
+      // info shows the warnings in its own output (text and JSON), not again on stderr.
+      await withImage(path, flags, async image => {
         process.stdout.write(await describeImage(image, path, flags.json === true))
-      } finally {
-        await image.close()
-      }
+      }, false)
     })
 
   imageOptions(program.command('ls')
@@ -72,8 +99,7 @@ export async function main (argv: string[]): Promise<void> {
     .option('-R, --recursive', 'list subdirectories recursively')
     .option('-l, --long', 'long listing: mode, links, owner, size, time'))
     .action(async (path: string, inner: string, flags: ImageFlags & { recursive?: boolean, long?: boolean }) => {
-      const { image, namespace } = await openImage(path, flags)
-      try {
+      await withImage(path, flags, async (image, namespace) => {
         const line = (name: string, node: Awaited<ReturnType<IsoImage['lookup']>>): string =>
           flags.long === true ? longListing(statOf(node), name, node.inode.symlinkTarget) : name
         const start = await image.lookup(inner, namespace)
@@ -82,9 +108,7 @@ export async function main (argv: string[]): Promise<void> {
         else if (flags.recursive === true) for await (const entry of image.walk(inner, namespace)) out.push(line(entry.path, entry.node))
         else for (const entry of await image.readdir(inner, namespace)) out.push(line(entry.name, entry.node))
         if (out.length > 0) process.stdout.write(out.join('\n') + '\n')
-      } finally {
-        await image.close()
-      }
+      })
     })
 
   imageOptions(program.command('cat')
@@ -92,17 +116,18 @@ export async function main (argv: string[]): Promise<void> {
     .argument('<image>')
     .argument('<paths...>'))
     .action(async (path: string, paths: string[], flags: ImageFlags) => {
-      const { image, namespace } = await openImage(path, flags)
-      try {
+      await withImage(path, flags, async (image, namespace) => {
+        const view = image.view(namespace)
         for (const inner of paths) {
-          const stream = await image.createReadStream(inner, namespace)
-          for await (const chunk of stream) {
+          // Symbolic links are followed inside the image, as cat follows them on a mounted image (an
+          // absolute target from the image's root); one whose target is not in the image is an error.
+          const node = await view.resolveFollowing(image.root, inner)
+          if (node.isDirectory) throw new InvalidInputError('IS_A_DIRECTORY', `${inner} is a directory`)
+          for await (const chunk of contentStream(node.inode.data)) {
             if (!process.stdout.write(chunk as Buffer)) await new Promise(resolve => process.stdout.once('drain', resolve))
           }
         }
-      } finally {
-        await image.close()
-      }
+      })
     })
 
   imageOptions(program.command('extract')
@@ -111,9 +136,8 @@ export async function main (argv: string[]): Promise<void> {
     .argument('[path]', 'what to extract', '/')
     .requiredOption('-C, --directory <dest>', 'destination directory (created if missing)'))
     .action(async (path: string, inner: string, flags: ImageFlags & { directory: string }) => {
-      const { image, namespace } = await openImage(path, flags)
-      const progress = new Progress('extracting')
-      try {
+      await withImage(path, flags, async (image, namespace) => {
+        const progress = new Progress('extracting')
         const totals = await extractTree(image, inner, flags.directory, {
           namespace,
           onProgress: t => progress.update(() => `${t.entries} entries, ${mib(t.bytes)}`),
@@ -121,9 +145,7 @@ export async function main (argv: string[]): Promise<void> {
         })
         progress.done()
         if (process.stderr.isTTY === true) process.stderr.write(`extracted ${totals.entries} entries, ${mib(totals.bytes)}\n`)
-      } finally {
-        await image.close()
-      }
+      })
     })
 
   if (argv[2] === 'mkisofs') {

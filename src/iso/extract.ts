@@ -1,11 +1,13 @@
 import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { InvalidInputError } from '../errors'
+import { InternalError, InvalidInputError } from '../errors'
 import type { IsoImage } from './image'
 import type { Inode } from './model/inode'
 import type { Node } from './model/node'
+import { majorOf, minorOf } from './model/stat'
 import type { Namespace } from './namespace'
+import { decodeName, recordedBytes } from './read/names'
 
 export interface ExtractOptions {
   namespace?: Namespace
@@ -18,9 +20,13 @@ export interface ExtractOptions {
 const COPY_CHUNK = 1024 * 1024
 const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0
 
+/** Host paths are bytes: a name the image records in bytes that are not UTF-8 is created with those bytes. */
+type HostPath = Buffer
+
 /**
  * Copies the tree at `source` (a directory: its contents; a file: the file itself) into the host directory
- * `dest`, keeping Rock Ridge modes, times, symlinks, fifos, devices (as root) and hard links.
+ * `dest`, keeping Rock Ridge modes, times, symlinks, fifos, devices (as root) and hard links. Rock Ridge
+ * names and symlink targets keep the bytes the image records, UTF-8 or not (read/names.ts).
  *
  * Nothing is ever written outside `dest`: names come from the view, which never yields "", ".", ".." or a
  * name with "/"; and no existing symlink is followed: anything already in the way is replaced, not
@@ -31,25 +37,34 @@ export async function extractTree (image: IsoImage, source: string, dest: string
   const start = await view.resolve(image.root, source)
   fs.mkdirSync(dest, { recursive: true })
   const totals = { entries: 0, bytes: 0 }
-  const linked = new Map<Inode, string>()
-  const directories: Array<{ node: Node, hostPath: string }> = []
+  const linked = new Map<Inode, HostPath>()
+  const directories: Array<{ node: Node, hostPath: HostPath }> = []
   const isRoot = process.getuid?.() === 0
+  const destBytes = Buffer.from(dest, 'utf8')
+  const show = (p: HostPath): string => decodeName(p)
 
-  const extractOne = async (node: Node, hostPath: string): Promise<void> => {
+  /** A node's name on the host: the view's, in the bytes the image recorded it in where they are not UTF-8. */
+  const hostName = (node: Node): Buffer => {
+    const name = view.nameOf(node) ?? 'file'
+    return view.namespace === 'rockridge' && node.names.rr === name ? recordedBytes(node, name, 'name') : Buffer.from(name, 'utf8')
+  }
+  const join = (parent: HostPath, node: Node): HostPath => Buffer.concat([parent, SLASH, hostName(node)])
+
+  const extractOne = async (node: Node, hostPath: HostPath): Promise<void> => {
     const inode = node.inode
     const kind = inode.kind
     if (kind === 'directory') {
       makeDirectory(hostPath)
       directories.push({ node, hostPath })
     } else {
-      clearWay(hostPath)
+      clearWay(hostPath, show)
       const earlier = linked.get(inode)
       if (earlier !== undefined && kind !== 'symlink') {
         fs.linkSync(earlier, hostPath)
       } else {
-        if (kind === 'file') totals.bytes += await copyFile(node, hostPath)
-        else if (kind === 'symlink') fs.symlinkSync(inode.symlinkTarget ?? '', hostPath)
-        else if (!makeSpecial(node, hostPath, isRoot, options)) return
+        if (kind === 'file') totals.bytes += await copyFile(node, hostPath, show)
+        else if (kind === 'symlink') fs.symlinkSync(recordedBytes(inode, inode.symlinkTarget ?? '', 'target'), hostPath)
+        else if (!makeSpecial(node, hostPath, isRoot, options, show, dest)) return
         if (inode.nlink > 1) linked.set(inode, hostPath)
         applyAttributes(node, hostPath, isRoot)
       }
@@ -59,13 +74,18 @@ export async function extractTree (image: IsoImage, source: string, dest: string
   }
 
   if (start.isDirectory) {
-    for await (const { path: entryPath, node } of image.walk(source, options.namespace)) {
-      const relative = entryPath.slice(source === '/' ? 0 : source.replace(/\/+$/, '').length)
-      await extractOne(node, path.join(dest, ...relative.split('/').filter(c => c !== '')))
+    // Parents are walked before their children: each child's host path extends its parent's.
+    const hostPaths = new Map<Node, HostPath>([[start, destBytes]])
+    for await (const { node } of image.walk(source, options.namespace)) {
+      const parent = node.parent !== undefined ? hostPaths.get(node.parent) : undefined
+      if (parent === undefined) throw new InternalError('extraction met a node before its directory')
+      const hostPath = join(parent, node)
+      if (node.isDirectory) hostPaths.set(node, hostPath)
+      await extractOne(node, hostPath)
     }
-    directories.unshift({ node: start, hostPath: dest })
+    directories.unshift({ node: start, hostPath: destBytes })
   } else {
-    await extractOne(start, path.join(dest, view.nameOf(start) ?? 'file'))
+    await extractOne(start, join(destBytes, start))
   }
   // Directory modes and times last, deepest first: a read-only directory must not block its children,
   // and writing children would change the times.
@@ -73,7 +93,9 @@ export async function extractTree (image: IsoImage, source: string, dest: string
   return totals
 }
 
-function makeDirectory (hostPath: string): void {
+const SLASH = Buffer.from('/')
+
+function makeDirectory (hostPath: HostPath): void {
   const existing = lstat(hostPath)
   if (existing?.isDirectory() === true) return
   if (existing !== undefined) fs.rmSync(hostPath, { force: true })
@@ -81,14 +103,14 @@ function makeDirectory (hostPath: string): void {
 }
 
 /** Removes a non-directory in the way; a directory in the way is an error (as tar reports it). */
-function clearWay (hostPath: string): void {
+function clearWay (hostPath: HostPath, show: (p: HostPath) => string): void {
   const existing = lstat(hostPath)
   if (existing === undefined) return
-  if (existing.isDirectory()) throw new InvalidInputError('IS_A_DIRECTORY', `${hostPath} exists and is a directory`)
+  if (existing.isDirectory()) throw new InvalidInputError('IS_A_DIRECTORY', `${show(hostPath)} exists and is a directory`)
   fs.unlinkSync(hostPath)
 }
 
-async function copyFile (node: Node, hostPath: string): Promise<number> {
+async function copyFile (node: Node, hostPath: HostPath, show: (p: HostPath) => string): Promise<number> {
   const fd = fs.openSync(hostPath, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | O_NOFOLLOW, 0o600)
   try {
     const data = node.inode.data
@@ -96,7 +118,7 @@ async function copyFile (node: Node, hostPath: string): Promise<number> {
     let position = 0
     while (position < data.size) {
       const n = await data.read(buf, 0, Math.min(buf.length, data.size - position), position)
-      if (n === 0) throw new Error(`${hostPath}: file data ended early`)
+      if (n === 0) throw new Error(`${show(hostPath)}: file data ended early`)
       let written = 0
       while (written < n) written += fs.writeSync(fd, buf, written, n - written, position + written)
       position += n
@@ -107,28 +129,34 @@ async function copyFile (node: Node, hostPath: string): Promise<number> {
   }
 }
 
-function makeSpecial (node: Node, hostPath: string, isRoot: boolean, options: ExtractOptions): boolean {
+/**
+ * mkfifo(1) and mknod(1) take their path as an argument, which a child process gets as a string; a node
+ * whose path is not UTF-8 is made under a temporary name in the destination (`scratch`, the caller's
+ * string, so on the same file system) and renamed into place (rename takes bytes).
+ */
+function makeSpecial (node: Node, hostPath: HostPath, isRoot: boolean, options: ExtractOptions, show: (p: HostPath) => string, scratch: string): boolean {
   const inode = node.inode
   const mode = (inode.mode & 0o7777).toString(8)
-  if (inode.kind === 'fifo') {
-    spawnSync('mkfifo', ['-m', mode, hostPath])
-    return fs.existsSync(hostPath)
-  }
   if (inode.kind === 'socket') {
-    options.onWarning?.(`${hostPath}: sockets cannot be extracted; skipped`)
+    options.onWarning?.(`${show(hostPath)}: sockets cannot be extracted; skipped`)
     return false
   }
-  if (!isRoot) {
-    options.onWarning?.(`${hostPath}: device nodes need root; skipped`)
+  if (inode.kind !== 'fifo' && !isRoot) {
+    options.onWarning?.(`${show(hostPath)}: device nodes need root; skipped`)
     return false
   }
-  const major = Math.floor(inode.rdev / 256) & 0xfff
-  const minor = (inode.rdev & 0xff) | (Math.floor(inode.rdev / 4096) & 0xfff00)
-  spawnSync('mknod', ['-m', mode, hostPath, inode.kind === 'char-device' ? 'c' : 'b', String(major), String(minor)])
-  return fs.existsSync(hostPath)
+  const direct = Buffer.from(hostPath.toString('utf8'), 'utf8').equals(hostPath)
+  const made = direct ? hostPath.toString('utf8') : path.join(scratch, `.isomount-extract-${process.pid}`)
+  const args = inode.kind === 'fifo'
+    ? ['mkfifo', ['-m', mode, made]] as const
+    : ['mknod', ['-m', mode, made, inode.kind === 'char-device' ? 'c' : 'b', String(majorOf(inode.rdev)), String(minorOf(inode.rdev))]] as const
+  spawnSync(args[0], [...args[1]])
+  if (!fs.existsSync(made)) return false
+  if (!direct) fs.renameSync(made, hostPath)
+  return true
 }
 
-function applyAttributes (node: Node, hostPath: string, isRoot: boolean): void {
+function applyAttributes (node: Node, hostPath: HostPath, isRoot: boolean): void {
   const inode = node.inode
   const { atimeMs, mtimeMs } = inode.times
   if (inode.kind === 'symlink') {
@@ -141,7 +169,7 @@ function applyAttributes (node: Node, hostPath: string, isRoot: boolean): void {
   fs.utimesSync(hostPath, atimeMs / 1000, mtimeMs / 1000)
 }
 
-function lstat (p: string): fs.Stats | undefined {
+function lstat (p: HostPath): fs.Stats | undefined {
   try {
     return fs.lstatSync(p)
   } catch {

@@ -54,6 +54,45 @@ export class NamespaceView {
     return node
   }
 
+  /**
+   * The node at `path` with symbolic links followed, inside the image: a relative target from the link's
+   * directory, an absolute one from the image's root (as chroot would see it), in every component and the
+   * last; at most 40 links, as Linux allows (ELOOP beyond). A target that leaves the image (a ".." above
+   * the root stays at the root, as in a chroot) or names nothing there is NOT_FOUND, saying which link.
+   */
+  async resolveFollowing (root: Node, path: string): Promise<Node> {
+    let followed = 0
+    const walk = async (start: Node, components: string[], shown: string): Promise<Node> => {
+      let node = start
+      for (let i = 0; i < components.length; i++) {
+        const component = components[i]
+        if (component === '..') {
+          node = node.parent ?? node
+          continue
+        }
+        if (node.dir === undefined) throw new InvalidInputError('NOT_A_DIRECTORY', `${this.pathOf(node)} is not a directory`, { path: shown })
+        const child = await this.child(node, component)
+        if (child === undefined) throw new InvalidInputError('NOT_FOUND', `${shown}: no such file or directory`, { path: shown })
+        const target = child.inode.symlinkTarget
+        if (target === undefined) {
+          node = child
+          continue
+        }
+        if (++followed > MAX_SYMLINKS) throw new InvalidInputError('SYMLINK_LOOP', `${shown}: too many levels of symbolic links`, { path: shown })
+        try {
+          node = await walk(target.startsWith('/') ? root : node, splitTarget(target), shown)
+        } catch (err) {
+          if (err instanceof InvalidInputError && err.code === 'NOT_FOUND') {
+            throw new InvalidInputError('NOT_FOUND', `${this.pathOf(child)} is a symbolic link to ${target}, which is not in the image`, { path: shown })
+          }
+          throw err
+        }
+      }
+      return node
+    }
+    return await walk(root, splitTarget(path), path)
+  }
+
   /** The path of a node in this namespace (for messages; "?" for a component the namespace lacks). */
   pathOf (node: Node): string {
     const parts: string[] = []
@@ -76,6 +115,14 @@ export class NamespaceView {
       case 'iso9660': return iso === undefined ? undefined : withoutVersion(iso)
     }
   }
+}
+
+/** Linux's limit on symbolic links followed in one lookup (MAXSYMLINKS). */
+const MAX_SYMLINKS = 40
+
+/** A link target's components: like a path's, but ".." kept (it means the parent, not a name). */
+function splitTarget (target: string): string[] {
+  return target.split('/').filter(c => c !== '' && c !== '.')
 }
 
 export function splitPath (path: string): string[] {

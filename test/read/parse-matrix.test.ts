@@ -3,7 +3,7 @@ import * as path from 'node:path'
 import t from 'tap'
 import { IsoImage, statOf, type Namespace } from '../../src'
 import { extractTree } from '../../src/iso/extract'
-import { isoinfoNames } from '../helpers/readers'
+import { extractWithXorriso, isoinfoNames } from '../helpers/readers'
 import { genisoimage, run, scratch, writeTree, xorrisoMkisofs, type TreeSpec } from '../helpers/tools'
 import { sha256, snapshot, type TreeEntry } from '../helpers/tree'
 
@@ -42,8 +42,36 @@ function sourceSpec (): TreeSpec {
     sub: { inner: { 'file.txt': 'inner\n' } },
     wide,
     tree: manyDirs,
-    deep
+    // Ten levels below the root: deeper than ECMA-119 allows (6.8.2.1: eight), so Rock Ridge writers
+    // relocate level7 and below (RRIP 4.1.5 CL/PL/RE) and plain ISO9660 trees lose it.
+    deep: level
   }
+}
+
+const DEEP_FILE = 'deep/level1/level2/level3/level4/level5/level6/level7/level8/level9/deep.txt'
+
+/**
+ * isoinfo -R -l's names with what it lists in the relocation directory put where RRIP puts it: rr_moved/X
+ * belongs at the one placeholder (CL record) named X, which isoinfo lists as a plain entry.
+ */
+function relocatedIsoinfoNames (iso: string, flag: '-R' | '' = '-R'): string[] {
+  const all = isoinfoNames(iso, flag)
+  const reloc = /^\.?rr_moved(\/|$)/i
+  const moved = all.filter(n => reloc.test(n) && n.includes('/'))
+  const out = all.filter(n => !reloc.test(n))
+  for (const n of moved) {
+    const [top, ...rest] = n.split('/').slice(1)
+    const places = out.filter(p => p.split('/').pop() === top && !p.includes(`${top}/`))
+    if (places.length !== 1) throw new Error(`relocated ${top}: ${places.length} placeholders`)
+    if (rest.length > 0) out.push([places[0], ...rest].join('/'))
+  }
+  return out.sort()
+}
+
+/** xorriso's view of the Rock Ridge tree (-find /), without an empty relocation directory it shows. */
+function xorrisoNames (iso: string): string[] {
+  return run('xorriso', ['-indev', iso, '-find', '/']).stdout.split('\n')
+    .map(l => /^'\/(.+)'$/.exec(l)?.[1]).filter((n): n is string => n !== undefined && !/^\.?rr_moved$/i.test(n)).sort()
 }
 
 /** What the library sees through one namespace, in the shape snapshot() gives host trees. */
@@ -95,7 +123,15 @@ const cases: Case[] = [
   { name: 'genisoimage -iso-level 4 -R', make: out => genisoimage(out, ['-iso-level', '4', '-R'], src), rockRidge: true, joliet: false, realAttributes: true },
   { name: 'xorriso -R -J', make: out => xorrisoMkisofs(out, ['-R', '-J'], src), rockRidge: true, joliet: true, realAttributes: true },
   { name: 'xorriso -r -joliet-long', make: out => xorrisoMkisofs(out, ['-r', '-J', '-joliet-long'], src), rockRidge: true, joliet: true, realAttributes: false },
-  { name: 'xorriso -iso-level 3 -R', make: out => xorrisoMkisofs(out, ['-iso-level', '3', '-R'], src), rockRidge: true, joliet: false, realAttributes: true }
+  { name: 'xorriso -iso-level 3 -R', make: out => xorrisoMkisofs(out, ['-iso-level', '3', '-R'], src), rockRidge: true, joliet: false, realAttributes: true },
+  {
+    // xorriso's mkisofs emulation keeps deep paths (-D); its native mode relocates them on request.
+    name: 'xorriso -compliance deep_paths_off (relocation)',
+    make: out => { run('xorriso', ['-outdev', out, '-compliance', 'deep_paths_off', '-rr_reloc_dir', 'rr_moved', '-joliet', 'on', '-map', src, '/', '-commit']); return out },
+    rockRidge: true,
+    joliet: true,
+    realAttributes: true
+  }
 ]
 
 for (const c of cases) {
@@ -113,12 +149,18 @@ for (const c of cases) {
       for await (const { path: p } of image.walk('/', ns)) list.push(p.replace(/^\//, ''))
       return list.sort()
     }
-    t.same(await names('iso9660'), isoinfoNames(iso, ''), 'ISO9660 names match isoinfo -l')
-    if (c.joliet) t.same(await names('joliet'), isoinfoNames(iso, '-J'), 'Joliet names match isoinfo -J -l')
+    // With Rock Ridge read, relocated directories are in their CL places in every view (one tree, three
+    // ways of naming it); isoinfo -l lists the raw ISO9660 tree.
+    t.same(await names('iso9660'), c.rockRidge ? relocatedIsoinfoNames(iso, '') : isoinfoNames(iso, ''), 'ISO9660 names match isoinfo -l')
+    if (c.joliet) t.same(await names('joliet'), isoinfoNames(iso, '-J'), 'Joliet names match isoinfo -J -l (Joliet has no depth limit)')
 
     if (!c.rockRidge) return
-    // isoinfo shows the relocation directory; the Rock Ridge view hides it (the relocated tree is in place).
-    t.same(await names('rockridge'), isoinfoNames(iso, '-R').filter(n => !/^\.?rr_moved(\/|$)/.test(n)), 'Rock Ridge names match isoinfo -R -l')
+    // isoinfo lists the relocated directories in the relocation directory; the Rock Ridge view shows them
+    // at their CL places (and hides the relocation directory), as xorriso and Linux do.
+    const rrNames = await names('rockridge')
+    t.ok(rrNames.includes(DEEP_FILE), 'the file ten levels down is in place')
+    t.same(rrNames, relocatedIsoinfoNames(iso), 'Rock Ridge names match isoinfo -R -l, relocated directories moved to their CL places')
+    t.same(rrNames, xorrisoNames(iso), 'Rock Ridge names match xorriso -find')
     t.same(await libraryTree(image, 'rockridge'), expectedContent, 'Rock Ridge tree equals the source: names, types, contents, symlinks')
 
     const hard = statOf(await image.lookup('/hard-link.txt'))
@@ -153,6 +195,64 @@ t.test('xorriso zisofs files read back uncompressed', async t => {
   const part = Buffer.alloc(1000)
   const n = await node.inode.data.read(part, 0, 1000, 300000)
   t.same(part.subarray(0, n), fs.readFileSync(path.join(zsrc, 'text.txt')).subarray(300000, 301000), 'a read in the middle inflates the right block')
+})
+
+t.test('xorriso zisofs2 files (ZF version 2 and Z2 entries) read back uncompressed', async t => {
+  const zsrc = path.join(dir, 'z2src')
+  writeTree(zsrc, {
+    'text.txt': 'zisofs2 keeps 64-bit block pointers\n'.repeat(30000),
+    'zeros.bin': Buffer.alloc(300000),
+    'random.bin': Buffer.from(Array.from({ length: 100000 }, (_, i) => (i * 7919 + (i >> 3)) % 256)),
+    'small.txt': 'tiny\n'
+  })
+  for (const [label, option] of [['ZF version 2', 'version_2=on'], ['Z2', 'version_2=on:susp_z2=on'], ['1 MiB blocks', 'version_2=on:block_size_v2=1024k']]) {
+    const iso = path.join(dir, `zisofs2-${label.replace(/\W+/g, '_')}.iso`)
+    run('xorriso', ['-outdev', iso, '-blank', 'as_needed', '-zisofs', option, '-map', zsrc, '/', '-set_filter_r', '--zisofs', '/', '--', '-commit'])
+    const image = await IsoImage.open(iso)
+    t.teardown(() => image.close())
+    const node = await image.lookup('/text.txt')
+    t.equal(node.inode.compressed?.zisofs.version, 2, `${label}: recognised as zisofs2`)
+    t.ok((node.inode.compressed?.raw.size ?? Infinity) < 100000, `${label}: stored compressed`)
+    // xorriso's own reader (osirrox) decodes zisofs2: what it extracts is the reference.
+    const extracted = extractWithXorriso(iso, path.join(dir, `zisofs2-out-${label.replace(/\W+/g, '_')}`))
+    for (const name of fs.readdirSync(zsrc)) {
+      t.equal(statOf(await image.lookup(`/${name}`)).size, fs.statSync(path.join(zsrc, name)).size, `${label}: ${name} has its uncompressed size`)
+      t.same(await image.readFile(`/${name}`), fs.readFileSync(path.join(extracted, name)), `${label}: ${name} reads as xorriso extracts it`)
+    }
+    t.same(image.warnings, [], `${label}: no warnings`)
+    // Written out again, the compressed stream and its entry are kept as they were: xorriso still decodes them.
+    const copy = path.join(dir, `zisofs2-copy-${label.replace(/\W+/g, '_')}.iso`)
+    await image.write(copy)
+    const again = extractWithXorriso(copy, path.join(dir, `zisofs2-copy-out-${label.replace(/\W+/g, '_')}`))
+    t.same(snapshot(again), snapshot(zsrc), `${label}: a copy written by the library extracts with xorriso to the source`)
+    const reread = await IsoImage.open(copy)
+    t.equal((await reread.lookup('/text.txt')).inode.compressed?.zisofs.version, 2, `${label}: the copy is still zisofs2`)
+    await reread.close()
+  }
+})
+
+t.test('a zisofs algorithm this reader does not know reads as an I/O error, never as the compressed bytes', async t => {
+  const zsrc = path.join(dir, 'zxsrc')
+  writeTree(zsrc, { 'text.txt': 'compressible\n'.repeat(10000) })
+  const iso = path.join(dir, 'zisofs-unknown.iso')
+  run('xorriso', ['-outdev', iso, '-blank', 'as_needed', '-zisofs', 'version_2=on', '-map', zsrc, '/', '-set_filter_r', '--zisofs', '/', '--', '-commit'])
+  // Relabel the entry's algorithm as XZ (zisofs2 algorithm 2), which needs a decoder Node lacks.
+  const bytes = fs.readFileSync(iso)
+  const opened = await IsoImage.open(iso)
+  const location = (await opened.lookup('/text.txt')).origin?.iso
+  await opened.close()
+  if (location === undefined) throw new Error('no record')
+  const recordAt = location.lba * 2048 + location.offset
+  const zf = bytes.indexOf(Buffer.from('ZF'), recordAt)
+  t.ok(zf > recordAt && zf < recordAt + location.length, 'the record has a ZF entry')
+  bytes.write('XZ', zf + 4, 'latin1')
+  fs.writeFileSync(iso, bytes)
+  const image = await IsoImage.open(iso)
+  t.teardown(() => image.close())
+  t.equal(statOf(await image.lookup('/text.txt')).size, 13 * 10000, 'stat shows the uncompressed size the entry records')
+  await t.rejects(image.readFile('/text.txt'), { code: 'IMAGE_BAD_ZISOFS', message: /algorithm "XZ" is not supported/ }, 'reading fails (EIO)')
+  t.match(image.warnings, [/field ZF algorithm: zisofs algorithm "XZ" is not supported; the file cannot be read/], 'one warning')
+  await t.rejects(IsoImage.open(iso, { strict: true }).then(async i => { try { await i.lookup('/text.txt') } finally { await i.close() } }), { code: 'IMAGE_STRICT' }, 'strict mode refuses')
 })
 
 t.test('a file over 4 GiB is one multi-extent file', async t => {

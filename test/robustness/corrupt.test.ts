@@ -158,8 +158,43 @@ t.test('a broken El Torito catalog', async t => {
   const file = variant('catalog-checksum', b => { b[catalog * SECTOR + 4] ^= 0xff; return undefined })
   const relaxed = await exercise(file)
   t.ok('warnings' in relaxed && relaxed.warnings.some(w => /checksum/.test(w)), 'bad checksum: a warning')
+  // Linux never reads the catalog and mounts such an image; the tree reads here too, without El Torito.
   const noKey = variant('catalog-key', b => { b[catalog * SECTOR + 30] = 0; return undefined })
-  t.match(await exercise(noKey), { error: { code: 'IMAGE_BAD_BOOT_CATALOG' } }, 'missing 55 AA: refused')
+  const outcome = await exercise(noKey)
+  t.ok('warnings' in outcome && outcome.warnings.some(w => /^El Torito boot catalog at LBA \d+ offset 0: validation entry header or key 55 AA missing; El Torito ignored$/.test(w)),
+    'missing 55 AA: a warning naming the catalog')
+  const image = await IsoImage.open(noKey)
+  t.equal(image.elTorito, undefined, 'missing 55 AA: no El Torito')
+  t.equal((await image.readFile('/hello.txt')).toString(), 'hello\n', 'missing 55 AA: the tree reads')
+  await t.rejects(image.requireUnderstood(), { code: 'IMAGE_STRICT' }, 'missing 55 AA: never written back')
+  await image.close()
+  t.match(await exercise(noKey, true), { error: { code: 'IMAGE_STRICT', message: /55 AA/ } }, 'missing 55 AA: strict mode refuses')
+  // A section header that is not one ends the catalog there: the default entry is kept.
+  const badSection = variant('catalog-section', b => { b[catalog * SECTOR + 64] = 0x90; b[catalog * SECTOR + 66] = 1; b[catalog * SECTOR + 96] = 0x88; b[catalog * SECTOR + 97] = 0x20; b[catalog * SECTOR + 128] = 0x33; return undefined })
+  const partial = await IsoImage.open(badSection)
+  t.equal(partial.elTorito?.images.length, 2, 'a bad extension entry: the entries before it are kept')
+  t.ok(partial.warnings.some(w => /extension entry expected.*read up to there/.test(w)), 'a bad extension entry: a warning')
+  await partial.close()
+})
+
+t.test('a GPT whose partition entries lie past the end of the image', async t => {
+  const gsrc = path.join(dir, 'gpt-src')
+  writeTree(gsrc, { 'isolinux.bin': fs.readFileSync('/usr/lib/ISOLINUX/isolinux.bin'), 'efi.img': Buffer.alloc(1440 * 1024, 0xef), 'readme.txt': 'readme\n' })
+  const iso = path.join(dir, 'gpt.iso')
+  run('xorriso', ['-as', 'mkisofs', '-quiet', '-R', '-b', 'isolinux.bin', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
+    '-isohybrid-mbr', '/usr/lib/ISOLINUX/isohdpfx.bin', '-eltorito-alt-boot', '-e', 'efi.img', '-no-emul-boot', '-isohybrid-gpt-basdat', '-o', iso, gsrc])
+  const bytes = fs.readFileSync(iso)
+  t.equal(bytes.toString('latin1', 512, 520), 'EFI PART', 'xorriso wrote a GPT')
+  bytes.writeBigUInt64LE(1_000_000_000n, 512 + 72)
+  const file = path.join(dir, 'gpt-bad.iso')
+  fs.writeFileSync(file, bytes)
+  const image = await IsoImage.open(file)
+  t.teardown(() => image.close())
+  t.equal((await image.readFile('/readme.txt')).toString(), 'readme\n', 'the tree reads')
+  t.equal(image.elTorito?.images.length, 2, 'El Torito reads')
+  t.same(image.systemArea.gpt?.partitions, [], 'the GPT header is known, its partitions are not')
+  t.ok(image.warnings.some(w => /^GPT header, field partition entries LBA: \d+ entries at 512-byte LBA 1000000000 lie beyond the end of the image; partitions not read$/.test(w)), 'a warning names the field')
+  t.match(await exercise(file, true), { error: { code: 'IMAGE_STRICT' } }, 'strict mode refuses')
 })
 
 t.test('random damage: always an IsoError or success, in bounded time and memory', async t => {

@@ -9,20 +9,68 @@ export interface Diagnostics {
   warn (where: ImageLocation, detail: string): void
 }
 
-/** Keeps the first warnings (a broken image can produce millions) and counts the rest. */
+/**
+ * Keeps the first warnings (a broken image can produce millions) and counts the rest. A structure read
+ * twice (the root's "." record is read for the extensions and for the root's attributes) warns once.
+ */
 export class WarningLog implements Diagnostics {
   readonly messages: string[] = []
   dropped = 0
+  private readonly seen = new Set<string>()
 
   constructor (readonly strict = false, private readonly limit = 200) {}
 
   warn (where: ImageLocation, detail: string): void {
     const error = new InvalidImageError('IMAGE_STRICT', detail, where)
     if (this.strict) throw error
-    if (this.messages.length < this.limit) this.messages.push(error.message.replace(/^invalid image: /, ''))
-    else this.dropped++
+    const message = error.message.replace(/^invalid image: /, '')
+    if (this.seen.has(message)) return
+    if (this.messages.length < this.limit) {
+      this.messages.push(message)
+      this.seen.add(message)
+    } else {
+      this.dropped++
+    }
   }
 }
 
 /** For codecs used on bytes we produced ourselves, where any deviation is a bug, not a quirk. */
 export const STRICT: Diagnostics = new WarningLog(true)
+
+/**
+ * Runs a parse that refuses a malformed structure (an InvalidImageError) and turns the refusal into a
+ * warning that says what the reader does instead (`consequence`, e.g. "entry ignored"); returns undefined
+ * then. One bad entry must not cost its neighbours (a directory, or the whole image when it is in the
+ * root), which is also what Linux isofs does: it skips what it cannot parse. In strict mode the warning
+ * throws, so the image is still refused; a strict-mode refusal from inside the parse passes unchanged.
+ */
+export function forgiving<T> (diag: Diagnostics, consequence: string, parse: () => T): T | undefined {
+  try {
+    return parse()
+  } catch (err) {
+    if (!(err instanceof InvalidImageError) || err.code === 'IMAGE_STRICT') throw err
+    diag.warn(locationOf(err), `${String(err.data.detail ?? err.message)}; ${consequence}`)
+    return undefined
+  }
+}
+
+/** The same, for parses that read from the image (a continuation area, a relocated directory). */
+export async function forgivingAsync<T> (diag: Diagnostics, consequence: string, parse: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await parse()
+  } catch (err) {
+    if (!(err instanceof InvalidImageError) || err.code === 'IMAGE_STRICT') throw err
+    diag.warn(locationOf(err), `${String(err.data.detail ?? err.message)}; ${consequence}`)
+    return undefined
+  }
+}
+
+/** InvalidImageError keeps its location in `data` (errors.ts): the fields of ImageLocation. */
+function locationOf (err: InvalidImageError): ImageLocation {
+  const { structure, lba, offset, field } = err.data
+  const where: ImageLocation = { structure: typeof structure === 'string' ? structure : 'image' }
+  if (typeof lba === 'number') where.lba = lba
+  if (typeof offset === 'number') where.offset = offset
+  if (typeof field === 'string') where.field = field
+  return where
+}

@@ -93,23 +93,28 @@ function validationChecksum (entry: Buffer): number {
 export const MAX_CATALOG_SECTORS = 32
 
 /**
- * Parses a catalog from `buf` (its sector(s)). Returns the catalog and whether it needed more bytes than
- * `buf` holds (then the caller reads more and calls again).
+ * Parses a catalog from `buf` (its sector(s)), or returns 'need more' when the catalog goes on past `buf`
+ * (the caller reads more and calls again). A catalog without its validation entry is refused (nothing in
+ * it can be trusted); a malformed section header or extension entry ends the catalog there, with a
+ * warning: the entries before it are kept.
  */
 export function parseBootCatalog (buf: Buffer, diag: Diagnostics, where: ImageLocation): BootCatalog | 'need more' {
   const entryAt = (i: number): Buffer => buf.subarray(i * CATALOG_ENTRY_SIZE, (i + 1) * CATALOG_ENTRY_SIZE)
-  const fail = (detail: string, index: number): never => {
-    throw new InvalidImageError('IMAGE_BAD_BOOT_CATALOG', detail, { ...where, offset: index * CATALOG_ENTRY_SIZE })
-  }
   const slots = Math.floor(buf.length / CATALOG_ENTRY_SIZE)
   if (slots < 2) return 'need more'
   const v = entryAt(0)
-  if (v[0] !== 0x01 || v[30] !== 0x55 || v[31] !== 0xaa) fail('validation entry header or key 55 AA missing', 0)
+  if (v[0] !== 0x01 || v[30] !== 0x55 || v[31] !== 0xaa) {
+    throw new InvalidImageError('IMAGE_BAD_BOOT_CATALOG', 'validation entry header or key 55 AA missing', { ...where, offset: 0 })
+  }
   if (validationChecksum(v) !== 0) diag.warn({ ...where, field: 'validation entry checksum' }, 'checksum does not sum to zero')
   const catalog: BootCatalog = {
     validation: { platform: v[1], reserved: v.readUInt16LE(2), idString: Buffer.from(v.subarray(4, 28)) },
     defaultEntry: parseBootEntry(entryAt(1)),
     sections: []
+  }
+  const stop = (detail: string, index: number): BootCatalog => {
+    diag.warn({ ...where, offset: index * CATALOG_ENTRY_SIZE }, `${detail}; the catalog is read up to there`)
+    return catalog
   }
   let index = 2
   let final = false
@@ -118,7 +123,7 @@ export function parseBootCatalog (buf: Buffer, diag: Diagnostics, where: ImageLo
     const header = entryAt(index)
     if (header[0] !== SECTION_HEADER_MORE && header[0] !== SECTION_HEADER_FINAL) {
       // No (more) section headers: the catalog ends. Writers leave the rest of the sector zero.
-      if (header[0] !== 0 && catalog.sections.length > 0) fail(`expected a section header, found 0x${header[0].toString(16)}`, index)
+      if (header[0] !== 0 && catalog.sections.length > 0) return stop(`expected a section header, found 0x${header[0].toString(16)}`, index)
       break
     }
     final = header[0] === SECTION_HEADER_FINAL
@@ -133,7 +138,11 @@ export function parseBootCatalog (buf: Buffer, diag: Diagnostics, where: ImageLo
       while (more) {
         if (index >= slots) return 'need more'
         const ext = entryAt(index)
-        if (ext[0] !== EXTENSION_INDICATOR) fail('extension entry expected (indicator 0x44)', index)
+        if (ext[0] !== EXTENSION_INDICATOR) {
+          section.entries.push(entry)
+          catalog.sections.push(section)
+          return stop('extension entry expected (indicator 0x44)', index)
+        }
         entry.extensions.push(Buffer.from(ext.subarray(2, 32)))
         more = (ext[1] & EXTENSION_MORE_FOLLOWS) !== 0
         index++

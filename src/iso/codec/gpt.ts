@@ -28,6 +28,8 @@ export interface GptHeader {
 }
 
 export interface GptPartition {
+  /** 1-based entry number in the table (empty entries are skipped, so this is not the list position). */
+  index?: number
   typeGuid: Buffer
   uniqueGuid: Buffer
   firstLba: number
@@ -89,6 +91,7 @@ export function parseGptEntries (buf: Buffer, count: number, entrySize: number):
     const typeGuid = Buffer.from(e.subarray(0, 16))
     if (typeGuid.equals(EMPTY_GUID)) continue
     partitions.push({
+      index: i + 1,
       typeGuid,
       uniqueGuid: Buffer.from(e.subarray(16, 32)),
       firstLba: Number(e.readBigUInt64LE(32)),

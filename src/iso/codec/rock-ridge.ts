@@ -1,4 +1,4 @@
-import type { ImageLocation } from '../../errors'
+import { InvalidImageError, type ImageLocation } from '../../errors'
 import type { Diagnostics } from './diagnostics'
 import {
   parseRecordDate, parseVolumeDate, RECORD_DATE_SIZE, serializeRecordDate, serializeVolumeDate, VOLUME_DATE_SIZE,
@@ -115,6 +115,40 @@ export function makeSL (sl: SymlinkEntry): SuspEntry {
   return { signature: 'SL', version: 1, data: Buffer.concat(parts) }
 }
 
+/**
+ * A target as SL components, encoded as genisoimage and xorriso encode it: a leading "/" and every empty
+ * part between two slashes is ROOT ("a//b" is "a", ROOT, "b"; "//net/x" is ROOT, ROOT, "net", "x"), "." is
+ * CURRENT, ".." PARENT, and a trailing "/" is not recorded. Linux, isoinfo and xorriso read all of these
+ * back as written; an empty text component instead of ROOT reads as "a//b" in Linux but "a/b" in xorriso.
+ * Parts longer than `maxContent` bytes continue in the next component (CONTINUE flag). The inverse is
+ * symlinkTargetBytes (read/rock-ridge.ts), which reads ROOT as Linux does.
+ */
+export function symlinkComponents (target: Buffer, maxContent = 255): SymlinkComponent[] {
+  if (target.length === 0) return []
+  const parts: Buffer[] = []
+  for (let start = 0; ; ) {
+    const slash = target.indexOf(0x2f, start)
+    parts.push(target.subarray(start, slash === -1 ? target.length : slash))
+    if (slash === -1) break
+    start = slash + 1
+  }
+  // "dir/" ends in an empty part; "/" alone is ROOT and that empty part.
+  if (parts.length > 1 && parts[parts.length - 1].length === 0) parts.pop()
+  const components: SymlinkComponent[] = []
+  for (const part of parts) {
+    if (part.length === 0) components.push({ flags: ComponentFlags.ROOT, content: Buffer.alloc(0) })
+    else if (part.length === 1 && part[0] === 0x2e) components.push({ flags: ComponentFlags.CURRENT, content: Buffer.alloc(0) })
+    else if (part.length === 2 && part[0] === 0x2e && part[1] === 0x2e) components.push({ flags: ComponentFlags.PARENT, content: Buffer.alloc(0) })
+    else {
+      for (let at = 0; at < part.length; at += maxContent) {
+        const more = at + maxContent < part.length
+        components.push({ flags: more ? ComponentFlags.CONTINUE : 0, content: part.subarray(at, at + maxContent) })
+      }
+    }
+  }
+  return components
+}
+
 // 4.1.4 NM: alternate name. Long names continue over several NM entries (flag CONTINUE).
 export const NameFlags = { CONTINUE: 0x01, CURRENT: 0x02, PARENT: 0x04, HOST: 0x20 } as const
 
@@ -202,7 +236,8 @@ export function makeTF (tf: TimeStamps): SuspEntry {
   return { signature: 'TF', version: 1, data }
 }
 
-// 4.1.7 SF: sparse file (1.12 form: virtual size high, low, table depth). Kept, and its size reported.
+// 4.1.7 SF: sparse file (1.12 form: virtual size high, low, table depth): the file's data is then recorded
+// as sparse tables, not as its bytes. Parsed so a reader can tell; no writer here makes one.
 export interface SparseFile {
   virtualSize: number
   tableDepth: number
@@ -226,22 +261,41 @@ export function makeRR (flags: number): SuspEntry {
   return { signature: 'RR', version: 1, data: Buffer.from([flags]) }
 }
 
-// ZF: zisofs compressed file ("pz" algorithm: zlib blocks), as read by Linux isofs (fs/isofs/rock.c).
+// ZF: zisofs compressed file ("pz" algorithm: zlib blocks), as read by Linux isofs (fs/isofs/rock.c). zisofs2
+// (libisofs doc/zisofs2_format.txt) records entry version 2, the algorithm in capitals ("PZ" = zlib) and
+// the uncompressed size as a 64-bit little-endian number; xorriso -zisofs susp_z2=on names the entry "Z2"
+// instead, so that kernels that know only "pz" do not complain.
 export interface ZisofsInfo {
   algorithm: string
   headerSizeDiv4: number
   log2BlockSize: number
   uncompressedSize: number
+  /** Entry version: 1 (zisofs, the default) or 2 (zisofs2). */
+  version?: 1 | 2
+  /** "Z2" for zisofs2 entries written under that signature; "ZF" by default. */
+  signature?: 'ZF' | 'Z2'
 }
 
 export function parseZF (entry: SuspEntry, diag: Diagnostics, where: ImageLocation): ZisofsInfo {
   requireLength(entry, 12, where)
-  return {
+  const info: ZisofsInfo = {
     algorithm: entry.data.toString('latin1', 0, 2),
     headerSizeDiv4: entry.data[2],
     log2BlockSize: entry.data[3],
-    uncompressedSize: readBoth32(entry.data, 4, diag, where, 'ZF uncompressed size')
+    uncompressedSize: 0
   }
+  if (entry.version === 2 || entry.signature === 'Z2') {
+    const size = entry.data.readBigUInt64LE(4)
+    if (size > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new InvalidImageError('IMAGE_BAD_SYSTEM_USE', `zisofs2 size ${size} is beyond what can be read`, { ...where, field: `${entry.signature} uncompressed size` })
+    }
+    info.uncompressedSize = Number(size)
+    info.version = 2
+    if (entry.signature === 'Z2') info.signature = 'Z2'
+  } else {
+    info.uncompressedSize = readBoth32(entry.data, 4, diag, where, 'ZF uncompressed size')
+  }
+  return info
 }
 
 export function makeZF (zf: ZisofsInfo): SuspEntry {
@@ -249,6 +303,7 @@ export function makeZF (zf: ZisofsInfo): SuspEntry {
   data.write(zf.algorithm, 0, 2, 'latin1')
   data[2] = zf.headerSizeDiv4
   data[3] = zf.log2BlockSize
-  writeBoth32(data, 4, zf.uncompressedSize)
-  return { signature: 'ZF', version: 1, data }
+  if (zf.version === 2) data.writeBigUInt64LE(BigInt(zf.uncompressedSize), 4)
+  else writeBoth32(data, 4, zf.uncompressedSize)
+  return { signature: zf.signature ?? 'ZF', version: zf.version ?? 1, data }
 }

@@ -2,7 +2,9 @@ import { Readable } from 'node:stream'
 import * as zlib from 'node:zlib'
 import { InvalidImageError } from '../../errors'
 import { SECTOR_SIZE } from '../codec/volume-descriptor'
-import { parseZisofsHeader, zisofsBlockCount, ZISOFS_HEADER_SIZE, type ZisofsHeader } from '../codec/zisofs'
+import {
+  parseZisofsHeader, zisofsBlockCount, zisofsPointerSize, ZISOFS2_ALGORITHMS, ZISOFS_MAX_HEADER_SIZE, type ZisofsHeader
+} from '../codec/zisofs'
 import type { ByteSource } from '../io/byte-source'
 
 /**
@@ -87,9 +89,10 @@ export class BufferSource implements DataSource {
 export const EMPTY_SOURCE: DataSource = new BufferSource(Buffer.alloc(0))
 
 /**
- * A zisofs-compressed file read as its uncompressed bytes, as Linux isofs does. The header and block
- * pointers are read on first use; the last few inflated blocks are kept because FUSE reads 128 KiB at a
- * time and blocks are 32 KiB.
+ * A zisofs-compressed file read as its uncompressed bytes, as Linux isofs does; zisofs2 (xorriso -zisofs
+ * version_2=on) too, which Linux does not read. Which of the two it is, the header's magic says. The
+ * header and block pointers are read on first use; the last few inflated blocks are kept because FUSE
+ * reads 128 KiB at a time and blocks are 32 KiB.
  */
 export class ZisofsSource implements DataSource {
   private header?: ZisofsHeader
@@ -120,21 +123,30 @@ export class ZisofsSource implements DataSource {
   private async load (): Promise<ZisofsHeader> {
     if (this.header !== undefined) return this.header
     const where = { structure: 'zisofs file', lba: this.lba }
-    const head = Buffer.alloc(ZISOFS_HEADER_SIZE)
+    const head = Buffer.alloc(Math.min(ZISOFS_MAX_HEADER_SIZE, this.compressed.size))
     await this.readCompressed(head, 0, where)
     const header = parseZisofsHeader(head, where)
     if (header.uncompressedSize !== this.size) {
       throw new InvalidImageError('IMAGE_BAD_ZISOFS',
         `header size ${header.uncompressedSize} differs from the ZF entry's ${this.size}`, where)
     }
+    // zisofs2 names other compressors (xz, lz4, zstd, bzip2); libisofs writes only zlib, as Node reads.
+    if (header.algorithmId !== 1) {
+      throw new InvalidImageError('IMAGE_BAD_ZISOFS',
+        `zisofs2 algorithm ${ZISOFS2_ALGORITHMS[header.algorithmId] ?? header.algorithmId} is not supported (only zlib)`, where)
+    }
     const count = zisofsBlockCount(header) + 1
-    if (header.headerSizeDiv4 * 4 + count * 4 > this.compressed.size) {
+    const pointerSize = zisofsPointerSize(header)
+    if (header.headerSizeDiv4 * 4 + count * pointerSize > this.compressed.size) {
       throw new InvalidImageError('IMAGE_BAD_ZISOFS', 'block pointer table exceeds the file', where)
     }
-    const table = Buffer.alloc(count * 4)
+    const table = Buffer.alloc(count * pointerSize)
     await this.readCompressed(table, header.headerSizeDiv4 * 4, where)
     const pointers: number[] = []
-    for (let i = 0; i < count; i++) pointers.push(table.readUInt32LE(i * 4))
+    for (let i = 0; i < count; i++) {
+      // Pointers past 2^53 cannot be file offsets here anyway; they fail the range check in block().
+      pointers.push(pointerSize === 4 ? table.readUInt32LE(i * 4) : Number(table.readBigUInt64LE(i * 8)))
+    }
     this.pointers = pointers
     this.header = header
     return header
@@ -172,6 +184,20 @@ export class ZisofsSource implements DataSource {
   private async readCompressed (into: Buffer, position: number, where: { structure: string, lba: number }): Promise<void> {
     const n = await this.compressed.read(into, 0, into.length, position)
     if (n < into.length) throw new InvalidImageError('IMAGE_BAD_ZISOFS', 'compressed data ends early', where)
+  }
+}
+
+/**
+ * Content that cannot be shown: every read fails with `error` (an EIO for callers that map errors to
+ * errno). For a compressed file whose format is not understood: its recorded bytes are not its content,
+ * and showing them as if they were would be worse than an error.
+ */
+export class UnreadableSource implements DataSource {
+  constructor (readonly size: number, private readonly error: () => Error) {}
+
+  async read (_buf: Buffer, _offset: number, length: number, position: number): Promise<number> {
+    if (length === 0 || position >= this.size) return 0
+    throw this.error()
   }
 }
 

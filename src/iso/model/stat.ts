@@ -1,4 +1,4 @@
-import type { FileKind } from './inode'
+import type { FileKind, Inode } from './inode'
 import type { Node } from './node'
 
 /** stat(2)-like attributes of a node, independent of namespace. */
@@ -44,7 +44,29 @@ export function statOf (node: Node): Stat {
   return stat
 }
 
-/** Directories report one sector, as the kernel's isofs reports their extent size; content varies by view. */
-function directorySize (_node: Node): number {
-  return 2048
+/**
+ * A directory's size is its directory record's data length, as Linux isofs reports it (fs/isofs/inode.c
+ * sets i_size from the record for directories as for files): the extent's bytes, a multiple of 2048.
+ * The tree loader records it per directory inode (the ISO9660 record's; a directory only in the Joliet
+ * tree, the Joliet record's); a directory made by an edit has none yet and reports one sector, what a
+ * small new directory takes when written.
+ */
+const recordedDirectorySizes = new WeakMap<Inode, number>()
+
+export function setRecordedDirectorySize (inode: Inode, size: number): void {
+  recordedDirectorySizes.set(inode, size)
+}
+
+function directorySize (node: Node): number {
+  return recordedDirectorySizes.get(node.inode) ?? 2048
+}
+
+/** glibc's major() of an st_rdev (makedev()'s encoding: 12 bits of major at 8..19, the rest from bit 44). */
+export function majorOf (rdev: number): number {
+  return (Math.floor(rdev / 256) & 0xfff) + Math.floor(rdev / 2 ** 44) * 0x1000
+}
+
+/** glibc's minor() of an st_rdev: 8 bits at 0..7, 24 more at 20..43. */
+export function minorOf (rdev: number): number {
+  return (rdev & 0xff) + (Math.floor(rdev / 2 ** 20) % 2 ** 24) * 256
 }

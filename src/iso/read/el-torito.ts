@@ -1,4 +1,4 @@
-import type { Diagnostics } from '../codec/diagnostics'
+import { forgiving, type Diagnostics } from '../codec/diagnostics'
 import { parseBootInfoTable } from '../codec/boot-info-table'
 import {
   allBootEntries, catalogLocation, emulationOf, MAX_CATALOG_SECTORS, parseBootCatalog, type BootCatalog, type BootEntry
@@ -44,7 +44,10 @@ export async function readElTorito (
       return undefined
     }
     const buf = await readExactly(source, catalogLba * SECTOR_SIZE, sectors * SECTOR_SIZE, where)
-    catalog = parseBootCatalog(buf, diag, where)
+    // Linux never reads the catalog, so images with a broken one mount; here El Torito is then absent.
+    const parsed = forgiving(diag, 'El Torito ignored', () => parseBootCatalog(buf, diag, where))
+    if (parsed === undefined) return undefined
+    catalog = parsed
   }
   const images: BootImageInfo[] = []
   for (const [i, { entry, platform }] of allBootEntries(catalog).entries()) {

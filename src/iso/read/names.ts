@@ -18,6 +18,36 @@ export function decodeName (bytes: Buffer): string {
   return bytes.toString('latin1')
 }
 
+/** Whether bytes are valid UTF-8, i.e. whether decodeName gives them back exactly when encoded as UTF-8. */
+export function isUtf8 (bytes: Buffer): boolean {
+  return Buffer.from(decodeName(bytes), 'utf8').equals(bytes)
+}
+
+/*
+ * Rock Ridge names and symlink targets that are not UTF-8 read as Latin-1, which a host path written as a
+ * JavaScript string turns into UTF-8: "lat\xe9n1.txt" would be extracted as "lat\xc3\xa9n1.txt". Their
+ * bytes as recorded are kept here (only for those: nearly every name is UTF-8), so extraction can create
+ * the host file under the same bytes, as bsdtar and xorriso do. Keyed by the node (names) and inode
+ * (targets): an edit that renames or retargets makes the recorded bytes stale, which `recordedBytes`
+ * detects by decoding them again.
+ */
+const nameBytes = new WeakMap<object, Buffer>()
+const targetBytes = new WeakMap<object, Buffer>()
+
+export function keepNameBytes (node: object, bytes: Buffer): void {
+  if (!isUtf8(bytes)) nameBytes.set(node, Buffer.from(bytes))
+}
+
+export function keepTargetBytes (inode: object, bytes: Buffer): void {
+  if (!isUtf8(bytes)) targetBytes.set(inode, Buffer.from(bytes))
+}
+
+/** The bytes `text` was read from, if it was read from non-UTF-8 bytes and is still that text; else UTF-8. */
+export function recordedBytes (owner: object, text: string, kind: 'name' | 'target'): Buffer {
+  const bytes = (kind === 'name' ? nameBytes : targetBytes).get(owner)
+  return bytes !== undefined && decodeName(bytes) === text ? bytes : Buffer.from(text, 'utf8')
+}
+
 /**
  * "README.TXT;1" → "README.TXT", "FOO.;1" → "FOO": how an ISO9660 or Joliet identifier reads without its
  * version. ECMA-119 7.5.1 gives every file identifier a dot, so a name without extension ends in one; Linux

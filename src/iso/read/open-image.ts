@@ -1,5 +1,5 @@
 import { logger } from '../../log'
-import { WarningLog } from '../codec/diagnostics'
+import { forgiving, WarningLog } from '../codec/diagnostics'
 import { volumeDateToMs } from '../codec/datetime'
 import { parseDirectoryRecord, type DirectoryRecord } from '../codec/directory-record'
 import type { JolietLevel } from '../codec/joliet'
@@ -10,6 +10,7 @@ import { SECTOR_SIZE, type VolumeDescriptor } from '../codec/volume-descriptor'
 import { readExactly, type ByteSource } from '../io/byte-source'
 import type { Node } from '../model/node'
 import type { DescriptorSet } from './descriptors'
+import { checkPathTables, type PathTableReport } from './path-tables'
 import { readElTorito, type ElToritoInfo } from './el-torito'
 import { SectorCache } from './sector-cache'
 import { selectDescriptorSet } from './sessions'
@@ -69,6 +70,12 @@ export interface ImageOrigin {
   elTorito?: ElToritoInfo
   systemArea: SystemAreaInfo
   diagnostics: WarningLog
+  /**
+   * Reads the L and M path tables of the primary (and Joliet) descriptor and compares them with the
+   * directory records, warning about every difference (once: later calls return the same reports).
+   * Done at open in strict mode, where a difference refuses the image; otherwise when asked.
+   */
+  pathTables: () => Promise<PathTableReport[]>
 }
 
 /** Reads descriptors, the root and the boot structures; directories load later, on demand. */
@@ -96,15 +103,31 @@ export async function readImage (source: ByteSource, options: OpenOptions): Prom
   if (!useRockRidge) delete extensions.rockRidge
   if (!useJoliet) delete extensions.joliet
   log('opened: %o', { volume: decodeText(primary.volumeId, 'ascii'), extensions })
+  const pathTables = pathTableCheck(source, descriptors, diag)
+  if (diag.strict) await pathTables()
   return {
-    origin: { source, descriptors, volume: volumeInfo(primary), extensions, elTorito, systemArea, diagnostics: diag },
+    origin: { source, descriptors, volume: volumeInfo(primary), extensions, elTorito, systemArea, diagnostics: diag, pathTables },
     root
   }
 }
 
+function pathTableCheck (source: ByteSource, descriptors: DescriptorSet, diag: WarningLog): () => Promise<PathTableReport[]> {
+  let reports: Promise<PathTableReport[]> | undefined
+  return async () => {
+    reports ??= (async () => {
+      const list = [await checkPathTables(source, descriptors.primary, 'primary', diag)]
+      if (descriptors.joliet !== undefined) list.push(await checkPathTables(source, descriptors.joliet.descriptor, 'Joliet', diag))
+      return list
+    })()
+    return await reports
+  }
+}
+
 async function readRootSelf (source: ByteSource, root: DirectoryRecord, diag: WarningLog): Promise<DirectoryRecord | undefined> {
-  const where = { structure: 'root directory', lba: root.extent }
-  const sector = await readExactly(source, root.extent * SECTOR_SIZE, SECTOR_SIZE, where)
+  // The records follow the root's extended attribute record, if it has one (ECMA-119 9.1.2).
+  const lba = root.extent + root.extendedAttributeLength
+  const where = { structure: 'root directory', lba }
+  const sector = await readExactly(source, lba * SECTOR_SIZE, SECTOR_SIZE, where)
   return parseDirectoryRecord(sector, 0, SECTOR_SIZE, diag, where)
 }
 
@@ -125,7 +148,10 @@ async function detectExtensions (
   const sp = entries.find(e => e.signature === 'SP')
   const indicator = sp !== undefined ? parseSP(sp) : undefined
   if (indicator !== undefined) extensions.susp = { skip: indicator.skip }
-  const identifiers = entries.filter(e => e.signature === 'ER').map(e => parseER(e, where).identifier)
+  // A malformed ER costs only its identifier (Rock Ridge is still recognised by its entries).
+  const identifiers = entries.filter(e => e.signature === 'ER')
+    .map(e => forgiving(diag, 'extension reference ignored', () => parseER(e, where))?.identifier)
+    .filter((id): id is string => id !== undefined)
   const version = identifiers.map(rockRidgeVersionOf).find(v => v !== undefined)
   const hasRripEntries = entries.some(e => ['PX', 'NM', 'TF', 'RR', 'SL', 'PN'].includes(e.signature))
   if (version !== undefined || hasRripEntries) {
@@ -173,6 +199,7 @@ export async function refreshOrigin (origin: ImageOrigin, source: ByteSource): P
     descriptors,
     volume: volumeInfo(descriptors.primary),
     elTorito,
-    systemArea: await readSystemArea(source, diag)
+    systemArea: await readSystemArea(source, diag),
+    pathTables: pathTableCheck(source, descriptors, diag)
   }
 }

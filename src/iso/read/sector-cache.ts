@@ -11,6 +11,11 @@ export class SectorCache {
 
   constructor (private readonly source: ByteSource, private readonly capacity = 64) {}
 
+  /** The image's size in bytes: what a pointer read from the image is checked against before a read. */
+  get size (): number {
+    return this.source.size
+  }
+
   async readRange (lba: number, offset: number, length: number, where: ImageLocation): Promise<Buffer> {
     if (offset + length <= SECTOR_SIZE) {
       const sector = await this.sector(lba, where)

@@ -40,16 +40,25 @@ export async function readSystemArea (source: ByteSource, diag: Diagnostics): Pr
     const entrySize = header.entrySize >= GPT_ENTRY_SIZE && header.entrySize <= 4096 ? header.entrySize : GPT_ENTRY_SIZE
     const start = header.entriesLba * 512
     const length = count * entrySize
+    const headerCrcValid = gptHeaderCrcMatches(area.subarray(512, 1024), header)
+    if (!headerCrcValid) diag.warn({ structure: 'GPT header', field: 'header CRC32' }, 'CRC does not match')
+    if (start + length > source.size) {
+      // A damaged or foreign GPT: the ISO9660 volume does not depend on it (Linux mounts such images).
+      diag.warn({ structure: 'GPT header', field: 'partition entries LBA' },
+        `${count} entries at 512-byte LBA ${header.entriesLba} lie beyond the end of the image; partitions not read`)
+      info.gpt = { header, partitions: [], headerCrcValid, entriesCrcValid: false }
+      return info
+    }
     const entries = start + length <= area.length
       ? area.subarray(start, start + length)
       : await readExactly(source, start, length, { structure: 'GPT partition entries' })
     info.gpt = {
       header,
       partitions: parseGptEntries(entries, count, entrySize),
-      headerCrcValid: gptHeaderCrcMatches(area.subarray(512, 1024), header),
+      headerCrcValid,
       entriesCrcValid: crc32(entries) === header.entriesCrc
     }
-    if (!info.gpt.headerCrcValid) diag.warn({ structure: 'GPT header', field: 'header CRC32' }, 'CRC does not match')
+    if (!info.gpt.entriesCrcValid) diag.warn({ structure: 'GPT header', field: 'partition entries CRC32' }, 'CRC does not match the entries')
   }
   return info
 }

@@ -1,5 +1,5 @@
 import type { ImageLocation } from '../../errors'
-import type { Diagnostics } from '../codec/diagnostics'
+import { forgiving, forgivingAsync, type Diagnostics } from '../codec/diagnostics'
 import { parseCE, parseSuspEntries, type SuspEntry } from '../codec/susp'
 import { SECTOR_SIZE } from '../codec/volume-descriptor'
 import { xaSkip } from '../codec/xa'
@@ -29,7 +29,8 @@ export async function collectSystemUse (
     let next: { block: number, offset: number, length: number } | undefined
     for (const entry of parseSuspEntries(area, diag, areaWhere)) {
       if (entry.signature === 'CE') {
-        next = parseCE(entry, diag, areaWhere)
+        // A CE too short for its fields is skipped; the entries around it still count.
+        next = forgiving(diag, 'continuation ignored', () => parseCE(entry, diag, areaWhere)) ?? next
       } else {
         entries.push(entry)
       }
@@ -46,8 +47,18 @@ export async function collectSystemUse (
       diag.warn(ceWhere, `continuation area (offset ${next.offset}, length ${next.length}) out of bounds; ignored`)
       return entries
     }
+    if ((next.block * SECTOR_SIZE) + next.offset + next.length > sectors.size) {
+      // Seen in damaged images: the entries already read (a PX, the start of a name) are still good.
+      diag.warn({ ...areaWhere, field: 'CE block location' },
+        `continuation area at LBA ${next.block} lies beyond the end of the image (${sectors.size} bytes); ignored`)
+      return entries
+    }
     seen.add(key)
-    area = await sectors.readRange(next.block, next.offset, next.length, ceWhere)
+    const ce = next
+    const read = await forgivingAsync(diag, 'continuation ignored',
+      async () => await sectors.readRange(ce.block, ce.offset, ce.length, ceWhere))
+    if (read === undefined) return entries
+    area = read
     areaWhere = ceWhere
   }
 }

@@ -1,3 +1,4 @@
+import { InvalidImageError } from '../../errors'
 import { logger } from '../../log'
 import type { Diagnostics } from '../codec/diagnostics'
 import { FileFlags, isSelfOrParent, type DirectoryRecord } from '../codec/directory-record'
@@ -5,13 +6,15 @@ import { recordDateToMs } from '../codec/datetime'
 import { decodeUcs2 } from '../codec/joliet'
 import { SECTOR_SIZE } from '../codec/volume-descriptor'
 import type { ByteSource } from '../io/byte-source'
-import { ImageExtentsSource, ZisofsSource, type FileSection } from '../model/data-source'
+import { ImageExtentsSource, UnreadableSource, ZisofsSource, type FileSection } from '../model/data-source'
 import { Inode, kindOfMode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type InodeInit, type Times } from '../model/inode'
+import { setRecordedDirectorySize } from '../model/stat'
 import { Directory, Node, NodeFlag, type Names, type RecordLocation } from '../model/node'
 import {
   groupFileSections, parseDirectoryRecords, readDirectoryExtent, type LocatedRecord
 } from './directory-records'
-import { decodeName, withoutVersion } from './names'
+import { decodeName, keepNameBytes, keepTargetBytes, withoutVersion } from './names'
+import type { ZisofsInfo } from '../codec/rock-ridge'
 import { interpretRockRidge, type RockRidgeInfo } from './rock-ridge'
 import type { SectorCache } from './sector-cache'
 import { collectSystemUse } from './system-use'
@@ -80,13 +83,14 @@ export class TreeLoader {
   /** The root node, from the root records of the primary (and Joliet) descriptor. */
   async root (isoRoot: DirectoryRecord, rootSelf: DirectoryRecord | undefined, jolietRoot?: DirectoryRecord): Promise<Node> {
     const rr = rootSelf !== undefined && this.options.rockRidge
-      ? await this.rockRidgeOf(rootSelf, 0, { structure: 'root directory record', lba: isoRoot.extent })
+      ? await this.rockRidgeOf(rootSelf, 0, { structure: 'root "." record', lba: isoRoot.extent })
       : undefined
-    const extents: DirectoryExtents = { iso: { extent: isoRoot.extent, size: isoRoot.dataLength } }
+    const extents: DirectoryExtents = { iso: directoryLocation(isoRoot) }
     if (jolietRoot !== undefined && this.options.joliet) {
-      extents.joliet = { extent: jolietRoot.extent, size: jolietRoot.dataLength }
+      extents.joliet = directoryLocation(jolietRoot)
     }
     const inode = new Inode({ ...this.attributes(rootSelf ?? isoRoot, rr, true), ino: inoOf(isoRoot.extent * SECTOR_SIZE) })
+    setRecordedDirectorySize(inode, (rootSelf ?? isoRoot).dataLength)
     const root: Node = new Node(undefined, { iso: '', joliet: extents.joliet !== undefined ? '' : undefined }, inode, this.directory(() => root, extents))
     return root
   }
@@ -162,6 +166,10 @@ export class TreeLoader {
   /** The "." record of a directory relocated to `extent`, which carries its size and attributes. */
   private async relocatedSelf (extent: number): Promise<IsoEntry['relocated']> {
     const where = { structure: 'relocated directory', lba: extent }
+    if ((extent + 1) * SECTOR_SIZE > this.sectors.size) {
+      this.diag.warn({ ...where, field: 'CL location' }, 'CL points beyond the end of the image; entry ignored')
+      return undefined
+    }
     const sector = await this.sectors.readRange(extent, 0, SECTOR_SIZE, where)
     const [self] = parseDirectoryRecords(sector, extent, this.diag, where)
     if (self === undefined || !isSelfOrParent(self.record) || (self.record.flags & FileFlags.DIRECTORY) === 0) {
@@ -182,8 +190,9 @@ export class TreeLoader {
     const location: RecordLocation = { lba: first.lba, offset: first.offset, length: first.length }
     let node: Node
     if (isDirectory) {
-      const extents: DirectoryExtents = { iso: { extent: record.extent, size: record.dataLength } }
+      const extents: DirectoryExtents = { iso: directoryLocation(record) }
       const inode = new Inode({ ...this.attributes(record, rr, true), ino: inoOf(record.extent * SECTOR_SIZE) })
+      setRecordedDirectorySize(inode, record.dataLength)
       node = new Node(parent, names, inode, this.directory(() => node, extents))
       childExtents.set(node, extents)
     } else {
@@ -191,6 +200,7 @@ export class TreeLoader {
     }
     node.flags = first.record.flags & (FileFlags.HIDDEN | FileFlags.ASSOCIATED)
     node.origin = { iso: location }
+    if (entry.rr?.nameBytes !== undefined) keepNameBytes(node, entry.rr.nameBytes)
     if (rr !== undefined && rr.foreign.length > 0) node.foreignSystemUse = rr.foreign
     return node
   }
@@ -223,15 +233,26 @@ export class TreeLoader {
     init.ino = inoOf(size > 0 ? lba * SECTOR_SIZE : location.lba * SECTOR_SIZE + location.offset)
     let compressed: Inode['compressed']
     if (rr?.zisofs !== undefined) {
-      if (rr.zisofs.algorithm === 'pz') {
+      if (isZlibZisofs(rr.zisofs)) {
         init.data = new ZisofsSource(extents, rr.zisofs.uncompressedSize, extents.lba)
         compressed = { raw: extents, zisofs: rr.zisofs }
       } else {
-        this.diag.warn({ structure: 'directory record', lba: location.lba, offset: location.offset, field: 'ZF algorithm' },
-          `zisofs algorithm "${rr.zisofs.algorithm}" is not supported; the compressed bytes are shown`)
+        // The recorded bytes are not the content: the file reads as an I/O error, never as them.
+        const where = { structure: 'directory record', lba: location.lba, offset: location.offset, field: 'ZF algorithm' }
+        const detail = `zisofs algorithm "${rr.zisofs.algorithm}" is not supported`
+        this.diag.warn(where, `${detail}; the file cannot be read`)
+        init.data = new UnreadableSource(rr.zisofs.uncompressedSize, () => new InvalidImageError('IMAGE_BAD_ZISOFS', detail, where))
       }
     }
+    if (rr?.sparse !== undefined) {
+      // RRIP 1.12 sparse files are read by nobody: Linux isofs ignores SF and shows the recorded bytes
+      // with the record's size, and so does this; the warning keeps such an image from being written back
+      // (the SF entry would be lost) and says why the content may look wrong.
+      this.diag.warn({ structure: 'directory record', lba: location.lba, offset: location.offset, field: 'SF' },
+        `sparse file (virtual size ${rr.sparse.virtualSize}) is not supported; its recorded ${size} bytes are shown, as Linux shows them`)
+    }
     const inode = new Inode(init)
+    if (rr?.symlinkBytes !== undefined) keepTargetBytes(inode, rr.symlinkBytes)
     inode.compressed = compressed
     if (inode.symlinkTarget !== undefined && kindOfMode(inode.mode) !== 'symlink') inode.mode = (inode.mode & ~S_IFMT) | S_IFLNK
     if (size > 0) this.inodesByStart.set(lba, inode)
@@ -330,7 +351,7 @@ export class TreeLoader {
         match.names.joliet = jolietName
         match.origin = { ...match.origin, joliet: location }
         const extents = childExtents.get(match)
-        if (extents !== undefined) extents.joliet = { extent: first.record.extent, size: first.record.dataLength }
+        if (extents !== undefined) extents.joliet = directoryLocation(first.record)
         continue
       }
       jolietOnly.push(this.jolietOnlyNode(parent, sections, jolietName, isDirectory, location))
@@ -342,8 +363,9 @@ export class TreeLoader {
     const record = sections[0].record
     let node: Node
     if (isDirectory) {
-      const extents: DirectoryExtents = { joliet: { extent: record.extent, size: record.dataLength } }
+      const extents: DirectoryExtents = { joliet: directoryLocation(record) }
       const inode = new Inode({ ...this.attributes(record, undefined, true), ino: inoOf(record.extent * SECTOR_SIZE) })
+      setRecordedDirectorySize(inode, record.dataLength)
       node = new Node(parent, { joliet: jolietName }, inode, this.directory(() => node, extents))
     } else {
       node = new Node(parent, { joliet: jolietName }, this.fileInode(sections, undefined, location))
@@ -364,6 +386,20 @@ export class TreeLoader {
       if (node.dir !== undefined && RELOCATION_DIRECTORY_NAMES.test(name)) await node.dir.list()
     }
   }
+}
+
+/**
+ * Where a directory's records are: after its extended attribute record, if it has one (ECMA-119 9.1.2,
+ * 6.5.4: the record comes first in the extent and the data length does not count it), as for files, and
+ * as Linux isofs reads both (i_first_extent = extent + ext_attr_length).
+ */
+function directoryLocation (record: DirectoryRecord): DirectoryLocation {
+  return { extent: record.extent + record.extendedAttributeLength, size: record.dataLength }
+}
+
+/** zlib-compressed zisofs: "pz" in zisofs entries (version 1), "PZ" in zisofs2 ones (ZF version 2, Z2). */
+function isZlibZisofs (zf: ZisofsInfo): boolean {
+  return zf.version === 2 ? zf.algorithm === 'PZ' : zf.algorithm === 'pz'
 }
 
 function pickByName (candidates: Node[], name: string, isDirectory: boolean): Node | undefined {
