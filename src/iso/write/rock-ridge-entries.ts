@@ -1,7 +1,7 @@
 import { recordDateFromMs } from '../codec/datetime'
 import {
-  ComponentFlags, makeLocation, makeNM, makePN, makePX, makeRE, makeRR, makeSL, makeTF, makeZF, NameFlags,
-  RockRidgeFieldFlags, RRIP_IDENTIFIERS, SymlinkFlags, type RockRidgeVersion, type SymlinkComponent, type ZisofsInfo
+  makeLocation, makeNM, makePN, makePX, makeRE, makeRR, makeSL, makeTF, makeZF, NameFlags,
+  RockRidgeFieldFlags, RRIP_IDENTIFIERS, symlinkComponents, SymlinkFlags, type RockRidgeVersion, type SymlinkComponent, type ZisofsInfo
 } from '../codec/rock-ridge'
 import { makeER, makeSP, type SuspEntry } from '../codec/susp'
 import { XA_RECORD_SIZE } from '../codec/xa'
@@ -113,30 +113,12 @@ function nameEntries (name: string): SuspEntry[] {
 }
 
 /**
- * RRIP 4.1.3: the target as components ("/" as ROOT, "." CURRENT, ".." PARENT); a component longer than
- * one entry is cut with the component CONTINUE flag, and entries are chained with the SL CONTINUE flag.
+ * RRIP 4.1.3: the target as components, encoded as genisoimage and xorriso do (codec symlinkComponents:
+ * "/" and every "//" as ROOT, "." CURRENT, ".." PARENT, long parts continued); the components are spread
+ * over as many SL entries as they need, chained with the SL CONTINUE flag.
  */
 export function symlinkEntries (target: string): SuspEntry[] {
-  const components: SymlinkComponent[] = []
-  const parts = target.split('/')
-  if (target.startsWith('/')) {
-    components.push({ flags: ComponentFlags.ROOT, content: Buffer.alloc(0) })
-    parts.shift()
-  }
-  parts.forEach((part, i) => {
-    if (part === '' && i === parts.length - 1 && parts.length > 1) return // a trailing "/"
-    if (part === '.') components.push({ flags: ComponentFlags.CURRENT, content: Buffer.alloc(0) })
-    else if (part === '..') components.push({ flags: ComponentFlags.PARENT, content: Buffer.alloc(0) })
-    else {
-      const bytes = Buffer.from(part, 'utf8')
-      let at = 0
-      do {
-        const content = bytes.subarray(at, at + MAX_COMPONENT)
-        at += MAX_COMPONENT
-        components.push({ flags: at < bytes.length ? ComponentFlags.CONTINUE : 0, content })
-      } while (at < bytes.length)
-    }
-  })
+  const components = symlinkComponents(Buffer.from(target, 'utf8'), MAX_COMPONENT)
   const entries: SuspEntry[] = []
   let current: SymlinkComponent[] = []
   let size = 1
