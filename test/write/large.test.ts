@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import t from 'tap'
@@ -66,4 +67,37 @@ t.test('20,000 files added to one directory', async t => {
   const iso9660 = run('isoinfo', ['-l', '-i', iso]).stdout.split('\n').filter(l => /\]\s\s\S+\.TXT;1\s*$/.test(l)).map(l => l.trim().split(/\s+/).pop())
   t.equal(new Set(iso9660).size, 20_000, 'isoinfo lists 20,000 distinct generated 8.3 names')
   t.ok(iso9660.every(n => /^[A-Z0-9_]{1,8}\.TXT;1$/.test(n ?? '')), 'all valid at level 1')
+})
+
+t.test('large files copied in the kernel (copy_file_range) and through buffers give the same image', async t => {
+  const { canCopyRanges } = await import('../../src/iso/io/copy-range')
+  t.ok(canCopyRanges, 'the copy_file_range addon is built (scripts/build-copy-range.js)')
+  const src = path.join(dir, 'copy-src')
+  fs.mkdirSync(src)
+  // Random data with a 64 MiB hole in the middle, and a file edited through an opened image later.
+  const islands = path.join(src, 'islands.bin')
+  const fd = fs.openSync(islands, 'w')
+  fs.writeSync(fd, randomBytes(3 * 2 ** 20), 0, 3 * 2 ** 20, 0)
+  fs.writeSync(fd, randomBytes(2 ** 20 + 123), 0, 2 ** 20 + 123, 67 * 2 ** 20)
+  fs.closeSync(fd)
+  fs.writeFileSync(path.join(src, 'dense.bin'), randomBytes(5 * 2 ** 20 + 7))
+  const env = { ...process.env, SOURCE_DATE_EPOCH: '1700000000' }
+  const kernel = path.join(dir, 'kernel.iso')
+  const buffers = path.join(dir, 'buffers.iso')
+  run(process.execPath, [isotool, 'mkisofs', '-quiet', '-R', '-J', '-o', kernel, src], { env })
+  run(process.execPath, [isotool, 'mkisofs', '-quiet', '-R', '-J', '-o', buffers, src], { env: { ...env, ISOMOUNT_NO_KERNEL_COPY: '1' } })
+  t.ok(fs.readFileSync(kernel).equals(fs.readFileSync(buffers)), 'byte-identical images')
+  t.ok(fs.statSync(kernel).blocks * 512 < 24 * 2 ** 20, 'the hole stays a hole in the kernel copy')
+  for (const name of ['islands.bin', 'dense.bin']) {
+    const cmp = run('sh', ['-c', `bsdtar -xOf '${kernel}' ${name} | cmp - '${path.join(src, name)}' && echo same`])
+    t.equal(cmp.stdout.trim(), 'same', `bsdtar extracts ${name} as it was`)
+  }
+  // A remaster copies the image's own extents in the kernel too.
+  const edited = path.join(dir, 'edited.iso')
+  const image = await IsoImage.open(kernel)
+  await image.addFile('/added.txt', Buffer.from('added\n'))
+  await image.write(edited)
+  await image.close()
+  const cmp = run('sh', ['-c', `bsdtar -xOf '${edited}' islands.bin | cmp - '${islands}' && echo same`])
+  t.equal(cmp.stdout.trim(), 'same', 'a remastered copy of it holds the same data')
 })

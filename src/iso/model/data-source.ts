@@ -5,7 +5,7 @@ import { SECTOR_SIZE } from '../codec/volume-descriptor'
 import {
   parseZisofsHeader, zisofsBlockCount, zisofsPointerSize, ZISOFS2_ALGORITHMS, ZISOFS_MAX_HEADER_SIZE, type ZisofsHeader
 } from '../codec/zisofs'
-import type { ByteSource } from '../io/byte-source'
+import { FileByteSource, type ByteSource } from '../io/byte-source'
 
 /**
  * Where a file's bytes come from. Content is never held in memory because a file exists: an image file is
@@ -15,6 +15,16 @@ export interface DataSource {
   readonly size: number
   /** Reads up to `length` bytes at `position`; fewer only at the end of the data. */
   read (buf: Buffer, offset: number, length: number, position: number): Promise<number>
+  /** Where the bytes lie in one open file, in order, if they all do: a writer may copy them in the kernel. */
+  fileExtents?: () => FileExtents | undefined
+}
+
+/** A source's bytes as ranges of one open file (io/copy-range.ts copies them without reading them). */
+export interface FileExtents {
+  fd: number
+  ranges: Array<{ position: number, length: number }>
+  /** Done with `fd` (a host file opened for the copy is closed). */
+  release: () => void
 }
 
 /** One file section (ECMA-119 6.5): where its data starts and how long it is, interleaving included. */
@@ -38,6 +48,11 @@ export class ImageExtentsSource implements DataSource {
   /** The first LBA, which identifies the data (hard links share it). */
   get lba (): number {
     return this.sections[0]?.lba ?? 0
+  }
+
+  fileExtents (): FileExtents | undefined {
+    if (!(this.image instanceof FileByteSource) || this.sections.some(s => s.unitSize !== 0 && s.gapSize !== 0)) return undefined
+    return { fd: this.image.fd, ranges: this.sections.map(s => ({ position: s.lba * SECTOR_SIZE, length: s.length })), release: () => {} }
   }
 
   async read (buf: Buffer, offset: number, length: number, position: number): Promise<number> {

@@ -2,7 +2,7 @@ import * as fs from 'node:fs'
 import type { Readable } from 'node:stream'
 import * as tmp from 'tmp'
 import { InvalidInputError } from '../../errors'
-import type { DataSource } from './data-source'
+import type { DataSource, FileExtents } from './data-source'
 
 /**
  * A file on the host, read when the image is written (or read through a mount). Opened for each read so
@@ -36,6 +36,15 @@ export class HostFileSource implements DataSource {
     } finally {
       fs.closeSync(fd)
     }
+  }
+
+  fileExtents (): FileExtents {
+    const fd = fs.openSync(this.path, 'r')
+    if (fs.fstatSync(fd).size < this.size) {
+      fs.closeSync(fd)
+      throw new InvalidInputError('BAD_ARGUMENT', `${this.path} is shorter than the ${this.size} bytes it had when added`)
+    }
+    return { fd, ranges: [{ position: 0, length: this.size }], release: () => fs.closeSync(fd) }
   }
 
   async read (buf: Buffer, offset: number, length: number, position: number): Promise<number> {

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs'
 import * as tmp from 'tmp'
-import type { DataSource } from './data-source'
+import type { DataSource, FileExtents } from './data-source'
 
 tmp.setGracefulCleanup()
 
@@ -106,6 +106,15 @@ export class OverlayData implements DataSource {
     }
     add(this.baseLimit, this.size)
     return ranges
+  }
+
+  /**
+   * A new or wholly rewritten file lies whole in the temporary file, at its own offsets (holes read as the
+   * zeros it has there), so a commit can copy it in the kernel.
+   */
+  fileExtents (): FileExtents | undefined {
+    if (!this.replacesBase || this.temp === undefined || fs.fstatSync(this.temp.fd).size < this.size) return undefined
+    return { fd: this.temp.fd, ranges: [{ position: 0, length: this.size }], release: () => {} }
   }
 
   /** Frees the temporary file (after a commit has written the content elsewhere). */

@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../../errors'
+import { InternalError, InvalidInputError } from '../../errors'
 import { BootInfoChecksum, BOOT_INFO_TABLE_OFFSET, serializeBootInfoTable } from '../codec/boot-info-table'
 import { recordDateFromMs, volumeDateFromMs, UNSET_VOLUME_DATE } from '../codec/datetime'
 import { FileFlags, serializeDirectoryRecord, type DirectoryRecord } from '../codec/directory-record'
@@ -11,7 +11,7 @@ import {
   DescriptorType, SECTOR_SIZE, serializeDescriptor, type VolumeDescriptor
 } from '../codec/volume-descriptor'
 import { allBootImages, type BootConfiguration } from '../model/boot'
-import type { DataSource } from '../model/data-source'
+import type { DataSource, FileExtents } from '../model/data-source'
 import { HostFileSource } from '../model/host-sources'
 import { NodeFlag, type RecordLocation } from '../model/node'
 import { buildSystemArea, buildTrailer } from './hybrid'
@@ -26,6 +26,8 @@ import type { DirectoryPlan, RecordPlan, TreePlan } from './tree-plan'
  */
 
 const COPY_CHUNK = 4 * 1024 * 1024
+/** Kernel copies go in pieces of this size, each reported as progress. */
+const KERNEL_COPY_PIECE = 64 * 1024 * 1024
 
 export interface WriteProgress {
   bytesWritten: number
@@ -92,6 +94,29 @@ export class SectorWriter {
     await this.sink.write(bytes, reusable)
     this.position += bytes.length
     this.onProgress?.({ bytesWritten: this.position, totalBytes: this.total })
+  }
+
+  /**
+   * Appends a source's bytes copied in the kernel, in pieces (so that progress is reported); false, with
+   * nothing written, where the sink cannot. Only the first piece can find that out.
+   */
+  async copyExtents (extents: FileExtents): Promise<boolean> {
+    if (this.sink.copyFrom === undefined) return false
+    let first = true
+    for (const range of extents.ranges) {
+      for (let done = 0; done < range.length;) {
+        const piece = Math.min(KERNEL_COPY_PIECE, range.length - done)
+        if (!await this.sink.copyFrom(extents.fd, range.position + done, piece)) {
+          if (first) return false
+          throw new InternalError('copying file data in the kernel stopped working half way')
+        }
+        first = false
+        done += piece
+        this.position += piece
+        this.onProgress?.({ bytesWritten: this.position, totalBytes: this.total })
+      }
+    }
+    return true
   }
 
   async seek (offset: number): Promise<void> {
@@ -362,7 +387,7 @@ async function copyFiles (layout: Layout, content: WriteContent, out: SectorWrit
       const chunk = await small
       if (table !== undefined) patchBootInfoTable(chunk, 0, table)
       await out.write(chunk)
-    } else {
+    } else if (!await copyInKernel(source, table === undefined, out)) {
       // Two buffers taking turns: one is written while the next chunk is read into the other.
       let turn = 0
       const read = (position: number): Promise<Buffer> => {
@@ -382,6 +407,17 @@ async function copyFiles (layout: Layout, content: WriteContent, out: SectorWrit
     }
     const tail = source.size % SECTOR_SIZE
     if (tail !== 0) await out.write(Buffer.alloc(SECTOR_SIZE - tail))
+  }
+}
+
+/** A large file copied file to file by the kernel (cp's way), where both ends are files and no boot info table is patched in. */
+async function copyInKernel (source: DataSource, allowed: boolean, out: SectorWriter): Promise<boolean> {
+  const extents = allowed ? source.fileExtents?.() : undefined
+  if (extents === undefined) return false
+  try {
+    return await out.copyExtents(extents)
+  } finally {
+    extents.release()
   }
 }
 

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs'
 import type { Writable } from 'node:stream'
+import { canCopyRanges, copyRange } from '../io/copy-range'
 
 /**
  * Where a written image goes, strictly in order. Small writes (records, tables) are gathered into large
@@ -10,6 +11,11 @@ import type { Writable } from 'node:stream'
  */
 export interface ImageSink {
   write (chunk: Buffer, reusable?: boolean): Promise<void>
+  /**
+   * Appends `length` bytes at `position` of the open file `fd`, copied in the kernel; false (nothing
+   * appended) where that is not possible, and the caller writes them itself.
+   */
+  copyFrom?: (fd: number, position: number, length: number) => Promise<boolean>
   /** Writes out what is gathered and, for files, makes it durable (fsync). */
   finish (): Promise<void>
 }
@@ -44,6 +50,14 @@ export class FdSink implements ImageSink {
     this.pending.push(reusable ? Buffer.from(chunk) : chunk)
     this.pendingBytes += chunk.length
     if (this.pendingBytes >= GATHER) await this.flush()
+  }
+
+  async copyFrom (fd: number, position: number, length: number): Promise<boolean> {
+    if (!canCopyRanges) return false
+    await this.flush()
+    if (!await copyRange(fd, position, this.fd, this.position, length, this.sparse)) return false
+    this.position += length
+    return true
   }
 
   async finish (): Promise<void> {

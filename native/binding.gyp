@@ -1,0 +1,7 @@
+{
+  "targets": [{
+    "target_name": "copy_range",
+    "sources": ["copy-range.c"],
+    "cflags": ["-O2", "-Wall"]
+  }]
+}
