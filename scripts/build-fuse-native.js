@@ -13,9 +13,9 @@
 //
 // Run by npm after install (package.json "postinstall"); needs a C compiler, make, python3 and Node's
 // headers, which scripts/setup.sh installs. Idempotent: a fixed, built copy is kept.
-const { execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
+const { rebuild } = require('./node-gyp')
 
 const pkg = path.dirname(require.resolve('fuse-native/package.json'))
 const source = path.join(pkg, 'fuse-native.c')
@@ -54,15 +54,8 @@ for (const [from, to] of text.includes(MARK) ? [] : EDITS) {
 }
 fs.writeFileSync(source, fixed)
 
-// npm tells its lifecycle scripts where its own node-gyp is; otherwise one on PATH.
-const nodeGyp = process.env.npm_config_node_gyp
-const command = nodeGyp !== undefined ? [process.execPath, nodeGyp] : ['node-gyp']
-const args = ['rebuild']
-// Headers installed with Node (Debian/NodeSource packages, official tarballs): no download needed.
-const nodeDir = path.resolve(process.execPath, '..', '..')
-if (fs.existsSync(path.join(nodeDir, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${nodeDir}`)
 try {
-  execFileSync(command[0], [...command.slice(1), ...args], { cwd: pkg, stdio: ['ignore', 'ignore', 'inherit'] })
+  rebuild(pkg)
 } catch (err) {
   fs.writeFileSync(source, text) // leave the package as it was, so a retry starts clean
   console.error(`build-fuse-native: building fuse-native failed (${err.message}); scripts/setup.sh installs what it needs`)

@@ -1,14 +1,15 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Writable } from 'node:stream'
-import t, { type Test } from 'tap'
-import { InvalidInputError, IsoImage, type ErrorCode } from '../../src'
+import t from 'tap'
+import { IsoImage } from '../../src'
 import { importHostTree } from '../../src/iso/edit/host-import'
 import { ISOLINUX } from '../helpers/boot'
 import { extractWith7z, extractWithXorriso, isoinfoNames, isovfyErrors, pycdlibListing } from '../helpers/readers'
 import { genisoimage, PYTHON, run, scratch, writeTree, type TreeSpec } from '../helpers/tools'
 import { contentOnly, sha256, snapshot } from '../helpers/tree'
 import { xorrisoBootReport } from '../helpers/xorriso-report'
+import { expectInvalid } from '../helpers/expect'
 
 /*
  * Library features of the pycdlib guide not covered elsewhere, each image read by tools nobody here
@@ -21,17 +22,6 @@ const dir = scratch(t, 'api-features')
 /** Runs a pycdlib snippet over `iso` (bound as `i`) and returns what it prints. */
 function pycdlib (iso: string, body: string): string {
   return run(PYTHON, ['-c', `import pycdlib, sys\ni = pycdlib.PyCdlib()\ni.open(sys.argv[1])\n${body}`, iso]).stdout.trim()
-}
-
-async function expectInvalid (t: Test, action: () => Promise<unknown>, code: ErrorCode, message: RegExp, what: string): Promise<void> {
-  try {
-    await action()
-    t.fail(`${what}: accepted`)
-  } catch (err) {
-    t.ok(err instanceof InvalidInputError, `${what}: InvalidInputError`)
-    t.equal((err as InvalidInputError).code, code, `${what}: code ${code}`)
-    t.match((err as Error).message, message, `${what}: the message says why`)
-  }
 }
 
 t.test('an entry added by its ISO9660 name has a Joliet name without the version', async t => {

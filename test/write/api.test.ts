@@ -1,11 +1,12 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Readable } from 'node:stream'
-import t, { type Test } from 'tap'
-import { InvalidInputError, IsoImage, type ErrorCode } from '../../src'
+import t from 'tap'
+import { IsoImage } from '../../src'
 import { extractWithXorriso, isoinfoNames, isovfyErrors, pycdlibListing } from '../helpers/readers'
 import { genisoimage, run, scratch, writeTree } from '../helpers/tools'
 import { sha256, snapshot } from '../helpers/tree'
+import { expectInvalid } from '../helpers/expect'
 
 /*
  * Images made through the library API (pycdlib's guide, feature by feature), checked by readers nobody
@@ -37,17 +38,6 @@ function isoFlags (iso: string): Record<string, number> {
     if (m !== null && m[2] !== '.' && m[2] !== '..') flags[path.posix.join(current, m[2])] = parseInt(m[1], 16)
   }
   return flags
-}
-
-async function expectInvalid (t: Test, action: () => Promise<unknown>, code: ErrorCode, message: RegExp, what: string): Promise<void> {
-  try {
-    await action()
-    t.fail(`${what}: accepted`)
-  } catch (err) {
-    t.ok(err instanceof InvalidInputError, `${what}: InvalidInputError`)
-    t.equal((err as InvalidInputError).code, code, `${what}: code ${code}`)
-    t.match((err as Error).message, message, `${what}: the message names the rule`)
-  }
 }
 
 t.test('volume identity at every interchange level, as isoinfo -d reads it', async t => {

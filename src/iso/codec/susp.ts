@@ -27,7 +27,9 @@ export function parseSuspEntries (area: Buffer, diag: Diagnostics, where: ImageL
   while (offset + SUSP_HEADER_SIZE <= area.length) {
     // Zero bytes are padding: genisoimage and others pad the field to an even length, or pad a CE area.
     if (area[offset] === 0) break
-    const signature = area.toString('latin1', offset, offset + 2)
+    // Two latin1 characters; fromCharCode is several times cheaper than toString per entry (a walk
+    // of 50,000 records reads 200,000 entries).
+    const signature = String.fromCharCode(area[offset], area[offset + 1])
     const length = area[offset + 2]
     if (length < SUSP_HEADER_SIZE || offset + length > area.length) {
       diag.warn({ ...where, offset, field: `SUSP entry ${printable(signature)} length` },

@@ -41,12 +41,16 @@ export function parseDirectoryRecords (
   buf: Buffer, extent: number, diag: Diagnostics, where: ImageLocation
 ): LocatedRecord[] {
   const records: LocatedRecord[] = []
+  // One location, updated per record: warnings and errors copy what they name, and an object per record
+  // showed in the walk of a 50,000-file image.
+  const at: ImageLocation = { ...where, structure: 'directory record' }
   for (let sectorStart = 0; sectorStart < buf.length; sectorStart += SECTOR_SIZE) {
     const sectorEnd = Math.min(buf.length, sectorStart + SECTOR_SIZE)
     const lba = extent + sectorStart / SECTOR_SIZE
     let offset = sectorStart
     while (offset < sectorEnd) {
-      const at: ImageLocation = { ...where, structure: 'directory record', lba, offset: offset - sectorStart }
+      at.lba = lba
+      at.offset = offset - sectorStart
       let record: DirectoryRecord | undefined
       try {
         record = parseDirectoryRecord(buf, offset, sectorEnd, diag, at)
