@@ -151,3 +151,28 @@ t.test('an image with another hard link is appended to, not renamed over, so bot
   t.equal(fs.statSync(image).ino, fs.statSync(other).ino, 'still one file')
   t.equal(sha256(bsdtarRead(other, 'big.bin')), sha256(pattern(600_000, 4)), 'the other name holds the change')
 })
+
+t.test('a remaster does not carry over what an in-place shrink left in a sector tail', async t => {
+  const image = copyOfBase('tails.iso')
+  const first = await IsoImage.open(image)
+  await first.editableData(await first.lookup('/a.txt')).truncate(100)
+  t.equal((await first.commit({ mode: 'inplace' })).mode, 'inplace')
+  await first.close()
+  const tailOf = async (): Promise<Buffer> => {
+    const opened = await IsoImage.open(image)
+    const data = (await opened.lookup('/a.txt')).inode.data as unknown as { sections: Array<{ lba: number }> }
+    const sector = Buffer.alloc(2048)
+    const fd = fs.openSync(image, 'r')
+    fs.readSync(fd, sector, 0, 2048, data.sections[0].lba * 2048)
+    fs.closeSync(fd)
+    await opened.close()
+    return sector.subarray(100)
+  }
+  t.notOk((await tailOf()).equals(Buffer.alloc(1948)), 'after the in-place shrink the old bytes are still in the sector')
+  const second = await IsoImage.open(image)
+  await second.addFile('/other.txt', Buffer.from('other\n'))
+  t.equal((await second.commit({ mode: 'remaster' })).mode, 'remaster')
+  await second.close()
+  t.ok((await tailOf()).equals(Buffer.alloc(1948)), 'after the remaster the tail is zeros')
+  t.equal(sha256(bsdtarRead(image, 'a.txt')), sha256(pattern(3000, 7).subarray(0, 100)), 'and bsdtar reads the 100 bytes')
+})
