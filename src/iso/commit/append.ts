@@ -9,7 +9,7 @@ import { serializeBody, serializeHead, SectorWriter } from '../write/serialize'
 import type { ImageSettings } from '../write/settings'
 import { FdSink } from '../write/sink'
 import type { CommitContext } from './context'
-import { applyJournaled } from './journal'
+import { applyJournaled, journalPending } from './journal'
 
 /*
  * Append ("growing", as xorriso calls it): new and changed file data and a complete new directory tree go
@@ -63,8 +63,7 @@ export async function applyAppend (
       await serializeBody(layout, content, out)
       await out.finish()
     } catch (err) {
-      // Nothing before the old end was touched: drop what was appended, so the file is as it was.
-      try { fs.ftruncateSync(fd, originalSize) } catch { /* the image reads as before either way */ }
+      dropAppended(fd, originalSize)
       throw err
     }
     // The commit point: descriptors (and the hybrid MBR/GPT), with the old set's descriptors beyond the new
@@ -73,11 +72,22 @@ export async function applyAppend (
     const head = await serializeHead(layout, content)
     const span = Buffer.alloc(Math.max(head.length, (context.descriptors.terminatorLba + 1) * SECTOR_SIZE))
     head.copy(span)
-    applyJournaled(context.path, fd, [{ offset: 0, bytes: span }])
+    try {
+      applyJournaled(context.path, fd, [{ offset: 0, bytes: span }])
+    } catch (err) {
+      // No journal left means the old descriptors are in place (or were never touched): as before.
+      if (!journalPending(context.path)) dropAppended(fd, originalSize)
+      throw err
+    }
     return total - start
   } finally {
     fs.closeSync(fd)
   }
+}
+
+/** Nothing before the old end was touched: drop what was appended, so the file is as it was. */
+function dropAppended (fd: number, originalSize: number): void {
+  try { fs.ftruncateSync(fd, originalSize) } catch { /* the image reads as before either way */ }
 }
 
 function walk (root: Node, visit: (node: Node) => void): void {

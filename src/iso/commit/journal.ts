@@ -94,9 +94,12 @@ function writeJournal (imagePath: string, imageSize: number, patches: readonly P
     for (const part of parts) at += writeAll(fd, part, at)
     writeAll(fd, hash.digest(), at)
     fs.fsyncSync(fd)
-  } finally {
+  } catch (err) {
     fs.closeSync(fd)
+    fs.rmSync(temp, { force: true }) // no room for it, say: the image was not touched
+    throw err
   }
+  fs.closeSync(fd)
   fs.renameSync(temp, target)
   syncDirectory(path.dirname(target))
 }

@@ -355,6 +355,8 @@ function autoSectorCount (emulation: number, size: number): number {
 const SMALL_FILE = 1024 * 1024
 /** How many small files are read ahead at most. */
 const READ_AHEAD = 32
+/** ... and at most this many bytes read ahead. */
+const READ_AHEAD_BYTES = 16 * 1024 * 1024
 
 /**
  * Copies file data in LBA order. Small files are read ahead (many at once: each read waits on the thread
@@ -424,24 +426,35 @@ async function copyFiles (layout: Layout, content: WriteContent, out: SectorWrit
     .sort((a, b) => a[1][0].lba - b[1][0].lba)
     .map(([inode, sections]) => ({ inode, lba: sections[0].lba, source: layout.content.get(inode) as DataSource }))
   const pieces = piecesOf(files, bootTables)
-  const ahead = new Map<number, Promise<Buffer>>()
-  const copyBuffers = [Buffer.allocUnsafe(COPY_CHUNK), Buffer.allocUnsafe(COPY_CHUNK)]
+  const ahead = new Map<number, { bytes: number, read: Promise<Buffer> }>()
+  let aheadBytes = 0
+  let copyBuffers: Buffer[] | undefined
   let next = 0
   for (let i = 0; i < pieces.length; i++) {
-    for (; next < pieces.length && next < i + READ_AHEAD; next++) {
+    // Read ahead a few pieces, and a bounded amount: memory stays flat whatever the files.
+    for (; next < pieces.length && next < i + READ_AHEAD && aheadBytes < READ_AHEAD_BYTES; next++) {
       const piece = pieces[next]
-      let promise: Promise<Buffer> | undefined
-      if ('run' in piece) promise = readRun(piece)
-      else if (piece.file.source.size <= SMALL_FILE) {
+      let read: Promise<Buffer> | undefined
+      let bytes = 0
+      if ('run' in piece) {
+        read = readRun(piece)
+        bytes = piece.sectors * SECTOR_SIZE
+      } else if (piece.file.source.size <= SMALL_FILE) {
         const source = piece.file.source
-        promise = source instanceof HostFileSource ? Promise.resolve().then(() => source.readSmall()) : readChunk(source, 0, source.size)
+        read = source instanceof HostFileSource ? Promise.resolve().then(() => source.readSmall()) : readChunk(source, 0, source.size)
+        bytes = source.size
       }
-      promise?.catch(() => {})
-      if (promise !== undefined) ahead.set(next, promise)
+      read?.catch(() => {})
+      if (read !== undefined) {
+        ahead.set(next, { bytes, read })
+        aheadBytes += bytes
+      }
     }
     const piece = pieces[i]
-    const read = ahead.get(i)
+    const pending = ahead.get(i)
     ahead.delete(i)
+    aheadBytes -= pending?.bytes ?? 0
+    const read = pending?.read
     if ('run' in piece) {
       await out.seek(piece.run[0].lba * SECTOR_SIZE)
       await out.write(await (read as Promise<Buffer>))
@@ -457,9 +470,10 @@ async function copyFiles (layout: Layout, content: WriteContent, out: SectorWrit
       await out.write(chunk)
     } else if (!await copyInKernel(source, table === undefined, out)) {
       // Two buffers taking turns: one is written while the next chunk is read into the other.
+      const buffers = copyBuffers ??= [Buffer.allocUnsafe(COPY_CHUNK), Buffer.allocUnsafe(COPY_CHUNK)]
       let turn = 0
       const readAt = (position: number): Promise<Buffer> => {
-        const promise = readChunk(source, position, Math.min(COPY_CHUNK, source.size - position), copyBuffers[turn])
+        const promise = readChunk(source, position, Math.min(COPY_CHUNK, source.size - position), buffers[turn])
         promise.catch(() => {}) // awaited below; a write failing first must not leave it unhandled
         return promise
       }
