@@ -86,9 +86,10 @@ function writeJournal (imagePath: string, imageSize: number, patches: readonly P
   const parts = [Buffer.from(MAGIC + JSON.stringify(header) + '\n'), ...patches.map(p => p.bytes), ...before.map(fingerprints)]
   const hash = createHash('sha256')
   for (const part of parts) hash.update(part)
+  // Written in place, not through a temporary name: a journal cut short fails its checksum and is
+  // discarded, so a rename (and its directory sync) would buy nothing.
   const target = journalPath(imagePath)
-  const temp = `${target}.tmp`
-  const fd = fs.openSync(temp, 'w', 0o600)
+  const fd = fs.openSync(target, 'w', 0o600)
   try {
     let at = 0
     for (const part of parts) at += writeAll(fd, part, at)
@@ -96,11 +97,11 @@ function writeJournal (imagePath: string, imageSize: number, patches: readonly P
     fs.fsyncSync(fd)
   } catch (err) {
     fs.closeSync(fd)
-    fs.rmSync(temp, { force: true }) // no room for it, say: the image was not touched
+    fs.rmSync(target, { force: true }) // no room for it, say: the image was not touched
     throw err
   }
   fs.closeSync(fd)
-  fs.renameSync(temp, target)
+  // The journal's name must be on disk before the image changes, or a crash would leave no way back.
   syncDirectory(path.dirname(target))
 }
 
@@ -157,11 +158,12 @@ function applyPatches (fd: number, patches: readonly Patch[]): void {
   fs.fsyncSync(fd)
 }
 
+/**
+ * Not followed by a directory sync: if a crash brings the journal back, replaying it finds the image
+ * already holding its bytes, which changes nothing.
+ */
 function removeJournal (imagePath: string): void {
-  const file = journalPath(imagePath)
-  fs.rmSync(file, { force: true })
-  fs.rmSync(`${file}.tmp`, { force: true })
-  syncDirectory(path.dirname(file))
+  fs.rmSync(journalPath(imagePath), { force: true })
 }
 
 /**
@@ -170,8 +172,7 @@ function removeJournal (imagePath: string): void {
  * happened.
  */
 export function recoverJournal (imagePath: string): 'none' | 'replayed' | 'discarded' {
-  const file = journalPath(imagePath)
-  if (!fs.existsSync(file) && !fs.existsSync(`${file}.tmp`)) return 'none'
+  if (!fs.existsSync(journalPath(imagePath))) return 'none'
   const patches = readJournal(imagePath)
   if (patches === undefined) {
     log('discarding a journal for %s that is incomplete or does not match the image', imagePath)
