@@ -77,18 +77,17 @@ export async function runMount (request: MountRequest, ready: (err?: Error) => v
     if (!fs.statSync(mountpoint).isDirectory()) throw new InvalidInputError('NOT_A_DIRECTORY', `${mountpoint} is not a directory`)
     // An older session is history: it can be looked at, not changed.
     if (options.session !== undefined && !options.ro) throw new InvalidInputError('BAD_ARGUMENT', 'session= needs ro: an older session cannot be changed')
-    if (!options.ro) {
+    if (options.ro) {
+      ImageLock.requireFree(imagePath)
+    } else {
       try {
         fs.accessSync(path.dirname(imagePath), fs.constants.W_OK)
       } catch {
         throw new InvalidInputError('READ_ONLY', `${path.dirname(imagePath)} is not writable (a commit writes its journal or new image beside ${path.basename(imagePath)}); mount it with -o ro`)
       }
-    }
-    if (options.ro) ImageLock.requireFree(imagePath)
-    else lock = ImageLock.acquire(imagePath)
-    if (!options.ro) {
+      lock = ImageLock.acquire(imagePath)
       const recovered = recoverJournal(imagePath)
-      if (recovered !== 'none') reporter.say(`an interrupted commit was ${recovered === 'replayed' ? 'completed' : 'discarded (it had not started)'}`)
+      if (recovered !== 'none') reporter.say(`an interrupted commit was ${recovered === 'replayed' ? 'completed' : 'discarded (it had not started, or was written for other bytes than the image holds)'}`)
       const stale = removeStaleTemporaries(imagePath)
       if (stale > 0) reporter.say(`removed ${stale} temporary image${stale === 1 ? '' : 's'} left by an interrupted remaster`)
       try {
