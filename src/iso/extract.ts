@@ -46,7 +46,7 @@ export async function extractTree (image: IsoImage, source: string, dest: string
   /** A node's name on the host: the view's, in the bytes the image recorded it in where they are not UTF-8. */
   const hostName = (node: Node): Buffer => {
     const name = view.nameOf(node) ?? 'file'
-    return view.namespace === 'rockridge' && node.names.rr === name ? recordedBytes(node, name, 'name') : Buffer.from(name, 'utf8')
+    return view.namespace === 'rockridge' && node.names.rr === name ? recordedBytes(node.rrNameBytes, name) : Buffer.from(name, 'utf8')
   }
   const join = (parent: HostPath, node: Node): HostPath => Buffer.concat([parent, SLASH, hostName(node)])
 
@@ -63,7 +63,7 @@ export async function extractTree (image: IsoImage, source: string, dest: string
         fs.linkSync(earlier, hostPath)
       } else {
         if (kind === 'file') totals.bytes += await copyFile(node, hostPath, show)
-        else if (kind === 'symlink') fs.symlinkSync(recordedBytes(inode, inode.symlinkTarget ?? '', 'target'), hostPath)
+        else if (kind === 'symlink') fs.symlinkSync(recordedBytes(inode.symlinkTargetBytes, inode.symlinkTarget ?? ''), hostPath)
         else if (!makeSpecial(node, hostPath, isRoot, options, show, dest)) return
         if (inode.nlink > 1) linked.set(inode, hostPath)
         applyAttributes(node, hostPath, isRoot)

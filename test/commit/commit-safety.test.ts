@@ -1,6 +1,6 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { IsoImage } from '../../src'
 import { journalPath, prepareJournal, readJournal, recoverJournal, type Patch } from '../../src/iso/commit/journal'
 import { genisoimage, run, scratch, writeTree } from '../helpers/tools'
@@ -27,12 +27,18 @@ function bsdtarRead (image: string, file: string): Buffer {
   return Buffer.from(run('bsdtar', ['-xOf', image, file], { encoding: 'latin1' }).stdout, 'latin1')
 }
 
+/** A copy of the base image with a.txt cut to 100 bytes by an in-place commit (the rest stays on disk). */
+async function shrunkInPlace (t: Test, name: string): Promise<string> {
+  const image = copyOfBase(name)
+  const edit = await IsoImage.open(image)
+  await edit.editableData(await edit.lookup('/a.txt')).truncate(100)
+  t.equal((await edit.commit({ mode: 'inplace' })).mode, 'inplace', 'a.txt shrunk in place')
+  await edit.close()
+  return image
+}
+
 t.test('a file grown by truncate after an in-place shrink reads zeros, not what the shrink cut off', async t => {
-  const image = copyOfBase('regrow.iso')
-  const first = await IsoImage.open(image)
-  await first.editableData(await first.lookup('/a.txt')).truncate(100)
-  t.equal((await first.commit({ mode: 'inplace' })).mode, 'inplace')
-  await first.close()
+  const image = await shrunkInPlace(t, 'regrow.iso')
 
   const second = await IsoImage.open(image)
   await second.editableData(await second.lookup('/a.txt')).truncate(1000)
@@ -153,11 +159,7 @@ t.test('an image with another hard link is appended to, not renamed over, so bot
 })
 
 t.test('a remaster does not carry over what an in-place shrink left in a sector tail', async t => {
-  const image = copyOfBase('tails.iso')
-  const first = await IsoImage.open(image)
-  await first.editableData(await first.lookup('/a.txt')).truncate(100)
-  t.equal((await first.commit({ mode: 'inplace' })).mode, 'inplace')
-  await first.close()
+  const image = await shrunkInPlace(t, 'tails.iso')
   const tailOf = async (): Promise<Buffer> => {
     const opened = await IsoImage.open(image)
     const data = (await opened.lookup('/a.txt')).inode.data as unknown as { sections: Array<{ lba: number }> }

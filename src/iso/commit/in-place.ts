@@ -108,7 +108,11 @@ function namesOf (root: Node, inodes: Set<Inode>): Map<Inode, Node[]> {
   while (stack.length > 0) {
     const node = stack.pop() as Node
     for (const child of node.dir?.peek() ?? []) {
-      if (inodes.has(child.inode)) map.set(child.inode, [...(map.get(child.inode) ?? []), child])
+      if (inodes.has(child.inode)) {
+        const names = map.get(child.inode)
+        if (names === undefined) map.set(child.inode, [child])
+        else names.push(child)
+      }
       if (child.dir !== undefined) stack.push(child)
     }
   }

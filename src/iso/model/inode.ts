@@ -68,6 +68,13 @@ export class Inode {
    * remaster copies `raw` and its ZF entry unchanged; an edit of the content drops this.
    */
   compressed?: { raw: DataSource, zisofs: ZisofsInfo }
+  /** The symlink target's bytes as recorded, where they are not UTF-8 (read/names.ts recordedBytes). */
+  symlinkTargetBytes?: Buffer
+  /**
+   * A directory's size as its record gives it, the extent's bytes (Linux isofs reports that as st_size);
+   * undefined for a directory made by an edit.
+   */
+  recordedDirectorySize?: number
   /** Stable inode number (derived from the image position; see read/tree-loader.ts). */
   readonly ino: number
 

@@ -43,6 +43,8 @@ export class Node {
   origin?: Origin
   /** SUSP entries this code does not interpret (AAIP "AL", Amiga "AS", …), written back unchanged. */
   foreignSystemUse?: SuspEntry[]
+  /** The Rock Ridge name's bytes as recorded, where they are not UTF-8 (read/names.ts recordedBytes). */
+  rrNameBytes?: Buffer
 
   constructor (parent: Node | undefined, names: Names, inode: Inode, dir?: Directory, flags = 0) {
     this.parent = parent

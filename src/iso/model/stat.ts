@@ -1,4 +1,4 @@
-import type { FileKind, Inode } from './inode'
+import type { FileKind } from './inode'
 import type { Node } from './node'
 
 /** stat(2)-like attributes of a node, independent of namespace. */
@@ -46,19 +46,12 @@ export function statOf (node: Node): Stat {
 
 /**
  * A directory's size is its directory record's data length, as Linux isofs reports it (fs/isofs/inode.c
- * sets i_size from the record for directories as for files): the extent's bytes, a multiple of 2048.
- * The tree loader records it per directory inode (the ISO9660 record's; a directory only in the Joliet
- * tree, the Joliet record's); a directory made by an edit has none yet and reports one sector, what a
- * small new directory takes when written.
+ * sets i_size from the record for directories as for files): the extent's bytes, a multiple of 2048
+ * (the ISO9660 record's; a directory only in the Joliet tree, the Joliet record's). A directory made by
+ * an edit has none yet and reports one sector, what a small new directory takes when written.
  */
-const recordedDirectorySizes = new WeakMap<Inode, number>()
-
-export function setRecordedDirectorySize (inode: Inode, size: number): void {
-  recordedDirectorySizes.set(inode, size)
-}
-
 function directorySize (node: Node): number {
-  return recordedDirectorySizes.get(node.inode) ?? 2048
+  return node.inode.recordedDirectorySize ?? 2048
 }
 
 /** glibc's major() of an st_rdev (makedev()'s encoding: 12 bits of major at 8..19, the rest from bit 44). */

@@ -25,26 +25,20 @@ export function isUtf8 (bytes: Buffer): boolean {
 
 /*
  * Rock Ridge names and symlink targets that are not UTF-8 read as Latin-1, which a host path written as a
- * JavaScript string turns into UTF-8: "lat\xe9n1.txt" would be extracted as "lat\xc3\xa9n1.txt". Their
- * bytes as recorded are kept here (only for those: nearly every name is UTF-8), so extraction can create
- * the host file under the same bytes, as bsdtar and xorriso do. Keyed by the node (names) and inode
- * (targets): an edit that renames or retargets makes the recorded bytes stale, which `recordedBytes`
- * detects by decoding them again.
+ * JavaScript string turns into UTF-8: "lat\xe9n1.txt" would be extracted as "lat\xc3\xa9n1.txt". The
+ * tree loader keeps their bytes as recorded (Node.rrNameBytes, Inode.symlinkTargetBytes; only for those:
+ * nearly every name is UTF-8), so extraction can create the host file under the same bytes, as bsdtar and
+ * xorriso do. An edit that renames or retargets makes them stale, which `recordedBytes` detects by
+ * decoding them again.
  */
-const nameBytes = new WeakMap<object, Buffer>()
-const targetBytes = new WeakMap<object, Buffer>()
 
-export function keepNameBytes (node: object, bytes: Buffer): void {
-  if (!isUtf8(bytes)) nameBytes.set(node, Buffer.from(bytes))
-}
-
-export function keepTargetBytes (inode: object, bytes: Buffer): void {
-  if (!isUtf8(bytes)) targetBytes.set(inode, Buffer.from(bytes))
+/** A copy of `bytes` to keep if they are not UTF-8 (else undefined: the text says it all). */
+export function nonUtf8Bytes (bytes: Buffer): Buffer | undefined {
+  return isUtf8(bytes) ? undefined : Buffer.from(bytes)
 }
 
 /** The bytes `text` was read from, if it was read from non-UTF-8 bytes and is still that text; else UTF-8. */
-export function recordedBytes (owner: object, text: string, kind: 'name' | 'target'): Buffer {
-  const bytes = (kind === 'name' ? nameBytes : targetBytes).get(owner)
+export function recordedBytes (bytes: Buffer | undefined, text: string): Buffer {
   return bytes !== undefined && decodeName(bytes) === text ? bytes : Buffer.from(text, 'utf8')
 }
 

@@ -8,12 +8,11 @@ import { SECTOR_SIZE } from '../codec/volume-descriptor'
 import type { ByteSource } from '../io/byte-source'
 import { ImageExtentsSource, UnreadableSource, ZisofsSource, type FileSection } from '../model/data-source'
 import { Inode, kindOfMode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type InodeInit, type Times } from '../model/inode'
-import { setRecordedDirectorySize } from '../model/stat'
 import { Directory, Node, NodeFlag, type Names, type RecordLocation } from '../model/node'
 import {
   groupFileSections, parseDirectoryRecords, readDirectoryExtent, type LocatedRecord
 } from './directory-records'
-import { decodeName, keepNameBytes, keepTargetBytes, withoutVersion } from './names'
+import { decodeName, nonUtf8Bytes, withoutVersion } from './names'
 import type { ZisofsInfo } from '../codec/rock-ridge'
 import { interpretRockRidge, type RockRidgeInfo } from './rock-ridge'
 import type { SectorCache } from './sector-cache'
@@ -90,7 +89,7 @@ export class TreeLoader {
       extents.joliet = directoryLocation(jolietRoot)
     }
     const inode = new Inode({ ...this.attributes(rootSelf ?? isoRoot, rr, true), ino: inoOf(isoRoot.extent * SECTOR_SIZE) })
-    setRecordedDirectorySize(inode, (rootSelf ?? isoRoot).dataLength)
+    inode.recordedDirectorySize = (rootSelf ?? isoRoot).dataLength
     const root: Node = new Node(undefined, { iso: '', joliet: extents.joliet !== undefined ? '' : undefined }, inode, this.directory(() => root, extents))
     return root
   }
@@ -192,7 +191,7 @@ export class TreeLoader {
     if (isDirectory) {
       const extents: DirectoryExtents = { iso: directoryLocation(record) }
       const inode = new Inode({ ...this.attributes(record, rr, true), ino: inoOf(record.extent * SECTOR_SIZE) })
-      setRecordedDirectorySize(inode, record.dataLength)
+      inode.recordedDirectorySize = record.dataLength
       node = new Node(parent, names, inode, this.directory(() => node, extents))
       childExtents.set(node, extents)
     } else {
@@ -200,7 +199,7 @@ export class TreeLoader {
     }
     node.flags = first.record.flags & (FileFlags.HIDDEN | FileFlags.ASSOCIATED)
     node.origin = { iso: location }
-    if (entry.rr?.nameBytes !== undefined) keepNameBytes(node, entry.rr.nameBytes)
+    if (entry.rr?.nameBytes !== undefined) node.rrNameBytes = nonUtf8Bytes(entry.rr.nameBytes)
     if (rr !== undefined && rr.foreign.length > 0) node.foreignSystemUse = rr.foreign
     return node
   }
@@ -252,7 +251,7 @@ export class TreeLoader {
         `sparse file (virtual size ${rr.sparse.virtualSize}) is not supported; its recorded ${size} bytes are shown, as Linux shows them`)
     }
     const inode = new Inode(init)
-    if (rr?.symlinkBytes !== undefined) keepTargetBytes(inode, rr.symlinkBytes)
+    if (rr?.symlinkBytes !== undefined) inode.symlinkTargetBytes = nonUtf8Bytes(rr.symlinkBytes)
     inode.compressed = compressed
     if (inode.symlinkTarget !== undefined && kindOfMode(inode.mode) !== 'symlink') inode.mode = (inode.mode & ~S_IFMT) | S_IFLNK
     if (size > 0) this.inodesByStart.set(lba, inode)
@@ -365,7 +364,7 @@ export class TreeLoader {
     if (isDirectory) {
       const extents: DirectoryExtents = { joliet: directoryLocation(record) }
       const inode = new Inode({ ...this.attributes(record, undefined, true), ino: inoOf(record.extent * SECTOR_SIZE) })
-      setRecordedDirectorySize(inode, record.dataLength)
+      inode.recordedDirectorySize = record.dataLength
       node = new Node(parent, { joliet: jolietName }, inode, this.directory(() => node, extents))
     } else {
       node = new Node(parent, { joliet: jolietName }, this.fileInode(sections, undefined, location))
