@@ -1,26 +1,13 @@
+import { isUtf8 } from 'node:buffer'
+
 /**
  * Names on disc are bytes. Rock Ridge and ISO9660:1999 names written on Linux are UTF-8 in practice; older
  * images carry Latin-1 or other 8-bit sets. Valid UTF-8 is read as UTF-8, anything else as Latin-1 so that
  * no byte is lost and every name stays distinct.
  */
 export function decodeName (bytes: Buffer): string {
-  // Nearly every name is ASCII: one pass to check, and no UTF-8 round trip.
-  let ascii = true
-  for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i] >= 0x80) {
-      ascii = false
-      break
-    }
-  }
-  if (ascii) return bytes.toString('latin1')
-  const text = bytes.toString('utf8')
-  if (!text.includes('\ufffd') || Buffer.from(text, 'utf8').equals(bytes)) return text
-  return bytes.toString('latin1')
-}
-
-/** Whether bytes are valid UTF-8, i.e. whether decodeName gives them back exactly when encoded as UTF-8. */
-export function isUtf8 (bytes: Buffer): boolean {
-  return Buffer.from(decodeName(bytes), 'utf8').equals(bytes)
+  // Node's own validator: no decoding to find out, no allocation (it runs for every name read).
+  return isUtf8(bytes) ? bytes.toString('utf8') : bytes.toString('latin1')
 }
 
 /*
