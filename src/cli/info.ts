@@ -1,6 +1,7 @@
 import { decodeText } from '../iso/codec/text'
 import { guidToString } from '../iso/codec/gpt'
 import { DescriptorType, isVolumeDescriptor } from '../iso/codec/volume-descriptor'
+import { userMessage } from '../errors'
 import type { IsoImage } from '../iso/image'
 import { ImageExtentsSource } from '../iso/model/data-source'
 import { dateString } from './format'
@@ -16,6 +17,7 @@ export async function describeImage (image: IsoImage, path: string, json: boolea
   ])
   // Read before the warnings are collected: a path table that disagrees with the tree adds one.
   const pathTables = await image.origin?.pathTables() ?? []
+  const writable = await writability(image)
   const facts = {
     image: path,
     size: image.source.size,
@@ -41,6 +43,7 @@ export async function describeImage (image: IsoImage, path: string, json: boolea
         type: guidToString(p.typeGuid), name: p.name, firstLba: p.firstLba, lastLba: p.lastLba
       }))
     },
+    writable,
     warnings: image.warnings
   }
   if (json) return JSON.stringify(facts, null, 2) + '\n'
@@ -62,6 +65,7 @@ export async function describeImage (image: IsoImage, path: string, json: boolea
     `Joliet:         ${image.extensions.joliet !== undefined ? `level ${image.extensions.joliet.level}, volume id ${image.extensions.joliet.volumeId}` : 'no'}`,
     `ISO 9660:1999:  ${image.extensions.enhanced ? 'enhanced volume descriptor present' : 'no'}`,
     `Namespaces:     ${image.namespaces.join(', ')}`,
+    `Writable:       ${writable.writable ? 'yes' : `no: ${writable.reason ?? ''}`}`,
     ...pathTables.map(r => `Path tables:    ${r.tree}: ${r.tables.map(c => `${c.kind} at LBA ${c.lba}`).join(', ')}; ` +
       `${r.directories} directories, ${r.consistent ? 'consistent with the directory records' : 'NOT consistent with the directory records (see warnings)'}`)
   ]
@@ -91,6 +95,16 @@ export async function describeImage (image: IsoImage, path: string, json: boolea
   }
   for (const w of image.warnings) lines.push(`Warning:        ${w}`)
   return lines.join('\n') + '\n'
+}
+
+/** Whether a commit could write this image, by the very check a commit makes (it reads the whole tree). */
+async function writability (image: IsoImage): Promise<{ writable: boolean, reason?: string, code?: string }> {
+  try {
+    await image.requireUnderstood()
+    return { writable: true }
+  } catch (err) {
+    return { writable: false, reason: userMessage(err), code: (err as { data?: { reason?: string } }).data?.reason }
+  }
 }
 
 function descriptorName (d: { type: number, version: number }): string {

@@ -64,7 +64,7 @@ export async function main (argv: string[]): Promise<void> {
         const readyFd = opts.readyFd !== undefined ? Number(opts.readyFd) : undefined
         // Loaded only here: the command that merely starts the daemon should start fast.
         const { runMount } = await import('../fuse/daemon')
-        process.exitCode = await runMount({ image, mountpoint, options, verbose: readyFd === undefined }, err => report(readyFd, err))
+        process.exitCode = await runMount({ image, mountpoint, options, verbose: readyFd === undefined }, (err, notices) => report(readyFd, err, notices))
         process.exit()
       }
       await daemonize(argv)
@@ -72,14 +72,18 @@ export async function main (argv: string[]): Promise<void> {
   await runProgram(program, argv)
 }
 
-/** In the foreground: errors to stderr. As a daemon: one JSON line to the parent waiting on READY_FD. */
-function report (readyFd: number | undefined, err?: Error): void {
+/**
+ * In the foreground: errors and notices to stderr. As a daemon: one JSON line to the parent waiting on
+ * READY_FD, which prints them.
+ */
+function report (readyFd: number | undefined, err?: Error, notices: string[] = []): void {
   if (readyFd === undefined) {
     if (err !== undefined) process.stderr.write(`isomount: ${err.message}\n`)
+    for (const notice of notices) process.stderr.write(`isomount: warning: ${notice}\n`)
     return
   }
   try {
-    fs.writeSync(readyFd, JSON.stringify(err === undefined ? { ok: true } : { ok: false, error: err.message }) + '\n')
+    fs.writeSync(readyFd, JSON.stringify(err === undefined ? { ok: true, notices } : { ok: false, error: err.message }) + '\n')
     fs.closeSync(readyFd)
   } catch {
     // The parent gave up waiting; nothing to tell.
@@ -108,7 +112,7 @@ async function daemonize (argv: string[]): Promise<void> {
     stdio: ['ignore', log, log, 'pipe']
   })
   const channel = child.stdio[READY_FD] as NodeJS.ReadableStream
-  const outcome = await new Promise<{ ok: boolean, error?: string }>(resolve => {
+  const outcome = await new Promise<{ ok: boolean, error?: string, notices?: string[] }>(resolve => {
     let text = ''
     const timer = setTimeout(() => resolve({ ok: false, error: 'the mount did not come up in time' }), READY_TIMEOUT_MS)
     channel.setEncoding('utf8')
@@ -127,6 +131,7 @@ async function daemonize (argv: string[]): Promise<void> {
     process.exitCode = EXIT_FAILURE
     return
   }
+  for (const notice of outcome.notices ?? []) process.stderr.write(`isomount: warning: ${notice}\n`)
   child.unref()
   ;(channel as unknown as { destroy: () => void }).destroy()
 }

@@ -5,6 +5,7 @@ import { recoverJournal } from '../iso/commit/journal'
 import { removeStaleTemporaries } from '../iso/write/master'
 import type { CommitProgress, CommitResult } from '../iso/commit/commit'
 import { IsoImage } from '../iso/image'
+import { describeReadOnly } from '../iso/read/read-only-reasons'
 import { logger } from '../log'
 import { ImageVfs } from '../vfs/image-vfs'
 import type { Exclusive } from '../vfs/rw-lock'
@@ -61,15 +62,17 @@ class ProgressReporter {
  * Runs one mount to its end: lock the image, finish any interrupted commit, open, mount, serve; when
  * the kernel lets go (`isomount -u`, umount(8), fusermount -u, a signal) commit the changes and only then
  * release the image. A commit that fails keeps the daemon (and the changes) alive so that `isomount -u`
- * can retry it; the image is untouched meanwhile. `ready` is called once the mount is live or has failed.
+ * can retry it; the image is untouched meanwhile. `ready` is called once the mount is live or has failed,
+ * with what the user must hear before the mount command returns (an image mounted read-only, and why).
  * Resolves with the process exit status.
  */
-export async function runMount (request: MountRequest, ready: (err?: Error) => void): Promise<number> {
+export async function runMount (request: MountRequest, ready: (err?: Error, notices?: string[]) => void): Promise<number> {
   let lock: ImageLock | undefined
   let image: IsoImage | undefined
   let mount: FuseMount | undefined
   let control: ControlServer | undefined
-  const { options } = request
+  let options = request.options
+  const notices: string[] = []
   const reporter = new ProgressReporter(request.verbose)
   try {
     const imagePath = fs.realpathSync(request.image)
@@ -103,6 +106,14 @@ export async function runMount (request: MountRequest, ready: (err?: Error) => v
       session: options.session
     })
     for (const warning of image.warnings) log('image warning: %s', warning)
+    const [refusal] = image.readOnlyReasons
+    if (!options.ro && refusal !== undefined) {
+      // Said before the mount command returns, instead of a bare EROFS at the first write.
+      notices.push(`mounted read-only: ${describeReadOnly(refusal)}`)
+      options = { ...options, ro: true }
+      lock?.release()
+      lock = undefined
+    }
     const vfs = new ImageVfs(image, options)
     mount = await FuseMount.start(fuseOperations(vfs), mountpoint, {
       readOnly: options.ro,
@@ -123,7 +134,7 @@ export async function runMount (request: MountRequest, ready: (err?: Error) => v
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
       process.on(signal, () => session.signal(signal))
     }
-    ready()
+    ready(undefined, notices)
     if (!options.ro) vfs.prepareForWrites()
     const status = await session.finished
     await image.close()

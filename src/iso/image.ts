@@ -24,11 +24,13 @@ import { bootConfigurationOf, hybridConfigurationOf, inodesByStart } from './rea
 import type { DescriptorSet } from './read/descriptors'
 import type { ElToritoInfo } from './read/el-torito'
 import { readImage, refreshOrigin, type Extensions, type ImageOrigin, type OpenOptions, type VolumeInfo } from './read/open-image'
+import { describeReadOnly, type ReadOnlyReason } from './read/read-only-reasons'
 import type { SystemAreaInfo } from './read/system-area'
 import { layoutFor, loadAll, writeImage, type WriteOptions } from './write/master'
 import { defaultTimestampMs, defaultVolumeIdentity, settingsFromOrigin, validateVolume, type ImageSettings, type VolumeIdentity } from './write/settings'
 
 export type { OpenOptions, VolumeInfo, Extensions } from './read/open-image'
+export type { ReadOnlyReason } from './read/read-only-reasons'
 export type { AddOptions, Attributes, FileContent, EntryContent } from './edit/image-editor'
 
 export interface DirectoryEntry {
@@ -161,6 +163,14 @@ export class IsoImage {
 
   get systemArea (): SystemAreaInfo {
     return this.origin?.systemArea ?? { used: false }
+  }
+
+  /**
+   * Why this image cannot be written back (structures found at open that a change would leave invalid);
+   * empty when it can be. A write or commit of such an image fails with READ_ONLY and the first reason.
+   */
+  get readOnlyReasons (): readonly ReadOnlyReason[] {
+    return this.origin?.readOnlyReasons ?? []
   }
 
   get warnings (): readonly string[] {
@@ -438,6 +448,8 @@ export class IsoImage {
    * calls this before its first change; writes and commits call it too.
    */
   async requireUnderstood (): Promise<void> {
+    const [refusal] = this.readOnlyReasons
+    if (refusal !== undefined) throw new InvalidInputError('READ_ONLY', `the image cannot be written: ${describeReadOnly(refusal)}`, { reason: refusal.code })
     await loadAll(this.root)
     await this.readBootStructures()
     const warnings = this.warnings

@@ -17,6 +17,8 @@ import { selectDescriptorSet } from './sessions'
 import { collectSystemUse } from './system-use'
 import { readSystemArea, type SystemAreaInfo } from './system-area'
 import { TreeLoader } from './tree-loader'
+import { readOnlyReasonsOf, type ReadOnlyReason } from './read-only-reasons'
+import { readVolumeRecognition } from './volume-recognition'
 
 const log = logger('read')
 
@@ -76,6 +78,8 @@ export interface ImageOrigin {
    * Done at open in strict mode, where a difference refuses the image; otherwise when asked.
    */
   pathTables: () => Promise<PathTableReport[]>
+  /** What keeps this image from being written back (read-only-reasons.ts); empty when it can be. */
+  readOnlyReasons: ReadOnlyReason[]
 }
 
 /** Reads descriptors, the root and the boot structures; directories load later, on demand. */
@@ -100,13 +104,14 @@ export async function readImage (source: ByteSource, options: OpenOptions): Prom
     ? await readElTorito(source, descriptors.bootRecord, descriptors.primaryLba, diag)
     : undefined
   const systemArea = await readSystemArea(source, diag)
+  const readOnlyReasons = readOnlyReasonsOf(await readVolumeRecognition(source))
   if (!useRockRidge) delete extensions.rockRidge
   if (!useJoliet) delete extensions.joliet
   log('opened: %o', { volume: decodeText(primary.volumeId, 'ascii'), extensions })
   const pathTables = pathTableCheck(source, descriptors, diag)
   if (diag.strict) await pathTables()
   return {
-    origin: { source, descriptors, volume: volumeInfo(primary), extensions, elTorito, systemArea, diagnostics: diag, pathTables },
+    origin: { source, descriptors, volume: volumeInfo(primary), extensions, elTorito, systemArea, diagnostics: diag, pathTables, readOnlyReasons },
     root
   }
 }
