@@ -15,6 +15,8 @@ const HELP_OPTIONS = `
 Mount options (-o, comma-separated; Linux isofs names where they mean the same):
   namespace=rockridge|joliet|iso9660   names to show (default: Rock Ridge, else Joliet, else ISO9660)
   norock, nojoliet                     ignore Rock Ridge / Joliet
+  nohfsplus                            drop an HFS+ tree sharing the files' data (grub-mkrescue's, for
+                                       Macs) so that the image can be written; BIOS/UEFI boot is kept
   uid=N, gid=N, mode=OCTAL, dmode=OCTAL  owner and permissions where the image records none
   check=relaxed|strict                 strict: refuse images with any irregularity
   session=N                            read session N (1-based; default the newest)
@@ -109,7 +111,9 @@ async function daemonize (argv: string[]): Promise<void> {
   const log = process.env.DEBUG !== undefined ? fs.openSync(path.join(require('node:os').tmpdir(), `isomount-${process.pid}.log`), 'a') : 'ignore'
   const child = spawn(process.execPath, [...daemonNodeFlags(), argv[1], ...argv.slice(2), '--foreground', '--ready-fd', String(READY_FD)], {
     detached: true,
-    stdio: ['ignore', log, log, 'pipe']
+    // Warnings found later (a write refused for a reason found after the mount came up) reach the user's
+    // terminal, when there is one; never a pipe, which would keep a caller's read of it waiting.
+    stdio: ['ignore', log, log !== 'ignore' ? log : process.stderr.isTTY ? 'inherit' : 'ignore', 'pipe']
   })
   const channel = child.stdio[READY_FD] as NodeJS.ReadableStream
   const outcome = await new Promise<{ ok: boolean, error?: string, notices?: string[] }>(resolve => {

@@ -42,6 +42,15 @@ class ProgressReporter {
     for (const listener of this.listeners) listener(text)
   }
 
+  /**
+   * What the user must hear even from a daemon in the background: stderr is the terminal the mount was
+   * started from, if any (cli/isomount.ts).
+   */
+  warn (text: string): void {
+    log(text)
+    process.stderr.write(`isomount: warning: ${text}\n`)
+  }
+
   /** The log and the foreground's stderr only: for outcomes a waiting client gets as its answer. */
   note (text: string): void {
     log(text)
@@ -74,6 +83,8 @@ export async function runMount (request: MountRequest, ready: (err?: Error, noti
   let options = request.options
   const notices: string[] = []
   const reporter = new ProgressReporter(request.verbose)
+  // A terminal the daemon writes warnings to may go away (the user logs out): never a reason to crash.
+  process.stderr.on('error', () => {})
   try {
     const imagePath = fs.realpathSync(request.image)
     const mountpoint = fs.realpathSync(request.mountpoint)
@@ -103,6 +114,7 @@ export async function runMount (request: MountRequest, ready: (err?: Error, noti
       strict: options.check === 'strict',
       rockRidge: !options.norock,
       joliet: !options.nojoliet,
+      hfsplus: !options.nohfsplus,
       session: options.session
     })
     for (const warning of image.warnings) log('image warning: %s', warning)
@@ -114,7 +126,7 @@ export async function runMount (request: MountRequest, ready: (err?: Error, noti
       lock?.release()
       lock = undefined
     }
-    const vfs = new ImageVfs(image, options)
+    const vfs = new ImageVfs(image, options, { onReadOnly: reason => reporter.warn(`${mountpointShown(request.mountpoint)} stays read-only: ${reason}`) })
     mount = await FuseMount.start(fuseOperations(vfs), mountpoint, {
       readOnly: options.ro,
       allowOther: options.allowOther,
@@ -321,6 +333,10 @@ class MountSession {
     this.reporter.note(message)
     return message
   }
+}
+
+function mountpointShown (mountpoint: string): string {
+  return path.resolve(mountpoint)
 }
 
 function describe (result: CommitResult): string {

@@ -11,6 +11,8 @@ export interface MountOptions {
   namespace?: Namespace
   norock: boolean
   nojoliet: boolean
+  /** Drop an HFS+ tree that shares the files' data (grub-mkrescue's, for Macs) instead of staying read-only. */
+  nohfsplus: boolean
   uid?: number
   gid?: number
   /** Permission bits for files whose image records none (no Rock Ridge), as isofs `mode=`. */
@@ -29,6 +31,7 @@ export interface MountOptions {
 export const DEFAULT_MOUNT_OPTIONS: MountOptions = {
   norock: false,
   nojoliet: false,
+  nohfsplus: false,
   check: 'relaxed',
   hide: false,
   showassoc: false,
@@ -68,6 +71,7 @@ function applyOption (options: MountOptions, key: string, value: string | undefi
     case 'namespace': options.namespace = parseNamespace(required()); break
     case 'norock': options.norock = flag(); break
     case 'nojoliet': options.nojoliet = flag(); break
+    case 'nohfsplus': options.nohfsplus = flag(); break
     case 'uid': options.uid = integer(key, required(), 10); break
     case 'gid': options.gid = integer(key, required(), 10); break
     case 'mode': options.mode = integer(key, required(), 8) & 0o7777; break

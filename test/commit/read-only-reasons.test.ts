@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import t from 'tap'
 import { IsoImage } from '../../src'
-import { ISOTOOL, mountImage } from '../helpers/mount'
+import { forceUnmount, isMounted, ISOMOUNT, ISOTOOL, mountImage, waitFor } from '../helpers/mount'
+import { recordOf, shrinkEntry, suspEntry } from '../read/patch'
 import { genisoimage, run, scratch, writeTree } from '../helpers/tools'
 import { sha256 } from '../helpers/tree'
 
@@ -63,4 +65,26 @@ t.test('isotool info has a Writable line with the same reason', async t => {
   const json = JSON.parse(run(process.execPath, [ISOTOOL, 'info', '--json', udfImage]).stdout) as { writable: { writable: boolean, code: string } }
   t.same({ writable: json.writable.writable, code: json.writable.code }, { writable: false, code: 'UDF' })
   t.match(run(process.execPath, [ISOTOOL, 'info', plainImage]).stdout, /^Writable: +yes$/m)
+})
+
+t.test('a reason found after the mount came up (an irregular record) is said once on the daemon\'s stderr', async t => {
+  const image = path.join(dir, 'irregular.iso')
+  fs.copyFileSync(plainImage, image)
+  const bytes = fs.readFileSync(image)
+  // A Rock Ridge PX entry cut short in a subdirectory: read with a warning, so never written back.
+  const record = await recordOf(image, '/docs/b.txt')
+  shrinkEntry(bytes, suspEntry(bytes, record, 'PX'), 8)
+  fs.writeFileSync(image, bytes)
+  const mountpoint = path.join(dir, 'irregular-mnt')
+  fs.mkdirSync(mountpoint)
+  const daemon = spawn(process.execPath, [ISOMOUNT, '-f', image, mountpoint], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  daemon.stderr.setEncoding('utf8').on('data', (text: string) => { stderr += text })
+  t.teardown(async () => { await forceUnmount(mountpoint) })
+  await waitFor(() => isMounted(mountpoint), 30_000, 'the mount')
+  t.throws(() => fs.writeFileSync(path.join(mountpoint, 'new.txt'), 'x'), { code: 'EROFS' }, 'writes: EROFS')
+  t.throws(() => fs.writeFileSync(path.join(mountpoint, 'other.txt'), 'x'), { code: 'EROFS' }, 'again')
+  await waitFor(() => /stays read-only/.test(stderr), 10_000, 'the warning')
+  t.equal(stderr.match(/stays read-only/g)?.length, 1, 'said once')
+  t.match(stderr, /PX/, 'naming what was irregular')
 })

@@ -8,7 +8,7 @@ import type { VolumeRecognition } from './volume-recognition'
  */
 export interface ReadOnlyReason {
   /** Stable, for scripts and tests. */
-  code: 'UDF'
+  code: 'UDF' | 'HFSPLUS' | 'SYSTEM_AREA'
   /** What is in the image and what writing it back would do to it, in plain words. */
   reason: string
   /** What the user can do. */

@@ -37,6 +37,11 @@ export interface ImageSettings {
   volume: VolumeIdentity
   /** Rock Ridge relocation directory for trees deeper than ECMA-119 6.8.2.1 allows (genisoimage: rr_moved). */
   relocationDirectory: string
+  /**
+   * xorriso -partition_offset (2 KiB sectors; 0 or absent: none): a second set of descriptors and trees
+   * at the partition's start + 16, addressed from it, so the volume mounts from the partition too.
+   */
+  partitionOffset?: number
 }
 
 /** Times of new things and the volume dates: SOURCE_DATE_EPOCH when set, for reproducible images. */
@@ -105,7 +110,8 @@ export function settingsFromOrigin (origin: ImageOrigin, root: Node): ImageSetti
       effectiveMs: v.effectiveMs,
       jolietVolumeId: e.joliet?.volumeId
     },
-    relocationDirectory: relocation?.names.rr ?? 'rr_moved'
+    relocationDirectory: relocation?.names.rr ?? 'rr_moved',
+    partitionOffset: origin.partitionOffset
   }
 }
 
