@@ -20,6 +20,10 @@ export interface BootEntryArgs {
   bootInfoTable: boolean
   /** -isohybrid-gpt-basdat was given for this entry: it becomes a GPT (and MBR) partition. */
   gpt: boolean
+  /** --grub2-boot-info for this entry: GRUB's core image gets its own address at byte 2548. */
+  grub2BootInfo: boolean
+  /** -isohybrid-apm-hfsplus was given for this entry: it becomes an Apple Partition Map partition. */
+  apm: boolean
 }
 
 export interface MkisofsArgs {
@@ -57,6 +61,19 @@ export interface MkisofsArgs {
   pad: boolean
   isohybridMbr?: string
   isohybridGpt: boolean
+  /** --grub2-mbr: GRUB's boot_hybrid.img (a path or an --interval: reader string). */
+  grub2Mbr?: string
+  protectiveMsdosLabel: boolean
+  /** -append_partition N TYPE FILE, in the order given. */
+  appended: Array<{ number: number, type: string, file: string }>
+  appendedAsGpt: boolean
+  /** -partition_offset, in 2 KiB sectors. */
+  partitionOffset?: number
+  /** -iso_mbr_part_type: "default", an MBR type number, or a GPT type GUID. */
+  isoMbrPartType?: string
+  mbrForceBootable: boolean
+  /** -partition_cyl_align: pad the image to whole 1 MiB cylinders (on), never (off), or as isohybrid wants (auto). */
+  cylinderAlign: 'auto' | 'on' | 'off'
   help: boolean
   paths: string[]
 }
@@ -74,18 +91,19 @@ interface BootState {
   platform: number
 }
 
-type Handler = (args: MkisofsArgs, value: string, boot: BootState) => void
+type Handler = (args: MkisofsArgs, value: string, boot: BootState, more: string[]) => void
 
-const flags = new Map<string, { takesValue: boolean, apply: Handler }>()
+/** Each option: how many values it takes (0 for a flag) and what it does with them. */
+const flags = new Map<string, { values: number, apply: Handler }>()
 function flag (names: string[], apply: (args: MkisofsArgs, boot: BootState) => void): void {
-  for (const name of names) flags.set(name, { takesValue: false, apply: (args, _value, boot) => apply(args, boot) })
+  for (const name of names) flags.set(name, { values: 0, apply: (args, _value, boot) => apply(args, boot) })
 }
-function option (names: string[], apply: Handler): void {
-  for (const name of names) flags.set(name, { takesValue: true, apply })
+function option (names: string[], apply: Handler, values = 1): void {
+  for (const name of names) flags.set(name, { values, apply })
 }
 
 function newEntry (): BootEntryArgs {
-  return { image: '', platform: Platform.X86, noBoot: false, bootInfoTable: false, gpt: false }
+  return { image: '', platform: Platform.X86, noBoot: false, bootInfoTable: false, gpt: false, grub2BootInfo: false, apm: false }
 }
 
 /** -eltorito-alt-boot, or a platform change after a boot image: the entry is complete. */
@@ -173,6 +191,32 @@ option(['-isohybrid-mbr'], (a, v) => { a.isohybridMbr = v })
 // xorrisofs(1): "Mark the current El Torito boot image (see options -b and -e) in an actually invalid GPT
 // as partition of type Basic Data."
 flag(['-isohybrid-gpt-basdat'], (a, b) => { a.isohybridGpt = true; b.entry.gpt = true })
+flag(['-isohybrid-apm-hfsplus'], (_a, b) => { b.entry.apm = true })
+// xorriso -as mkisofs's system-area options (xorrisofs(1)), which distribution build scripts use.
+option(['--grub2-mbr'], (a, v) => { a.grub2Mbr = v })
+flag(['--grub2-boot-info'], (_a, b) => { b.entry.grub2BootInfo = true })
+flag(['--protective-msdos-label'], a => { a.protectiveMsdosLabel = true })
+option(['-append_partition'], (a, value, _b, [type, file]) => {
+  const number = integer(value, '-append_partition', 1, 4)
+  // Given twice for one number, the last one counts.
+  a.appended = [...a.appended.filter(p => p.number !== number), { number, type, file }]
+}, 3)
+flag(['-appended_part_as_gpt'], a => { a.appendedAsGpt = true })
+flag(['-appended_part_as_apm'], () => {
+  throw new InvalidInputError('UNSUPPORTED', '-appended_part_as_apm is not supported (appended partitions go into the MBR, or the GPT with -appended_part_as_gpt)')
+})
+option(['-partition_offset'], (a, v) => {
+  const offset = integer(v, '-partition_offset', 0, 0xffffff)
+  if (offset !== 0 && offset < 16) throw new InvalidInputError('BAD_ARGUMENT', '-partition_offset: a non-zero offset must be at least 16 (xorrisofs(1))')
+  a.partitionOffset = offset === 0 ? undefined : offset
+})
+option(['-iso_mbr_part_type'], (a, v) => { a.isoMbrPartType = v })
+flag(['--mbr-force-bootable'], a => { a.mbrForceBootable = true })
+option(['-partition_cyl_align'], (a, v) => {
+  // "all" also pads appended partitions to whole cylinders; here it aligns the image as "on" does.
+  if (!['auto', 'on', 'off', 'all'].includes(v)) throw new InvalidInputError('BAD_ARGUMENT', `-partition_cyl_align: "${v}" is not auto, on, off or all`)
+  a.cylinderAlign = v === 'all' ? 'on' : v as MkisofsArgs['cylinderAlign']
+})
 flag(['-help', '--help', '-h'], a => { a.help = true })
 
 export function parseMkisofsArgs (argv: readonly string[]): MkisofsArgs {
@@ -197,6 +241,11 @@ export function parseMkisofsArgs (argv: readonly string[]): MkisofsArgs {
     printSize: false,
     pad: true,
     isohybridGpt: false,
+    protectiveMsdosLabel: false,
+    appended: [],
+    appendedAsGpt: false,
+    mbrForceBootable: false,
+    cylinderAlign: 'auto',
     help: false,
     paths: []
   }
@@ -217,13 +266,15 @@ export function parseMkisofsArgs (argv: readonly string[]): MkisofsArgs {
     const name = rawName.startsWith('--') && !flags.has(rawName) ? rawName.slice(1) : rawName
     const spec = flags.get(name)
     if (spec === undefined) throw new InvalidInputError('BAD_ARGUMENT', `unsupported option ${arg} (see isotool mkisofs -help)`)
-    if (spec.takesValue) {
+    if (spec.values > 0) {
       const value = inlineValue ?? argv[i++]
-      if (value === undefined) throw new InvalidInputError('BAD_ARGUMENT', `${name} needs a value`)
-      spec.apply(args, value, boot)
+      const more = argv.slice(i, i + spec.values - 1)
+      i += more.length
+      if (value === undefined || more.length < spec.values - 1) throw new InvalidInputError('BAD_ARGUMENT', `${name} needs ${spec.values === 1 ? 'a value' : `${spec.values} values`}`)
+      spec.apply(args, value, boot, more)
     } else {
       if (inlineValue !== undefined) throw new InvalidInputError('BAD_ARGUMENT', `${name} takes no value`)
-      spec.apply(args, '', boot)
+      spec.apply(args, '', boot, [])
     }
   }
   closeEntry(args, boot)
@@ -245,6 +296,15 @@ Masters an ISO9660 image from host files, with genisoimage's options:
   -eltorito-alt-boot      start another boot entry;  -e FILE  EFI boot image
   -eltorito-platform x86|PPC|Mac|efi|0-255   platform of the next -b (boot options may come before -b)
   -isohybrid-mbr FILE     isohybrid MBR (syslinux isohdpfx.bin);  -isohybrid-gpt-basdat  add a GPT
+  -isohybrid-apm-hfsplus  mark the current boot image in an Apple Partition Map (old Macs)
+  --grub2-mbr FILE        GRUB's boot_hybrid.img as MBR;  --grub2-boot-info  patch GRUB's core image
+  --protective-msdos-label  an MBR partition over the image from block 1;  --mbr-force-bootable
+  -append_partition N TYPE FILE   FILE appended after the volume as partition N (TYPE 0xef, a GUID, …)
+  -appended_part_as_gpt   appended partitions go into a GPT;  -iso_mbr_part_type TYPE|GUID
+  -partition_offset N     a second descriptor set and trees from 2 KiB sector N (16), as xorriso writes
+  -partition_cyl_align auto|on|off|all   pad the image to whole 1 MiB cylinders
+  -e --interval:appended_partition_N:all::   an El Torito image that is appended partition N
+  FILE arguments of these options may be --interval:local_fs:FROM-TO:ZEROIZERS:PATH (xorrisofs(1))
   -hide GLOB  -hide-joliet GLOB  -hidden GLOB  -m GLOB  -x PATH  -exclude-list FILE
   -graft-points           PATH arguments may be IMAGEPATH=HOSTPATH;  -path-list FILE
   -input-charset UTF-8    -quiet  -v  -print-size  -pad | -no-pad

@@ -3,6 +3,10 @@ import * as path from 'node:path'
 import { InvalidInputError } from '../errors'
 import { HostImport } from '../iso/edit/host-import'
 import { IsoImage, type CreateOptions } from '../iso/image'
+import type { ElToritoOptions } from '../iso/edit/boot-editor'
+import type { AppendedPartition } from '../iso/edit/hybrid-builder'
+import { guidToString } from '../iso/codec/gpt'
+import { isInterval, readDiskPath } from './disk-path'
 import { Node } from '../iso/model/node'
 import { defaultTimestampMs } from '../iso/write/settings'
 import { globMatcher } from './glob'
@@ -93,25 +97,21 @@ const DEFAULT_CATALOG = 'boot.catalog'
 
 /** The image paths of the boot files, in host names: what HostImport must find for addBoot. */
 function bootPaths (args: MkisofsArgs): string[] {
-  return args.boots.map(boot => `/${boot.image.replace(/^\/+/, '')}`)
+  return args.boots.filter(boot => !isInterval(boot.image)).map(boot => `/${boot.image.replace(/^\/+/, '')}`)
 }
 
 async function addBoot (image: IsoImage, args: MkisofsArgs, run: HostImport): Promise<void> {
   if (args.isohybridGpt && args.isohybridMbr === undefined) throw new InvalidInputError('BAD_ARGUMENT', '-isohybrid-gpt-basdat needs -isohybrid-mbr')
-  if (args.boots.length === 0) {
-    if (args.isohybridMbr !== undefined) throw new InvalidInputError('BAD_ARGUMENT', '-isohybrid-mbr needs an El Torito boot image (-b)')
-    return
+  if (args.isohybridMbr !== undefined && args.grub2Mbr !== undefined) throw new InvalidInputError('BAD_ARGUMENT', '-isohybrid-mbr and --grub2-mbr exclude each other')
+  if (args.isohybridMbr !== undefined && args.protectiveMsdosLabel) throw new InvalidInputError('BAD_ARGUMENT', '--protective-msdos-label excludes -isohybrid-mbr (xorrisofs(1))')
+  // Appended partitions first: an El Torito entry may name one (-e --interval:appended_partition_2:all::).
+  const appended: AppendedPartition[] = []
+  for (const a of args.appended) {
+    appended.push({ number: a.number, type: partitionType(a.type), payload: await image.region(readDiskPath(a.file, '-append_partition'), `appended partition ${a.number}`) })
   }
-  const paths = bootPaths(args)
   for (const [index, boot] of args.boots.entries()) {
-    // Found by host names, hidden or not: genisoimage boots a boot file -hide left out of every tree
-    // (tree.c search_tree_file looks at every entry read), and in an image without Rock Ridge or Joliet
-    // "isolinux/isolinux.bin" is named ISOLINUX/ISOLINUX.BIN.
-    const node = run.fileAt(paths[index])
-    if (node === undefined) throw new InvalidInputError('NOT_FOUND', `boot image ${boot.image} is not among the files added (genisoimage: "cant find the boot image")`)
     await image.addElTorito({
-      bootFile: paths[index],
-      bootInode: node.inode,
+      ...await bootSource(image, boot, run, appended),
       // The catalog gets its names below, as a file from the host would.
       hiddenCatalog: index === 0,
       platform: boot.platform,
@@ -119,17 +119,60 @@ async function addBoot (image: IsoImage, args: MkisofsArgs, run: HostImport): Pr
       loadSize: boot.loadSize,
       loadSegment: boot.loadSegment,
       bootInfoTable: boot.bootInfoTable,
+      grub2BootInfo: boot.grub2BootInfo,
       bootable: !boot.noBoot
     })
   }
-  await nameCatalog(image, args, run)
-  if (args.isohybridMbr !== undefined) {
-    const marked = args.boots.flatMap((boot, index) => boot.gpt ? [index] : [])
-    if (marked.length > 1) {
-      throw new InvalidInputError('UNSUPPORTED', '-isohybrid-gpt-basdat is given for more than one boot entry; only one can be a GPT partition here')
-    }
-    await image.addIsohybrid({ mbr: fs.readFileSync(args.isohybridMbr), gpt: args.isohybridGpt, gptEntry: marked[0] })
+  if (args.boots.length > 0) await nameCatalog(image, args, run)
+  const mbrFile = args.isohybridMbr ?? args.grub2Mbr
+  if (mbrFile === undefined && !args.protectiveMsdosLabel && appended.length === 0 && args.partitionOffset === undefined) return
+  await image.addHybrid({
+    mbr: mbrFile === undefined ? undefined : { code: readDiskPath(mbrFile, args.grub2Mbr !== undefined ? '--grub2-mbr' : '-isohybrid-mbr'), kind: args.grub2Mbr !== undefined ? 'grub2' : 'isohybrid' },
+    protectiveMsdosLabel: args.protectiveMsdosLabel,
+    gptBootEntries: args.boots.flatMap((boot, index) => boot.gpt ? [index] : []),
+    apmBootEntries: args.boots.flatMap((boot, index) => boot.apm ? [index] : []),
+    appended,
+    appendedAsGpt: args.appendedAsGpt,
+    isoPartitionType: args.isoMbrPartType === undefined || args.isoMbrPartType === 'default' ? undefined : partitionType(args.isoMbrPartType),
+    forceBootable: args.mbrForceBootable,
+    partitionOffset: args.partitionOffset,
+    cylinderAlign: args.cylinderAlign
+  })
+}
+
+/**
+ * What an El Torito entry boots: a file added from the host (found by host names, hidden or not:
+ * genisoimage boots a boot file -hide left out of every tree, tree.c search_tree_file, and without Rock
+ * Ridge or Joliet "isolinux/isolinux.bin" is named ISOLINUX/ISOLINUX.BIN), an appended partition
+ * (--interval:appended_partition_N:all::), or bytes read from a file interval.
+ */
+async function bootSource (
+  image: IsoImage, boot: MkisofsArgs['boots'][number], run: HostImport, appended: AppendedPartition[]
+): Promise<Pick<ElToritoOptions, 'bootFile' | 'bootInode' | 'bootPayload'>> {
+  const partition = /^--interval:appended_partition_(\d+):all::$/.exec(boot.image)
+  if (partition !== null) {
+    const found = appended.find(a => a.number === Number(partition[1]))
+    if (found === undefined) throw new InvalidInputError('BAD_ARGUMENT', `${boot.image}: there is no -append_partition ${partition[1]}`)
+    return { bootFile: boot.image, bootPayload: found.payload }
   }
+  if (isInterval(boot.image)) {
+    return { bootFile: boot.image, bootPayload: await image.region(readDiskPath(boot.image, '-b'), 'boot image', 'volume') }
+  }
+  const file = `/${boot.image.replace(/^\/+/, '')}`
+  const node = run.fileAt(file)
+  if (node === undefined) throw new InvalidInputError('NOT_FOUND', `boot image ${boot.image} is not among the files added (genisoimage: "cant find the boot image")`)
+  return { bootFile: file, bootInode: node.inode }
+}
+
+/** An MBR partition type ("0xef", "239") or a GPT type GUID (text or 32 hex digits, as xorriso takes them). */
+function partitionType (text: string): number | string {
+  if (/^(0x[0-9a-f]{1,2}|\d{1,3})$/i.test(text) && Number(text) <= 0xff) return Number(text)
+  const hex = text.replace(/-/g, '')
+  if (/^[0-9a-f]{32}$/i.test(hex)) {
+    // xorriso's 32-digit form is the GUID's bytes as stored (mixed-endian); the text form is the usual one.
+    return text.includes('-') ? text.toLowerCase() : guidToString(Buffer.from(hex, 'hex'))
+  }
+  throw new InvalidInputError('BAD_ARGUMENT', `"${text}" is neither an MBR partition type (0x00-0xff) nor a GPT type GUID`)
 }
 
 /**

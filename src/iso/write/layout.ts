@@ -147,34 +147,14 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
     bootCatalog = { lba: next, size: Math.max(SECTOR_SIZE, Math.ceil(size / SECTOR_SIZE) * SECTOR_SIZE), inode: content.boot.catalog }
     next += bootCatalog.size / SECTOR_SIZE
   }
-  const isoPathTable = pathTablePlan(iso, next)
-  next += 2 * isoPathTable.sectors
-  const jolietPathTable = joliet !== undefined ? pathTablePlan(joliet, next) : undefined
-  if (jolietPathTable !== undefined) next += 2 * jolietPathTable.sectors
-  next = placeDirectories(iso, next)
-  const continuation = { lba: next, sectors: allocator.sectors }
-  next += allocator.sectors
-  if (joliet !== undefined) next = placeDirectories(joliet, next)
+  const own = placeTreeSet(iso, joliet, allocator.sectors, next)
+  next = own.next
   let mirror: TreeSet | undefined
   if (mirrorDescriptors !== undefined) {
     // The same trees again, in sectors of their own: their records count addresses from the partition.
-    const mirrorIso = cloneTree(iso)
-    const mirrorJoliet = joliet !== undefined ? cloneTree(joliet) : undefined
-    const mirrorIsoPathTable = pathTablePlan(mirrorIso, next)
-    next += 2 * mirrorIsoPathTable.sectors
-    const mirrorJolietPathTable = mirrorJoliet !== undefined ? pathTablePlan(mirrorJoliet, next) : undefined
-    if (mirrorJolietPathTable !== undefined) next += 2 * mirrorJolietPathTable.sectors
-    next = placeDirectories(mirrorIso, next)
-    const mirrorContinuation = { lba: next, sectors: allocator.sectors }
-    next += allocator.sectors
-    if (mirrorJoliet !== undefined) next = placeDirectories(mirrorJoliet, next)
-    mirror = {
-      base: offset,
-      ...mirrorDescriptors,
-      iso: { ...mirrorIso, pathTable: mirrorIsoPathTable },
-      joliet: mirrorJoliet !== undefined && mirrorJolietPathTable !== undefined ? { ...mirrorJoliet, pathTable: mirrorJolietPathTable } : undefined,
-      continuation: mirrorContinuation
-    }
+    const copy = placeTreeSet(cloneTree(iso), joliet !== undefined ? cloneTree(joliet) : undefined, allocator.sectors, next)
+    next = copy.next
+    mirror = { base: offset, ...mirrorDescriptors, iso: copy.iso, joliet: copy.joliet, continuation: copy.continuation }
   }
 
   const placed = new Map<Placed, FileSectionPlan[]>()
@@ -224,9 +204,9 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
     jolietLba,
     terminatorLba,
     bootCatalog,
-    iso: { ...iso, pathTable: isoPathTable },
-    joliet: joliet !== undefined && jolietPathTable !== undefined ? { ...joliet, pathTable: jolietPathTable } : undefined,
-    continuation,
+    iso: own.iso,
+    joliet: own.joliet,
+    continuation: own.continuation,
     mirror,
     placed,
     content: data,
@@ -255,6 +235,25 @@ export function treeSets (layout: Layout): TreeSet[] {
 /** The last sector of the descriptors (both sets): what an append's commit point rewrites. */
 export function headSectors (layout: Layout): number {
   return Math.max(layout.terminatorLba, layout.mirror?.terminatorLba ?? 0) + 1
+}
+
+/** Path tables, the ISO9660 directories, their continuation areas, the Joliet directories: placed from `start`. */
+function placeTreeSet (iso: TreePlan, joliet: TreePlan | undefined, continuationSectors: number, start: number): Pick<TreeSet, 'iso' | 'joliet' | 'continuation'> & { next: number } {
+  let next = start
+  const isoPathTable = pathTablePlan(iso, next)
+  next += 2 * isoPathTable.sectors
+  const jolietPathTable = joliet !== undefined ? pathTablePlan(joliet, next) : undefined
+  if (jolietPathTable !== undefined) next += 2 * jolietPathTable.sectors
+  next = placeDirectories(iso, next)
+  const continuation = { lba: next, sectors: continuationSectors }
+  next += continuationSectors
+  if (joliet !== undefined) next = placeDirectories(joliet, next)
+  return {
+    iso: { ...iso, pathTable: isoPathTable },
+    joliet: joliet !== undefined && jolietPathTable !== undefined ? { ...joliet, pathTable: jolietPathTable } : undefined,
+    continuation,
+    next
+  }
 }
 
 /** A tree plan's copy with directories of its own (to be placed elsewhere), the same records and shapes. */
