@@ -4,6 +4,7 @@ import * as path from 'node:path'
 import { Command } from 'commander'
 import { InvalidInputError } from '../errors'
 import { sendControlRequest, type ControlRequest } from '../fuse/control'
+import { checkMountRequest } from '../fuse/mount-point'
 import { readMountRecord } from '../fuse/runtime'
 import { currentPlatform } from '../platform'
 import { parseMountOptions } from '../vfs/mount-options'
@@ -65,6 +66,7 @@ export async function main (argv: string[]): Promise<void> {
       }
       const options = parseMountOptions(opts.options)
       if (!fs.existsSync(image)) throw new InvalidInputError('NOT_FOUND', `${image}: no such file`)
+      checkMountRequest(mountpoint, options)
       if (opts.foreground === true) {
         const readyFd = opts.readyFd !== undefined ? Number(opts.readyFd) : undefined
         // Loaded only here: the command that merely starts the daemon should start fast.

@@ -12,7 +12,7 @@ import type { Exclusive } from '../vfs/rw-lock'
 import type { MountOptions } from '../vfs/mount-options'
 import { ControlServer, type ControlRequest } from './control'
 import { FuseMount } from './fuse-mount'
-import { checkMountPoint } from './mount-point'
+import { checkMountRequest } from './mount-point'
 import { fuseOperations } from './operations'
 import { controlSocketPath, ImageLock, removeMountRecord, writeMountRecord } from './runtime'
 
@@ -76,9 +76,7 @@ export async function runMount (request: MountRequest, ready: (err?: Error) => v
   const reporter = new ProgressReporter(request.verbose)
   try {
     const imagePath = fs.realpathSync(request.image)
-    // An older session is history: it can be looked at, not changed.
-    if (options.session !== undefined && !options.ro) throw new InvalidInputError('BAD_ARGUMENT', 'session= needs ro: an older session cannot be changed')
-    const mountpoint = checkMountPoint(request.mountpoint, options)
+    const mountpoint = checkMountRequest(request.mountpoint, options)
     if (options.ro) {
       ImageLock.requireFree(imagePath)
     } else {

@@ -2,14 +2,26 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { InvalidInputError } from '../errors'
 import { currentPlatform } from '../platform'
+import type { MountOptions } from '../vfs/mount-options'
 import { readMountRecord } from './runtime'
 
 /**
+ * What can be refused before anything is locked or mounted: by the command itself (an answer at once,
+ * without starting a daemon) and again by the daemon, which may run alone (-f). Returns the mount point
+ * resolved.
+ */
+export function checkMountRequest (mountpoint: string, options: MountOptions): string {
+  // An older session is history: it can be looked at, not changed.
+  if (options.session !== undefined && !options.ro) throw new InvalidInputError('BAD_ARGUMENT', 'session= needs ro: an older session cannot be changed')
+  return checkMountPoint(mountpoint, options)
+}
+
+/**
  * Checks the directory a mount is asked for and returns it resolved, or fails with what is wrong and what
- * to do, before anything is locked or mounted: libfuse's own messages ("fuse: mountpoint is not empty",
+ * to do: libfuse's own messages ("fuse: mountpoint is not empty",
  * a bare ENOENT) name neither the cause nor the way out.
  */
-export function checkMountPoint (requested: string, options: { nonempty: boolean }): string {
+function checkMountPoint (requested: string, options: { nonempty: boolean }): string {
   let dir: string
   try {
     dir = fs.realpathSync(requested)
