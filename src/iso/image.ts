@@ -474,8 +474,9 @@ export class IsoImage {
       throw new InvalidInputError('BAD_ARGUMENT', 'writing over the image being read would destroy what is read; write elsewhere (the commit of a mount handles in-place updates)')
     }
     await this.requireUnderstood()
+    // An opened image keeps its volume dates (settings.volume): GRUB's search --fs-uuid and blkid take the
+    // modification date as the volume's UUID, and grub-mkrescue's EFI GRUB finds its ISO by it.
     const content = await this.content(options.paddingSectors)
-    if (this.origin !== undefined) this.settings.volume.modifiedMs = defaultTimestampMs()
     const layout = await layoutFor(this.root, this.settings, content)
     return await writeImage(layout, content, target, options)
   }
@@ -511,9 +512,8 @@ export class IsoImage {
     if (this.stale !== undefined) throw new InvalidInputError('STALE', this.stale)
     if (this.changes.empty) return { mode: 'unchanged', bytesWritten: 0, reasons: [] }
     await this.requireUnderstood()
+    // The volume dates stay (see write()): boot loaders find the image by them.
     const content = await this.content(0)
-    const modified = this.settings.volume.modifiedMs
-    this.settings.volume.modifiedMs = defaultTimestampMs()
     let result: CommitResult
     try {
       result = await commitChanges({
@@ -524,7 +524,6 @@ export class IsoImage {
         changes: this.changes
       }, options)
     } catch (err) {
-      this.settings.volume.modifiedMs = modified
       // The commit's journal could be neither applied nor undone: the image is the new one once a mount
       // replays it, and this model describes neither. Nothing more may be committed from it.
       if (journalPending(this.openedPath)) {

@@ -1,6 +1,7 @@
 import { InvalidInputError } from '../../errors'
 import { Emulation, Platform } from '../codec/el-torito'
 import { GptType, guidFromString } from '../codec/gpt'
+import { chsOf } from '../codec/mbr'
 import { allBootImages, type BootConfiguration, type BootImage } from '../model/boot'
 import { readAll } from '../model/data-source'
 import type { Payload } from '../model/payload'
@@ -117,7 +118,11 @@ export async function hybridSystemArea (boot: BootConfiguration | undefined, opt
   }
   if (options.forceBootable === true && !slots.some(s => s !== undefined && s.entry.status === 0x80)) {
     const free = slots.findIndex(s => s === undefined)
-    if (free >= 0) slots[free] = mbrSlot(0x80, 0x00, 0, { kind: 'fixed' }, 1)
+    if (free >= 0) {
+      slots[free] = mbrSlot(0x80, 0x00, 0, { kind: 'fixed' }, 1)
+      // Kept as given (it never moves), so given its CHS address now: block 0 is cylinder 0, head 0, sector 1.
+      slots[free].entry.chsStart = slots[free].entry.chsEnd = chsOf(0, 64, 32)
+    }
   }
 
   const gptSlots: GptSlot[] = []
@@ -136,20 +141,23 @@ export async function hybridSystemArea (boot: BootConfiguration | undefined, opt
     gptSlots.push(gptSlot(gptSlots.length, 'Gap1', guidFromString(GptType.BASIC_DATA), ISO_GPT_ATTRIBUTES, 0, { kind: 'gap' }))
   }
 
+  // "auto": padding "happens only if option -isohybrid-mbr is given" (xorrisofs(1)); with the MBR protective
+  // for a GPT of appended partitions xorriso 1.5.4 leaves it off.
   const aligned = options.cylinderAlign === 'on' ||
-    (options.cylinderAlign !== 'off' && options.mbr?.kind === 'isohybrid' && appended.length === 0 && gptKind !== 'appended')
+    (options.cylinderAlign !== 'off' && options.mbr?.kind === 'isohybrid' && gptKind !== 'appended')
   return {
     bytes,
     mbr: slots.some(s => s !== undefined) ? { slots } : undefined,
     gpt: gptKind !== undefined
-      ? { diskGuid: Buffer.alloc(16), revision: 0x00010000, entriesLba: 2, entryCount: GPT_ENTRIES, entrySize: 128, firstUsableLba: 64, slots: gptSlots }
+      ? { diskGuid: Buffer.alloc(16), revision: 0x00010000, entriesLba: 2, entryCount: GPT_ENTRIES, entrySize: 128, firstUsableLba: 64, slots: gptSlots, inDiskOrder: true }
       : undefined,
     apm,
     bootPointer,
     geometry: { heads: 64, sectorsPerTrack: 32 },
     alignSectors: aligned ? CYLINDER_SECTORS : 1,
-    // With a partition offset, xorriso records the whole device as the volume's size (checked: 1.5.4).
-    volumeCoversDevice: offsetBlocks > 0,
+    // With a partition offset or a protective MBR label, xorriso 1.5.4 records the whole device as the
+    // volume's size, appended partitions included (checked for each option combination).
+    volumeCoversDevice: offsetBlocks > 0 || options.protectiveMsdosLabel === true,
     derivedIdentifiers: true
   }
 }

@@ -58,6 +58,11 @@ export interface GptModel {
   entrySize: number
   firstUsableLba: number
   slots: GptSlot[]
+  /**
+   * Number the entries in the order they lie on the device, as xorriso does for the images it makes; an
+   * opened image's slots keep their numbers (they name the devices: /dev/sdb2).
+   */
+  inDiskOrder?: boolean
 }
 
 export interface ApmSlot {
@@ -83,7 +88,10 @@ export interface SystemAreaModel {
   bootPointer?: { payload: Payload, offset: number }
   /** MBR geometry for the CHS fields of entries that move (isohybrid and xorriso use 64 heads, 32 sectors). */
   geometry: { heads: number, sectorsPerTrack: number }
-  /** The device is padded to a multiple of this many 2 KiB sectors (isohybrid pads to 1 MiB cylinders). */
+  /**
+   * isohybrid pads to whole cylinders (1 MiB: 512 sectors): the device, or with appended partitions the
+   * volume's data before them (xorriso -partition_cyl_align); 1 when nothing is padded.
+   */
   alignSectors: number
   /**
    * The primary volume descriptor's size covers the whole device, appended partitions included (xorriso

@@ -184,15 +184,18 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
     for (const dir of tree?.directories ?? []) for (const record of dir.records) place(record.node.inode)
   }
   // The padding (genisoimage's 150 sectors) ends the volume; with appended partitions, xorriso puts it
-  // after them, outside the volume, where its "Gap1" partition claims it.
+  // after them, outside the volume, where its "Gap1" partition claims it. Cylinder alignment (isohybrid)
+  // pads the device, or with appended partitions the volume's data before them.
+  const align = content.systemArea?.alignSectors ?? 1
+  const alignUp = (sectors: number): number => Math.ceil(sectors / align) * align
   if (appended.length === 0) next += content.paddingSectors
+  else next = alignUp(next)
   const dataSectors = next
   // Appended partitions: after the data, in the order they had, each from a 2 KiB sector.
   for (const payload of appended) place(payload.holder)
   if (appended.length > 0) next += content.paddingSectors
-  const blocks = next * 4 + trailerBlocks(content.systemArea)
-  const align = content.systemArea?.alignSectors ?? 1
-  const totalSectors = Math.ceil(Math.ceil(blocks / 4) / align) * align
+  const deviceSectors = Math.ceil((next * 4 + trailerBlocks(content.systemArea)) / 4)
+  const totalSectors = appended.length === 0 ? alignUp(deviceSectors) : deviceSectors
   return {
     settings,
     totalSectors,
