@@ -1,6 +1,6 @@
 import t from 'tap'
 import { allBootImages, bootOptionsFor, type BootMode, type BuiltImage } from '../helpers/boot-images'
-import { bootImage, type BootOutcome } from '../helpers/qemu'
+import { bootImage, stripEscapes, type BootOutcome } from '../helpers/qemu'
 import { scratch } from '../helpers/tools'
 
 /*
@@ -37,7 +37,9 @@ for (const { image, mode, outcome } of boots) {
       console: result.console.slice(-1500),
       screen: result.screen.slice(-1000)
     })
-    t.comment(`${label(image, mode)}: ${result.ms} ms (queued ${result.queuedMs} ms)`)
+    // The whole line the marker is on: GRUB's says where it was loaded from and which device it read.
+    const line = stripEscapes(result.screen !== '' ? result.screen : result.console).split(/\r?\n|\r/).find(l => l.includes(marker))?.trim() ?? ''
+    t.comment(`${label(image, mode)}: ${result.ms} ms (queued ${result.queuedMs} ms): ${line.slice(0, 160)}`)
   })
 }
 

@@ -79,15 +79,17 @@ export const MEMTEST = {
 
 /**
  * A GRUB config that talks on the serial line and powers the machine off: the marker line says which
- * GRUB read it ($grub_platform: pc or efi) and where that GRUB was loaded from ($cmdpath: e.g.
- * (cd0)/EFI/BOOT, or (hd0,gpt2)/EFI/BOOT when OVMF took the ESP partition).
+ * GRUB read it ($grub_platform: pc or efi), where that GRUB was loaded from ($cmdpath: e.g.
+ * (cd0)/EFI/BOOT, or (hd0,gpt2)/EFI/BOOT when OVMF took the ESP partition) and which device it read this
+ * file from ($root: (hd0) is the ISO read from the disk's start, (hd0,gpt1) or (hd0,msdos1) the partition,
+ * which with -partition_offset 16 is a second superblock and directory tree).
  */
 export function grubConfig (token: string): string {
   return [
     'serial --unit=0 --speed=115200',
     'terminal_input serial',
     'terminal_output serial',
-    `echo "isomount-marker ${token} on $grub_platform from $cmdpath"`,
+    `echo "isomount-marker ${token} on $grub_platform from $cmdpath root $root"`,
     'halt',
     ''
   ].join('\n')
