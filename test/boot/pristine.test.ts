@@ -1,6 +1,6 @@
 import t from 'tap'
-import { allBootImages, bootOptionsFor, type BootMode, type BuiltImage } from '../helpers/boot-images'
-import { bootImage, stripEscapes, type BootOutcome } from '../helpers/qemu'
+import { allBootImages, bootOptionsFor, espPartitions, type BootMode, type BuiltImage } from '../helpers/boot-images'
+import { bootImage, findOnScreen, stripEscapes, type BootOutcome } from '../helpers/qemu'
 import { scratch } from '../helpers/tools'
 
 /*
@@ -42,6 +42,39 @@ for (const { image, mode, outcome } of boots) {
     t.comment(`${label(image, mode)}: ${result.ms} ms (queued ${result.queuedMs} ms): ${line.slice(0, 160)}`)
   })
 }
+
+// The harness must be able to say no: a marker the loader does not print is not found (GRUB powers the
+// guest off after its config, so this ends as soon as qemu does), and screen text is matched cell by cell.
+const grubImage = images.find(i => i.name === 'ubuntu-grub') as BuiltImage
+const negative = bootImage(t, grubImage.path, { as: 'cd', expect: 'isomount-marker not-in-any-config', timeoutMs: 30_000 })
+negative.catch(() => {})
+t.test('a marker nobody prints is not found', async t => {
+  const result = await negative
+  t.notOk(result.found, 'not found')
+  t.match(result.exit ?? '', /qemu exited|within/, `and says why: ${result.exit ?? ''}`)
+  t.match(stripEscapes(result.console), /isomount-marker isomount-ubuntu-grub on pc/, 'while the console has the real marker')
+})
+
+t.test('screen text is matched as character/attribute cells', async t => {
+  const cells = Buffer.from('xxMXeXmXtXeXsXtX8X6X+\x04 XvX6X.', 'latin1')
+  t.equal(findOnScreen(cells, 'Memtest86+ v6'), 2, 'found where it starts, whatever the attributes')
+  t.equal(findOnScreen(cells, 'Memtest86+ v7'), -1, 'another version is not')
+  t.equal(findOnScreen(Buffer.from('Memtest86+ v6'), 'Memtest86+ v6'), -1, 'plain text (the loader binary itself) is not screen text')
+})
+
+t.test('partition tables that name an ESP name a FAT holding the EFI loader (sfdisk, mtools)', async t => {
+  for (const image of images) {
+    const esps = espPartitions(image.path)
+    if (image.espFile === undefined) {
+      t.same(esps, [], `${image.name}: its tables name no ESP`)
+      continue
+    }
+    t.ok(esps.length > 0, `${image.name}: its table names an ESP`)
+    for (const esp of esps) {
+      t.match(esp.efiBoot.toUpperCase(), `::/EFI/BOOT/${image.espFile}`, `${image.name}: ${esp.label} ESP at sector ${esp.start} holds EFI/BOOT/${image.espFile}`)
+    }
+  }
+})
 
 t.test('modes without a loader are said why', async t => {
   for (const image of images) {

@@ -45,6 +45,13 @@ export interface BuiltImage {
   modes: BootMode[]
   /** The modes it does not boot in, and why. */
   unsupported: Array<BootMode & { why: string }>
+  /**
+   * The loader an ESP named by the partition table holds (EFI/BOOT/<file>), when the table names one.
+   * Checked apart from booting: OVMF reads a GPT first, then El Torito, and the MBR only when neither is
+   * there (EDK II PartitionDxe's mPartitionDetectRoutineTable), so a UEFI disk boot of an image with El
+   * Torito never proves an MBR 0xef entry.
+   */
+  espFile?: string
 }
 
 export const ALL_MODES: BootMode[] = [
@@ -56,7 +63,8 @@ const BIOS_ONLY = ALL_MODES.filter(m => m.firmware === 'bios')
 export function bootOptionsFor (image: BuiltImage, mode: BootMode, token?: string): BootOptions {
   const marker = image.markers[mode.firmware]
   if (marker === undefined) throw new Error(`${image.name} has no ${mode.firmware} loader`)
-  const expect = token === undefined ? marker.text : (marker.after ?? (() => { throw new Error(`${image.name}: the ${mode.firmware} marker has no config`) }))(token)
+  if (token !== undefined && marker.after === undefined) throw new Error(`${image.name}: the ${mode.firmware} marker comes from no config`)
+  const expect = token === undefined ? marker.text : (marker.after as (token: string) => string)(token)
   return { firmware: mode.firmware, as: mode.as, expect, screen: marker.screen === true }
 }
 
@@ -153,6 +161,8 @@ const INPUTS = ['/usr/bin/xorriso', '/usr/bin/grub-mkstandalone', '/usr/bin/grub
   ISOLINUX.ldlinux, `${GRUB.efiModules}/kernel.img`, `${GRUB.pcModules}/kernel.img`, GRUB.hybridMbr, SYSLINUX_MBR]
 
 const built = new Map<string, BuiltImage>()
+/** Bumped when what a builder records (not only what it builds) changes, so older records are not reused. */
+const RECORD_VERSION = 2
 
 /**
  * Builds an image once into `dir`: in a temporary directory renamed into place when complete, so two test
@@ -160,7 +170,7 @@ const built = new Map<string, BuiltImage>()
  * recipe (the builder's source and its inputs), so a changed recipe never reuses an old image.
  */
 function once (dir: string, name: string, recipe: string, build: (work: string) => Omit<BuiltImage, 'name' | 'path'> & { file: string }): BuiltImage {
-  const hash = createHash('sha256').update(recipe)
+  const hash = createHash('sha256').update(`${RECORD_VERSION}\n${recipe}`)
   for (const input of INPUTS) {
     const st = fs.statSync(input, { throwIfNoEntry: false })
     hash.update(`${input}:${st?.size ?? '-'}:${st?.mtimeMs ?? '-'}\n`)
@@ -186,7 +196,7 @@ function once (dir: string, name: string, recipe: string, build: (work: string) 
     }
   }
   const saved = JSON.parse(fs.readFileSync(record, 'utf8')) as Omit<BuiltImage, 'name' | 'path'> & { file: string }
-  const image = withAfter({ name, path: path.join(final, saved.file), layout: saved.layout, markers: saved.markers, modes: saved.modes, unsupported: saved.unsupported })
+  const image = withAfter({ name, path: path.join(final, saved.file), layout: saved.layout, markers: saved.markers, modes: saved.modes, unsupported: saved.unsupported, espFile: saved.espFile })
   built.set(final, image)
   return image
 }
@@ -239,7 +249,8 @@ export function ubuntuIsolinux (dir: string): BuiltImage {
         uefi: { text: grubSays(efi, 'efi'), config: { path: '/boot/grub/grub.cfg', token: efi } }
       },
       modes: ALL_MODES,
-      unsupported: []
+      unsupported: [],
+      espFile: 'BOOTX64.EFI'
     }
   })
 }
@@ -272,7 +283,8 @@ export function ubuntuGrub (dir: string): BuiltImage {
       layout: 'GRUB boot_hybrid MBR (protective msdos label), partition offset 16, GPT with the ISO and an appended ESP, El Torito: GRUB eltorito.img (grub2-boot-info) + the appended partition',
       markers: { bios: { text: grubSays(token, 'pc'), config }, uefi: { text: grubSays(token, 'efi'), config } },
       modes: ALL_MODES,
-      unsupported: []
+      unsupported: [],
+      espFile: 'BOOTX64.EFI'
     }
   })
 }
@@ -297,7 +309,8 @@ export function grubMkrescue (dir: string): BuiltImage {
       layout: 'grub-mkrescue: GRUB MBR (protective msdos label type 0xcd), GPT, APM, HFS+, El Torito GRUB eltorito.img + /efi.img (also a GPT ESP)',
       markers: { bios: { text: grubSays(token, 'pc'), config }, uefi: { text: grubSays(token, 'efi'), config } },
       modes: ALL_MODES,
-      unsupported: []
+      unsupported: [],
+      espFile: 'BOOTX64.EFI'
     }
   })
 }
@@ -344,7 +357,8 @@ export function isolinuxHybridEfi (dir: string): BuiltImage {
         uefi: { text: grubSays(efi, 'efi'), config: { path: '/boot/grub/grub.cfg', token: efi } }
       },
       modes: ALL_MODES,
-      unsupported: []
+      unsupported: [],
+      espFile: 'BOOTX64.EFI'
     }
   })
 }
@@ -387,7 +401,8 @@ export function floppyAndEfiBeyond (dir: string): BuiltImage {
         uefi: { text: grubSays(efi, 'efi'), config: { path: '/boot/grub/grub.cfg', token: efi } }
       },
       modes: ALL_MODES,
-      unsupported: []
+      unsupported: [],
+      espFile: 'BOOTX64.EFI'
     }
   })
 }
@@ -454,9 +469,42 @@ export function memtestIso (dir: string, arch: 'x64' | 'ia32' = 'x64'): BuiltIma
     markers: arch === 'x64'
       ? { bios: { text: 'Memtest86+ v', screen: true }, uefi: { text: 'Memtest86+ v', screen: true } }
       : { bios: { text: 'Memtest86+ v', screen: true } },
+    espFile: arch === 'x64' ? 'BOOTX64.EFI' : 'BOOTIA32.EFI',
     modes: arch === 'x64' ? ALL_MODES : BIOS_ONLY,
     unsupported: arch === 'x64' ? [] : ALL_MODES.filter(m => m.firmware === 'uefi').map(m => ({ ...m, why: 'its EFI program is 32-bit (BOOTIA32.EFI); OVMF_CODE.fd is x86_64 firmware' }))
   })
+}
+
+/**
+ * Edits a file inside a FAT image with mtools (mtype, then mcopy -o): how a test changes the config of a
+ * boot floppy (`Marker.config.inFat`) it copied out of a mount, before copying the floppy back.
+ */
+export function editFatFile (fatImage: string, inFat: string, edit: (text: string) => string): void {
+  const text = run('mtype', ['-i', fatImage, `::${inFat}`]).stdout
+  const temporary = `${fatImage}.edit-${process.pid}`
+  fs.writeFileSync(temporary, edit(text))
+  try {
+    run('mcopy', ['-o', '-i', fatImage, temporary, `::${inFat}`])
+  } finally {
+    fs.rmSync(temporary, { force: true })
+  }
+}
+
+const ESP_TYPES = new Set(['EF', 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B'])
+
+/**
+ * The EFI System Partitions the image's partition table names, as util-linux's sfdisk reads the table (the
+ * GPT when there is a valid one, else the MBR), each with the directory EFI/BOOT of the FAT there as
+ * mtools lists it (`mdir -i image@@offset`): independent readers of what a firmware booting the disk finds.
+ */
+export function espPartitions (image: string): Array<{ label: string, start: number, sectors: number, efiBoot: string }> {
+  const table = JSON.parse(run('sfdisk', ['--json', image]).stdout) as { partitiontable: { label: string, partitions: Array<{ start: number, size: number, type: string }> } }
+  return table.partitiontable.partitions.filter(p => ESP_TYPES.has(p.type.toUpperCase())).map(p => ({
+    label: table.partitiontable.label,
+    start: p.start,
+    sectors: p.size,
+    efiBoot: run('mdir', ['-b', '-i', `${image}@@${p.start * 512}`, '::/EFI/BOOT'], { allowFailure: true }).stdout
+  }))
 }
 
 /** Every image of issue 10, built (or copied) into `dir`. */
