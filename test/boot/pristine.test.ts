@@ -21,8 +21,10 @@ const boots: Array<{ image: BuiltImage, mode: BootMode, outcome: Promise<BootOut
 for (const image of images) {
   for (const mode of image.modes) {
     const options = bootOptionsFor(image, mode)
-    // memtest86+ takes about 20 s under TCG before it draws its screen; everything else prints within 15 s.
-    const outcome = bootImage(t, image.path, { ...options, timeoutMs: options.screen === true ? 90_000 : 60_000 })
+    // Bounds with room for a loaded machine: under TCG at a load average of 12 (other tests running), OVMF
+    // alone took 20-25 s to start a loader and memtest86+ 20 s more to draw its screen; idle, a third of that.
+    const timeoutMs = options.screen === true ? 150_000 : mode.firmware === 'uefi' ? 120_000 : 60_000
+    const outcome = bootImage(t, image.path, { ...options, timeoutMs })
     outcome.catch(() => {}) // awaited (and reported) by its subtest below
     boots.push({ image, mode, outcome })
   }

@@ -207,6 +207,33 @@ function vgaText (bytes: Buffer): string {
   return rows.join('\n').trimEnd()
 }
 
+/**
+ * One look for `text` on the guest's screen: VGA text memory under BIOS; under UEFI the guest memory, in
+ * 16 MiB pieces from the bottom (loaders keep their shadow of the screen low: memtest86+'s is near 2 MiB),
+ * stopping at the first piece that has it. Pieces overlap by the text's length, so none is cut in two.
+ */
+async function lookAtScreen (qmp: Qmp, firmware: Firmware, text: string, dump: string, dumps: Set<string>): Promise<{ found: boolean, screen: string }> {
+  dumps.add(dump)
+  const save = async (val: number, size: number): Promise<Buffer> => {
+    await qmp.execute('pmemsave', { val, size, filename: dump })
+    const bytes = fs.readFileSync(dump)
+    fs.rmSync(dump, { force: true })
+    return bytes
+  }
+  if (firmware === 'bios') {
+    const bytes = await save(VGA_TEXT.address, VGA_TEXT.bytes)
+    return { found: findOnScreen(bytes, text) >= 0, screen: vgaText(bytes) }
+  }
+  const piece = 16 << 20
+  for (let start = 0; start < MEMORY_MB << 20; start += piece) {
+    const bytes = await save(start, Math.min(piece + text.length * 2, (MEMORY_MB << 20) - start))
+    const at = findOnScreen(bytes, text)
+    // The line the text is on (80 cells from it).
+    if (at >= 0) return { found: true, screen: cellsText(bytes.subarray(at - (at % 2), at + 160)) }
+  }
+  return { found: false, screen: '' }
+}
+
 /** qemu's -drive takes a comma as ",,". */
 function driveFile (file: string): string {
   return file.replace(/,/g, ',,')
@@ -284,21 +311,15 @@ export async function bootImage (t: Test, image: string, options: BootOptions): 
         if (contains(text, options.expect)) { found = true; break }
         continue
       }
-      // A memory dump costs a little; one every three seconds is enough for text that stays on screen.
+      // A look costs a memory dump; one every three seconds is enough for text that stays on screen. Under
+      // UEFI, none before OVMF starts the loader (its "BdsDxe: starting" line): until then no loader drew.
       if (Date.now() - lastLook < 3000) continue
+      if (firmware === 'uefi' && !text.includes('BdsDxe: starting') && Date.now() - startedAt < timeoutMs / 2) continue
       lastLook = Date.now()
       qmp ??= await Qmp.connect(qmpSocket, deadline)
-      // In RAM where there is a tmpfs: a whole guest's memory is 128 MB written and read back each look.
-      const dump = path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : work, `isomount-qemu-${process.pid}-${qemu.pid ?? 0}.bin`)
-      dumps.add(dump)
-      const vga = firmware === 'bios'
-      await qmp.execute('pmemsave', vga ? { val: VGA_TEXT.address, size: VGA_TEXT.bytes, filename: dump } : { val: 0, size: MEMORY_MB << 20, filename: dump })
-      const bytes = fs.readFileSync(dump)
-      fs.rmSync(dump, { force: true })
-      const at = findOnScreen(bytes, onScreen)
-      // Under BIOS the whole screen; under UEFI the screen line the text is on (80 cells, if it is a line start).
-      screen = vga ? vgaText(bytes) : at >= 0 ? cellsText(bytes.subarray(at - (at % 2), at + 160)) : ''
-      if (at >= 0) { found = true; break }
+      const look = await lookAtScreen(qmp, firmware, onScreen, path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : work, `isomount-qemu-${process.pid}-${qemu.pid ?? 0}.bin`), dumps)
+      screen = look.screen
+      if (look.found) { found = true; break }
     }
     ms = Date.now() - startedAt
     // Text printed just before the guest powered itself off (GRUB's `halt`) is in the file already.
