@@ -52,7 +52,8 @@ const ownedSlots = new Set<string>()
 const running = new Set<ChildProcess>()
 
 process.once('exit', () => {
-  // A test process that dies mid-boot takes its guests and slots with it.
+  // A test process that ends mid-boot takes its guests and slots with it (guests also die with it when it
+  // is killed: see the spawn below; slots of a dead owner are taken over).
   for (const child of running) child.kill('SIGKILL')
   for (const slot of ownedSlots) fs.rmSync(slot, { force: true })
 })
@@ -273,7 +274,9 @@ export async function bootImage (t: Test, image: string, options: BootOptions): 
   if (options.screen === true) args.push('-qmp', `unix:${qmpSocket},server=on,wait=off`)
 
   const startedAt = Date.now()
-  const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  // setpriv (util-linux) makes the kernel kill the guest if this process dies in any way (a test runner's
+  // SIGTERM skips the 'exit' handler above): a guest orphaned so ran on for 45 minutes, a core at full load.
+  const qemu = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', 'qemu-system-x86_64', ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
   running.add(qemu)
   let stderr = ''
   qemu.stderr?.setEncoding('utf8').on('data', (chunk: string) => { if (stderr.length < 4096) stderr += chunk })
