@@ -35,7 +35,7 @@ export interface BootOutcome {
   ms: number
   /** Spent waiting for a free slot in the pool. */
   queuedMs: number
-  /** Why qemu ended before the text appeared, if it did. */
+  /** When the text was not found, why: qemu exited (and what it said on stderr), or the bound ran out. */
   exit?: string
 }
 
