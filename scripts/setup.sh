@@ -57,10 +57,14 @@ PACKAGES=(
   python3 python3-pycdlib             # pycdlib: independent reader, benchmark peer
   fuseiso                             # benchmark peer
   isolinux syslinux-common            # isolinux.bin, ldlinux.c32, isohdpfx.bin for bootable images
-  ipxe grub-rescue-pc                 # real ISOs shipped in Debian packages
+  ipxe grub-rescue-pc memtest86+      # real ISOs shipped in Debian packages
+  grub-common grub-pc-bin grub-efi-amd64-bin  # grub-mkrescue, grub-mkstandalone, grub-mkimage: the GRUB images boot tests build
+  mtools dosfstools syslinux          # the FAT ESP and boot floppy of boot test images (mkfs.vfat, mcopy, syslinux --install)
+  ovmf                                # UEFI firmware for qemu: boot tests as UEFI CD and disk
+  gdisk fdisk                         # sgdisk -v and fdisk -l check partition tables; sfdisk edits one test image's MBR
   dumpet                              # El Torito catalog dumper
   procps psmisc                       # pkill, fuser: mount test cleanup
-  qemu-system-x86                     # boots the images we master (isolinux as CD and as disk)
+  qemu-system-x86                     # boots images as CD and as disk (SeaBIOS; with ovmf, UEFI)
   rsync vim-tiny ed                   # the shell tools the read-write mount tests edit with
 )
 
