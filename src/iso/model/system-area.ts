@@ -99,6 +99,11 @@ export interface SystemAreaModel {
    */
   volumeCoversDevice: boolean
   /**
+   * Sectors after the appended partitions (before a backup GPT): xorriso puts its 300 KiB padding there,
+   * and a commit keeps it (sgdisk, converting an MBR to a GPT in memory, needs room for a backup table).
+   */
+  appendedTailSectors?: number
+  /**
    * A new image's identifiers (MBR disk signature, GPT disk and partition GUIDs) are left zero and derived
    * from the volume when written, so the same input gives the same image; an opened image's are kept.
    */

@@ -178,6 +178,7 @@ export async function systemAreaModelOf (
     }
   }
   model.volumeCoversDevice = extent.volumeSectors > dataEnd
+  model.appendedTailSectors = appendedTail(source.size, model, dataEnd)
   return { model, readOnlyReasons: reasons }
 }
 
@@ -195,6 +196,19 @@ function bootPointerOf (area: SystemAreaInfo, payloads: PayloadIndex): SystemAre
     if (payload !== undefined) return { payload, offset }
   }
   return undefined
+}
+
+/** What lies after the last appended partition and before the backup GPT, in sectors. */
+function appendedTail (size: number, model: SystemAreaModel, dataEnd: number): number {
+  let end = 0
+  for (const coverage of allCoverages(model)) {
+    if (coverage.kind !== 'payload' || coverage.payload.isFile) continue
+    const region = coverage.payload.data as ImageExtentsSource
+    if (region.lba >= dataEnd) end = Math.max(end, region.lba + Math.ceil(region.size / SECTOR_SIZE))
+  }
+  if (end === 0) return 0
+  const backup = model.gpt !== undefined ? Math.ceil((Math.ceil(model.gpt.entryCount * model.gpt.entrySize / 512) + 1) / BLOCKS_PER_SECTOR) : 0
+  return Math.max(0, Math.floor(size / SECTOR_SIZE) - end - backup)
 }
 
 function allCoverages (model: SystemAreaModel): Coverage[] {

@@ -193,7 +193,7 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
   const dataSectors = next
   // Appended partitions: after the data, in the order they had, each from a 2 KiB sector.
   for (const payload of appended) place(payload.holder)
-  if (appended.length > 0) next += content.paddingSectors
+  if (appended.length > 0) next += content.paddingSectors + (content.systemArea?.appendedTailSectors ?? 0)
   const deviceSectors = Math.ceil((next * 4 + trailerBlocks(content.systemArea)) / 4)
   const totalSectors = appended.length === 0 ? alignUp(deviceSectors) : deviceSectors
   return {
