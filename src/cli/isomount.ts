@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { Command } from 'commander'
 import { InvalidInputError } from '../errors'
 import { sendControlRequest, type ControlRequest } from '../fuse/control'
 import { isMounted, readMountRecord } from '../fuse/runtime'
 import { parseMountOptions } from '../vfs/mount-options'
-import { collect, EXIT_FAILURE, runProgram } from './common'
+import { collect, EXIT_FAILURE, newProgram, runProgram } from './common'
 
 const READY_FD = 3
 const READY_TIMEOUT_MS = 120_000
@@ -33,7 +32,7 @@ Examples:
   isomount sync /mnt/iso      commit now and stay mounted`
 
 export async function main (argv: string[]): Promise<void> {
-  const program = new Command('isomount')
+  const program = newProgram('isomount')
     .usage('[options] IMAGE MOUNTPOINT\n       isomount -u MOUNTPOINT\n       isomount sync MOUNTPOINT')
     .description('Mount an ISO9660 image (Rock Ridge, Joliet, El Torito) through FUSE.')
     .argument('[image]', 'the image file')
