@@ -43,6 +43,13 @@ export interface ImportOptions {
    * file); default: it is an error (EXISTS). Directories are always merged.
    */
   replace?: boolean
+  /** Hard links share one inode and one copy of the data (default); false: each name its own copy (mkisofs -no-cache-inodes). */
+  findHardLinks?: boolean
+  /**
+   * What every entry records instead of what the host has (mkisofs -uid, -gid, -file-mode for regular
+   * files, -dir-mode for directories), applied after rationalRock.
+   */
+  overrides?: { uid?: number, gid?: number, fileMode?: number, dirMode?: number }
   /** When importing a single file: its name in the image (default: its host name). */
   as?: string
   onEntry?: (count: number) => void
@@ -67,6 +74,7 @@ export async function importHostTree (image: IsoImage, hostPath: string, target:
  */
 export class HostImport {
   private readonly links = new Map<string, Node>()
+  private readonly hostNames = new WeakMap<Node, string>()
   /** The files of `options.remember`, as they are imported. */
   private readonly remembered = new Map<string, Node | undefined>()
   private rootTaken = false
@@ -134,6 +142,7 @@ export class HostImport {
     const existing = await existingChild(this.image, parent, name)
     if (existing !== undefined && !existing.isDirectory) throw new InvalidInputError('EXISTS', `${imagePath} exists and is not a directory`)
     const dir = existing ?? await createDirectory(this.image, parent, name, this.attributesOf(st))
+    this.hostNames.set(dir, name)
     return 1 + await this.addContents(hostPath, imagePath, dir)
   }
 
@@ -198,10 +207,34 @@ export class HostImport {
       ctimeMs: clampedTimeMs(st.ctimeMs)
     }
     if (this.options.rationalRock === true) rationalize(add, st)
+    const overrides = this.options.overrides
+    if (overrides !== undefined) {
+      if (overrides.uid !== undefined) add.uid = overrides.uid
+      if (overrides.gid !== undefined) add.gid = overrides.gid
+      if (overrides.fileMode !== undefined && st.isFile()) add.mode = overrides.fileMode
+      if (overrides.dirMode !== undefined && st.isDirectory()) add.mode = overrides.dirMode
+      // genisoimage: with -file-mode or -dir-mode, what is neither (a symlink) gets -r's mode (0777: 0555).
+      if ((overrides.fileMode !== undefined || overrides.dirMode !== undefined) && !st.isFile() && !st.isDirectory() && this.options.rationalRock !== true) {
+        const { uid, gid } = add
+        rationalize(add, st)
+        Object.assign(add, { uid, gid })
+      }
+    }
     return add
   }
 
+  /** The name a node was imported under (what a translation table lists where no tree keeps it). */
+  hostNameOf (node: Node): string | undefined {
+    return this.hostNames.get(node)
+  }
+
   private async addOne (parent: Node, host: string, name: string, imagePath: string, st: fs.Stats): Promise<Node> {
+    const node = await this.addEntry(parent, host, name, imagePath, st)
+    this.hostNames.set(node, name)
+    return node
+  }
+
+  private async addEntry (parent: Node, host: string, name: string, imagePath: string, st: fs.Stats): Promise<Node> {
     const image = this.image
     const options = this.options
     const add = this.attributesOf(st)
@@ -226,7 +259,7 @@ export class HostImport {
     if (st.isFile()) {
       // Hard links share one inode (and one copy of the data) in the image too.
       const key = `${st.dev}:${st.ino}`
-      const first = st.nlink > 1 ? this.links.get(key) : undefined
+      const first = st.nlink > 1 && options.findHardLinks !== false ? this.links.get(key) : undefined
       let node: Node
       if (first !== undefined) node = await image.linkChild(first, parent, name, { iso: add.iso, joliet: add.joliet, hostName: true })
       else node = await image.addChild(parent, name, 'file', { data: new HostFileSource(host, st.size) }, add)
@@ -271,6 +304,7 @@ export class HostImport {
       if (existing !== undefined && !existing.isDirectory) throw new InvalidInputError('EXISTS', `${part} exists and is not a directory`)
       created = existing === undefined
       node = existing ?? await createDirectory(image, node, part, { ...this.options.syntheticDirectory })
+      this.hostNames.set(node, part)
     }
     return { node, created }
   }
