@@ -18,6 +18,8 @@ PACKAGES=(
   procps psmisc                       # pkill, fuser: mount test cleanup
   qemu-system-x86                     # boots the images we master (isolinux as CD and as disk)
   rsync vim-tiny ed                   # the shell tools the read-write mount tests edit with
+  tmux                                # drives isotool shell at a terminal in the tests
+  man-db bash-completion              # man isomount, man isotool; tab completion of both commands
 )
 
 SUDO=""
@@ -49,7 +51,10 @@ for cmd in isomount isotool; do
   ln -sfn "$PWD/bin/$cmd" "$bindir/$cmd"
 done
 
+# Man pages and bash completion, beside the commands (/usr/local, or ~/.local).
+scripts/install-docs.sh "$(dirname "$bindir")"
+
 if [ ! -c /dev/fuse ]; then
   echo "setup: warning: /dev/fuse is missing; mounting needs the fuse kernel module (modprobe fuse)" >&2
 fi
-echo "setup: done; isomount and isotool are in $bindir"
+echo "setup: done; isomount and isotool are in $bindir (man isomount, man isotool; tab completion in new shells)"

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { Option } from 'commander'
 import { InvalidInputError } from '../errors'
 import { sendControlRequest, type ControlRequest } from '../fuse/control'
 import { isMounted, readMountRecord } from '../fuse/runtime'
@@ -40,7 +41,8 @@ export async function main (argv: string[]): Promise<void> {
     .option('-o, --options <list>', 'mount options (see below); may be repeated', collect, [])
     .option('-f, --foreground', 'stay in the foreground until unmounted')
     .option('-u, --unmount <mountpoint>', 'unmount and wait until the daemon has finished')
-    .option('--ready-fd <fd>', 'internal: report readiness on this descriptor')
+    // Internal (the daemon's parent waits on it): not in --help, the man page or the completion.
+    .addOption(new Option('--ready-fd <fd>', 'internal: report readiness on this descriptor').hideHelp())
     .addHelpText('after', HELP_OPTIONS)
     .action(async (image: string | undefined, mountpoint: string | undefined, opts: {
       options: string[], foreground?: boolean, unmount?: string, readyFd?: string
