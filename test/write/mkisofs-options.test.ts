@@ -334,3 +334,19 @@ t.test('-split-output: pieces that put together are the image', async t => {
   t.ok(pieces.slice(0, -1).every(p => fs.statSync(path.join(dir, p)).size === 100_000), 'each full but the last')
   t.same(Buffer.concat(pieces.map(p => fs.readFileSync(path.join(dir, p)))), image, 'put together, the image')
 })
+
+t.test('xorriso\'s --efi-boot: an EFI entry of its own, as xorriso -as mkisofs writes it', async t => {
+  const efi = path.join(dir, 'efi-src')
+  writeTree(efi, { isolinux: { 'isolinux.bin': fs.readFileSync(ISOLINUX.bin) }, 'efi.img': Buffer.alloc(1440 * 1024, 0xef) })
+  const entries = (iso: string): unknown => xorrisoBootReport(iso).images.map(({ lba, ...rest }) => rest)
+  for (const flags of [
+    ['-b', 'isolinux/isolinux.bin', '-no-emul-boot', '--efi-boot', 'efi.img'],
+    ['--efi-boot', 'efi.img', '-b', 'isolinux/isolinux.bin', '-no-emul-boot', '-boot-load-size', '4']
+  ]) {
+    const mine = path.join(dir, 'efi.iso')
+    const reference = path.join(dir, 'efi-x.iso')
+    await inProcess(['-quiet', '-R', ...flags, '-o', mine, 'efi-src'])
+    run('xorriso', ['-as', 'mkisofs', '-quiet', '-R', ...flags, '-o', reference, 'efi-src'], { cwd: dir })
+    t.same(entries(mine), entries(reference), `${flags.join(' ')}: the entries xorriso -as mkisofs writes`)
+  }
+})

@@ -49,8 +49,10 @@ export class ShellSession {
     this.identity = identityOf(imagePath)
   }
 
-  static async open (imagePath: string, options: OpenOptions, namespace: Namespace | undefined): Promise<ShellSession> {
-    if (!fs.existsSync(imagePath)) throw new InvalidInputError('NOT_FOUND', `${imagePath}: no such file`)
+  static async open (given: string, options: OpenOptions, namespace: Namespace | undefined): Promise<ShellSession> {
+    if (!fs.existsSync(given)) throw new InvalidInputError('NOT_FOUND', `${given}: no such file`)
+    // The lock, journal and temporaries are named after the real path, as a mount names them.
+    const imagePath = fs.realpathSync(given)
     let readOnly = options.session !== undefined ? 'an older session (--session) is history: it can be looked at, not changed' : undefined
     readOnly ??= writableReason(imagePath)
     if (readOnly === undefined && journalPending(imagePath)) {
