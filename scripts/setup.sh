@@ -66,6 +66,8 @@ PACKAGES=(
   procps psmisc                       # pkill, fuser: mount test cleanup
   qemu-system-x86                     # boots images as CD and as disk (SeaBIOS; with ovmf, UEFI)
   rsync vim-tiny ed                   # the shell tools the read-write mount tests edit with
+  tmux                                # drives isotool shell at a terminal in the tests
+  man-db bash-completion              # man isomount, man isotool; tab completion of both commands
 )
 
 SUDO=""
@@ -94,7 +96,10 @@ link_commands
 # /sbin/mount.fuse.isomount lets fstab lines and `mount -t fuse.isomount` mount images.
 $SUDO scripts/install-mount-helpers.sh /sbin
 
+# Man pages and bash completion, beside the commands (/usr/local, or ~/.local).
+scripts/install-docs.sh "$(dirname "$bindir")"
+
 if [ ! -c /dev/fuse ]; then
   echo "setup: warning: /dev/fuse is missing; mounting needs the fuse kernel module (modprobe fuse)" >&2
 fi
-echo "setup: done"
+echo "setup: done; isomount and isotool are in $bindir (man isomount, man isotool; tab completion in new shells)"

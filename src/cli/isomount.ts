@@ -1,14 +1,14 @@
 import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { Command } from 'commander'
+import { Option } from 'commander'
 import { InvalidInputError } from '../errors'
 import { sendControlRequest, type ControlRequest } from '../fuse/control'
 import { checkMountRequest } from '../fuse/mount-point'
 import { readMountRecord } from '../fuse/runtime'
 import { currentPlatform } from '../platform'
 import { parseMountOptions } from '../vfs/mount-options'
-import { collect, EXIT_FAILURE, runProgram } from './common'
+import { collect, EXIT_FAILURE, newProgram, runProgram } from './common'
 
 const READY_FD = 3
 const READY_TIMEOUT_MS = 120_000
@@ -41,7 +41,7 @@ Examples:
   isomount sync /mnt/iso      commit now and stay mounted`
 
 export async function main (argv: string[]): Promise<void> {
-  const program = new Command('isomount')
+  const program = newProgram('isomount')
     .usage('[options] IMAGE MOUNTPOINT\n       isomount -u MOUNTPOINT\n       isomount sync MOUNTPOINT')
     .description('Mount an ISO9660 image (Rock Ridge, Joliet, El Torito) through FUSE.')
     .argument('[image]', 'the image file')
@@ -49,7 +49,8 @@ export async function main (argv: string[]): Promise<void> {
     .option('-o, --options <list>', 'mount options (see below); may be repeated', collect, [])
     .option('-f, --foreground', 'stay in the foreground until unmounted')
     .option('-u, --unmount <mountpoint>', 'unmount and wait until the daemon has finished')
-    .option('--ready-fd <fd>', 'internal: report readiness on this descriptor')
+    // Internal (the daemon's parent waits on it): not in --help, the man page or the completion.
+    .addOption(new Option('--ready-fd <fd>', 'internal: report readiness on this descriptor').hideHelp())
     .addHelpText('after', HELP_OPTIONS)
     .action(async (image: string | undefined, mountpoint: string | undefined, opts: {
       options: string[], foreground?: boolean, unmount?: string, readyFd?: string

@@ -23,7 +23,7 @@ import { Directory, Node } from './model/node'
 import type { OverlayData } from './model/overlay-data'
 import { statOf, type Stat } from './model/stat'
 import { NAMESPACES, NamespaceView, type Namespace, type ViewOptions } from './namespace'
-import { validateIsoName, type InterchangeLevel } from './naming/iso9660'
+import { validateIsoName, type InterchangeLevel, type IsoNameRules } from './naming/iso9660'
 import type { DescriptorSet } from './read/descriptors'
 import type { ElToritoInfo } from './read/el-torito'
 import { readImage, refreshOrigin, type Extensions, type ImageOrigin, type OpenOptions, type VolumeInfo } from './read/open-image'
@@ -55,8 +55,12 @@ export interface CreateOptions {
   volume?: Partial<VolumeIdentity>
   /** Name of the Rock Ridge relocation directory (default rr_moved). */
   relocationDirectory?: string
-  /** CD-ROM XA directory records (pycdlib's new(xa=True)). */
-  xa?: boolean
+  /** CD-ROM XA directory records (pycdlib's new(xa=True)); with owners and modes as recorded or rationalized (genisoimage -XA, -xa). */
+  xa?: boolean | 'recorded' | 'rational'
+  /** Relaxed rules for the ISO9660 names generated for what is added (genisoimage -l, -d, -N, …). */
+  isoNames?: IsoNameRules
+  /** Keep directories deeper than eight levels where they are instead of relocating them (genisoimage -D). */
+  keepDeepDirectories?: boolean
 }
 
 /**
@@ -125,9 +129,12 @@ export class IsoImage {
       interchangeLevel: level,
       rockRidge,
       joliet: jolietLevel !== undefined ? { level: jolietLevel, long: options.jolietLong === true } : undefined,
-      xa: options.xa === true,
+      xa: options.xa !== undefined && options.xa !== false,
+      xaAttributes: typeof options.xa === 'string' ? options.xa : undefined,
       volume: { ...defaultVolumeIdentity(now), ...options.volume },
-      relocationDirectory: options.relocationDirectory ?? 'rr_moved'
+      relocationDirectory: options.relocationDirectory ?? 'rr_moved',
+      isoNames: options.isoNames,
+      keepDeepDirectories: options.keepDeepDirectories
     }
     validateVolume(settings.volume)
     const inode = new Inode({ mode: S_IFDIR | 0o755, times: { mtimeMs: now, atimeMs: now, ctimeMs: now }, posix: rockRidge !== undefined, nlink: 2, ino: 1 })
