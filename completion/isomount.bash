@@ -3,7 +3,7 @@
 # Needs nothing from the bash-completion package, so it also works sourced by hand.
 # Keep in sync with `isomount --help`, `isotool --help` and `isotool mkisofs -help`: test/cli/completion.test.ts checks.
 
-_isomount_mount_options='namespace= norock nojoliet uid= gid= mode= dmode= check= session= hide showassoc ro commit= allow_other'
+_isomount_mount_options='namespace= norock nojoliet nohfsplus nonempty appledouble applexattr uid= gid= mode= dmode= check= session= hide showassoc ro commit= allow_other'
 _isomount_namespaces='rockridge joliet iso9660'
 
 _isotool_commands='info ls cat extract mkisofs shell help'
@@ -14,7 +14,9 @@ _isotool_mkisofs_options='-R -rock -r -rational-rock -rrip110 -rrip112 -J -jolie
  -disable-deep-relocation -hide-rr-moved -XA -xa -o -output -V -volid -sysid -A -appid -p -preparer -P -publisher
  -volset -volset-size -volset-seqno -copyright -abstract -biblio --modification-date -b -eltorito-boot -e -efi-boot
  --efi-boot -c -eltorito-catalog -no-emul-boot -hard-disk-boot -no-boot -boot-load-size -boot-load-seg -boot-info-table
- -eltorito-alt-boot -eltorito-platform -isohybrid-mbr -isohybrid-gpt-basdat -hide -hide-list -hide-joliet
+ -eltorito-alt-boot -eltorito-platform -isohybrid-mbr -isohybrid-gpt-basdat -isohybrid-apm-hfsplus --grub2-mbr
+ --grub2-boot-info --protective-msdos-label --mbr-force-bootable -append_partition -appended_part_as_gpt
+ -iso_mbr_part_type -partition_offset -partition_cyl_align -hide -hide-list -hide-joliet
  -hide-joliet-list -hidden -hidden-list -m -exclude -x -old-exclude -exclude-list -nobak -no-bak -f -follow-links
  -no-cache-inodes -graft-points -root -path-list -uid -gid -file-mode -dir-mode -new-dir-mode -T -translation-table
  -table-name -hide-joliet-trans-tbl -input-charset -output-charset -quiet -v -verbose -print-size -pad -no-pad
@@ -123,7 +125,7 @@ _isotool () {
   case $command in
     mkisofs)
       case $_isomount_prev in
-        -o|-output|-path-list|-exclude-list|-hide-list|-hidden-list|-hide-joliet-list|-isohybrid-mbr|-log-file|-sort) _isomount_files "$cur"; return ;;
+        -o|-output|-path-list|-exclude-list|-hide-list|-hidden-list|-hide-joliet-list|-isohybrid-mbr|--grub2-mbr|-log-file|-sort) _isomount_files "$cur"; return ;;
         -eltorito-platform) _isomount_reply x86 PPC Mac efi; return ;;
         -iso-level) _isomount_reply 1 2 3 4; return ;;
         -ucs-level) _isomount_reply 1 2 3; return ;;

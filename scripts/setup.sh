@@ -7,8 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Sets $bindir (used after it, for the man pages beside the commands).
 link_commands() {
-  local bindir=/usr/local/bin
+  bindir=/usr/local/bin
   if [ "$(id -u)" -ne 0 ] && [ ! -w "$bindir" ]; then bindir="$HOME/.local/bin"; mkdir -p "$bindir"; fi
   for cmd in isomount isotool; do
     ln -sfn "$PWD/bin/$cmd" "$bindir/$cmd"

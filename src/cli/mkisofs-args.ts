@@ -336,9 +336,6 @@ option(['-append_partition'], (a, value, _b, [type, file]) => {
   a.appended = [...a.appended.filter(p => p.number !== number), { number, type, file }]
 }, 3)
 flag(['-appended_part_as_gpt'], a => { a.appendedAsGpt = true })
-flag(['-appended_part_as_apm'], () => {
-  throw new InvalidInputError('UNSUPPORTED', '-appended_part_as_apm is not supported (appended partitions go into the MBR, or the GPT with -appended_part_as_gpt)')
-})
 option(['-partition_offset'], (a, v) => {
   const offset = integer(v, '-partition_offset', 0, 0xffffff)
   if (offset !== 0 && offset < 16) throw new InvalidInputError('BAD_ARGUMENT', '-partition_offset: a non-zero offset must be at least 16 (xorrisofs(1))')
@@ -395,6 +392,7 @@ refused(['-M', '-prev-session', '-dev', '-check-session', '-C', '-cdrecord-param
 refused(['-jigdo-jigdo', '-jigdo-template'], true, 'jigdo files are not written by isotool')
 refused(['-stream-media-size', '-stream-file-name'], true, 'streaming standard input into an image is not supported; give the data as a file')
 refused(['-i'], true, 'no longer supported (genisoimage says so too); use -path-list')
+refused(['-appended_part_as_apm'], false, 'appended partitions go into the MBR, or into a GPT with -appended_part_as_gpt; no Apple Partition Map is written for them')
 refused(['-z', '-transparent-compression'], false, 'zisofs compression (mkzftree files) is not written by isotool')
 
 export function parseMkisofsArgs (argv: readonly string[]): MkisofsArgs {

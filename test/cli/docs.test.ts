@@ -138,7 +138,7 @@ t.test('bash completion: subcommands, options, -o names and values, namespaces, 
   t.same(complete('_isomount', 'isomount -o nam'), ['namespace='], '-o: an option name')
   t.same(complete('_isomount', 'isomount -o namespace='), ['=rockridge', '=joliet', '=iso9660'], '-o namespace=: the namespaces (bash made "=" a word of its own)')
   t.same(complete('_isomount', 'isomount -o namespace=jo'), ['joliet'], '-o namespace=jo: joliet')
-  t.same(complete('_isomount', 'isomount -o ro,no'), ['ro,norock', 'ro,nojoliet'], 'after a comma, the next name')
+  t.same(complete('_isomount', 'isomount -o ro,noj'), ['ro,nojoliet'], 'after a comma, the next name')
   t.same(complete('_isomount', 'isomount -o ro,commit=ap'), ['append'], 'commit= values')
   t.same(complete('_isomount', 'isomount -o check=s'), ['strict'], 'check= values')
   t.same(complete('_isomount', 'isomount ', work), ['mnt', 'debian.iso', 'disk.img', 'sync'], 'first argument: images (and directories), or sync')
