@@ -1,5 +1,6 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { bootableBenchmarks } from './bootable'
 import { commitBenchmarks } from './commit'
 import { corpus } from './corpus'
 import { rows } from './harness'
@@ -7,13 +8,13 @@ import { readBenchmarks } from './read'
 import { writeBenchmarks } from './write'
 
 /*
- * npm run bench [-- --quick] [-- --only read,write,commit]
+ * npm run bench [-- --quick] [-- --only read,write,commit,bootable]
  * Every figure is set against a peer measured in the same run (fuseiso, pycdlib, xorriso, genisoimage, cp):
  * these machines are shared and noisy, so ratios mean more than absolute times. Nothing here is asserted
  * by the test suite; the issue's targets are printed as met or not.
  */
 
-const USAGE = `usage: npm run bench [-- --quick] [-- --only read,write,commit]
+const USAGE = `usage: npm run bench [-- --quick] [-- --only read,write,commit,bootable]
   --quick   5,000 small files and 2 x 128 MiB instead of 50,000 and 2 x 1 GiB
   --only    run only these sections
 The corpus is built once under /var/tmp/isomount-bench (ISOMOUNT_BENCH_DIR to change); results are
@@ -27,8 +28,9 @@ async function main (): Promise<void> {
   }
   const quick = args.includes('--quick')
   const onlyAt = args.indexOf('--only')
-  const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : ['read', 'write', 'commit']
-  const unknown = only.filter(s => !['read', 'write', 'commit'].includes(s))
+  const sections = ['read', 'write', 'commit', 'bootable']
+  const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : sections
+  const unknown = only.filter(s => !sections.includes(s))
   if (unknown.length > 0) {
     console.error(`unknown section ${unknown.join(', ')}\n${USAGE}`)
     process.exitCode = 2
@@ -42,6 +44,7 @@ async function main (): Promise<void> {
     if (only.includes('read')) await readBenchmarks(c)
     if (only.includes('write')) await writeBenchmarks(c, scratchDir)
     if (only.includes('commit')) await commitBenchmarks(c, scratchDir)
+    if (only.includes('bootable')) await bootableBenchmarks(scratchDir)
   } finally {
     fs.rmSync(scratchDir, { recursive: true, force: true })
   }
