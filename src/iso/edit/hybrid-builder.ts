@@ -156,8 +156,9 @@ export async function hybridSystemArea (boot: BootConfiguration | undefined, opt
     geometry: { heads: 64, sectorsPerTrack: 32 },
     alignSectors: aligned ? CYLINDER_SECTORS : 1,
     // With a partition offset or a protective MBR label, xorriso 1.5.4 records the whole device as the
-    // volume's size, appended partitions included (checked for each option combination).
-    volumeCoversDevice: offsetBlocks > 0 || options.protectiveMsdosLabel === true,
+    // volume's size, appended partitions included; an isohybrid padded to whole cylinders with nothing
+    // appended, the padded device (checked for each option combination in mkisofs-hybrid.test.ts).
+    volumeCoversDevice: offsetBlocks > 0 || options.protectiveMsdosLabel === true || (aligned && appended.length === 0),
     derivedIdentifiers: true
   }
 }
