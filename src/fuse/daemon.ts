@@ -103,8 +103,11 @@ export async function runMount (request: MountRequest, ready: (err?: Error) => v
       session: options.session
     })
     for (const warning of image.warnings) log('image warning: %s', warning)
-    const vfs = new ImageVfs(image, options)
-    mount = await FuseMount.start(fuseOperations(vfs), mountpoint, {
+    // Permissions are the kernel's (default_permissions); hard-linked files are shown again through all
+    // their names once the mount is live.
+    let live: FuseMount | undefined
+    const vfs = new ImageVfs(image, options, { linkedChanged: ino => live?.invalidate(ino) })
+    mount = live = await FuseMount.start(fuseOperations(vfs), mountpoint, {
       readOnly: options.ro,
       allowOther: options.allowOther,
       fsname: imagePath
