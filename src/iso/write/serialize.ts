@@ -260,7 +260,7 @@ function isoDirectory (layout: Layout, dir: DirectoryPlan, areas: Array<{ sector
   const systemUse = (record: RecordPlan | 'self' | 'parent', plan: SystemUsePlan | undefined): Buffer => {
     const xa = xaField(layout, typeof record === 'string' || (record.target !== undefined && record.role !== 'placeholder'))
     if (plan === undefined) return xa
-    const rendered = renderSystemUse(rockRidgeFor(record, dir, layout.settings, layout.links), plan, layout.continuation.lba)
+    const rendered = renderSystemUse(rockRidgeFor(record, dir, layout.settings, layout.links, layout.serials), plan, layout.continuation.lba)
     rendered.areas.forEach((bytes, i) => areas.push({ sector: plan.areas[i].sector, offset: plan.areas[i].offset, bytes }))
     return evenLength(Buffer.concat([xa, rendered.inline]))
   }
