@@ -82,8 +82,13 @@ export function rockRidgeEntries (inode: Inode, role: RecordRole, context: RockR
   }))
   const { mtimeMs, atimeMs, ctimeMs } = inode.times
   // The short form (ECMA-119 9.1.5, what genisoimage and xorriso write) keeps whole seconds; the long one
-  // (8.4.26.1) hundredths, so it is written where a time has hundredths to keep.
-  const longForm = [mtimeMs, atimeMs, ctimeMs].some(ms => Math.floor(ms / 10) % 100 !== 0)
+  // (8.4.26.1) hundredths, so it is written where the modification time, which make, rsync and backups
+  // compare, has hundredths to keep (a change through the mount: a write, touch, cp -a from a file system
+  // with finer times); access and change times alone are cut to the second instead. Old readers misread
+  // the long form: xorriso, pycdlib and fuseiso read it, but Linux only since its 2025 fix "isofs: fix
+  // Y2038 and Y2156 issues in Rock Ridge TF entry" (before, garbage times) and libarchive (bsdtar) a month
+  // late before 3.7.5 (its pull request 2260).
+  const longForm = Math.floor(mtimeMs / 10) % 100 !== 0
   const date = longForm ? volumeDateFromMs : recordDateFromMs
   add(RockRidgeFieldFlags.TF, makeTF({
     longForm,
