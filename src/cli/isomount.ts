@@ -15,7 +15,10 @@ const HELP_OPTIONS = `
 Mount options (-o, comma-separated; Linux isofs names where they mean the same):
   namespace=rockridge|joliet|iso9660   names to show (default: Rock Ridge, else Joliet, else ISO9660)
   norock, nojoliet                     ignore Rock Ridge / Joliet
-  uid=N, gid=N, mode=OCTAL, dmode=OCTAL  owner and permissions where the image records none
+  uid=N, gid=N                         owner and group every entry shows (not recorded)
+  mode=OCTAL, dmode=OCTAL              permissions where the image records none
+  overriderockperms                    mode= and dmode= over Rock Ridge's too
+  userwrite                            every entry shows as yours, writable (for users who aren't root)
   check=relaxed|strict                 strict: refuse images with any irregularity
   session=N                            read session N (1-based; default the newest)
   hide, showassoc                      hide entries marked hidden / show associated files

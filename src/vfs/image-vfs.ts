@@ -215,7 +215,8 @@ export class ImageVfs implements Vfs {
       const node = await this.resolve(from, caller)
       const { parent, name } = await this.destination(to, caller)
       const target = await this.view.child(parent, name)
-      if (target === node) return
+      // Two names of one file: POSIX has rename do nothing (and say it succeeded).
+      if (target?.inode === node.inode) return
       const oldParent = node.parent as Node
       this.requireRemovable(caller, node, from)
       if (target !== undefined) {

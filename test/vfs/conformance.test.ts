@@ -244,6 +244,12 @@ async function posixChecks (t: Test, fs: RwFs, who: Who, base: string): Promise<
   t.ok(after.nlink === 1 && after.ctimeMs > before.ctimeMs, 'renaming over a hard link changes the other name\'s ctime and nlink')
   t.equal(await fs.readFile(at('h')), 'other\n', 'and the new file is there')
 
+  // Renaming one name of a file over another of its names does nothing (POSIX rename).
+  await fs.link(at('f'), at('f-too'))
+  t.equal(await fs.errorOf(async () => await fs.rename(at('f'), at('f-too'))), 'none', 'rename onto another name of the same file succeeds')
+  t.same([(await fs.stat(at('f'))).nlink, (await fs.stat(at('f-too'))).nlink], [2, 2], 'and leaves both names')
+  await fs.unlink(at('f-too'))
+
   // Renaming between directories changes both.
   await fs.utimes(base, OLD, OLD)
   await fs.utimes(at('d'), OLD, OLD)
