@@ -44,6 +44,8 @@ export interface VfsEnvironment {
   linkedChanged?: (ino: number) => void
   /** The mounting user, whom userwrite shows as owner (default: this process's user). */
   mountingUser?: Owner
+  /** The image turned out not to be writable (a reason found after open): called once. */
+  onReadOnly?: (reason: string) => void
 }
 
 /**
@@ -333,6 +335,8 @@ export class ImageVfs implements Vfs {
 
   private async requireUnderstood (): Promise<void> {
     this.understood ??= this.image.requireUnderstood().catch(err => {
+      // Said once, where the user sees it (the daemon's terminal); each refused write is then EROFS.
+      this.environment.onReadOnly?.((err as Error).message)
       throw new InvalidInputError('READ_ONLY', `the image stays read-only: ${(err as Error).message}`)
     })
     await this.understood

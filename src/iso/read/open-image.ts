@@ -17,6 +17,12 @@ import { selectDescriptorSet } from './sessions'
 import { collectSystemUse } from './system-use'
 import { readSystemArea, type SystemAreaInfo } from './system-area'
 import { TreeLoader } from './tree-loader'
+import type { BootConfiguration } from '../model/boot'
+import type { SystemAreaModel } from '../model/system-area'
+import { bootConfigurationOf, PayloadIndex } from './boot-model'
+import { dataEndOf, readPartitionOffset, systemAreaModelOf } from './system-area-model'
+import { readOnlyReasonsOf, type ReadOnlyReason } from './read-only-reasons'
+import { readVolumeRecognition } from './volume-recognition'
 
 const log = logger('read')
 
@@ -29,6 +35,11 @@ export interface OpenOptions {
   joliet?: boolean
   /** 1-based session to read (default: the newest). */
   session?: number
+  /**
+   * Keep an HFS+ tree that shares the volume's data (grub-mkrescue's, for Macs), which makes the image
+   * read-only (default true); false drops it from a written image (mount option `nohfsplus`).
+   */
+  hfsplus?: boolean
 }
 
 /** The volume's identification, decoded for people. */
@@ -76,6 +87,18 @@ export interface ImageOrigin {
    * Done at open in strict mode, where a difference refuses the image; otherwise when asked.
    */
   pathTables: () => Promise<PathTableReport[]>
+  /** What keeps this image from being written back (read-only-reasons.ts); empty when it can be. */
+  readOnlyReasons: ReadOnlyReason[]
+  /** The El Torito catalog as a model (boot-model.ts), read at open. */
+  boot?: BootConfiguration
+  /** The system area as a model (system-area-model.ts), when it is used. */
+  systemAreaModel?: SystemAreaModel
+  /** Every payload the two point at, bound to files as their directories load. */
+  payloads: PayloadIndex
+  /** Where the volume's data ends (2 KiB sectors): appended partitions lie beyond. */
+  dataEnd: number
+  /** xorriso -partition_offset: the second descriptor set's partition start (2 KiB sectors), 0 if none. */
+  partitionOffset: number
 }
 
 /** Reads descriptors, the root and the boot structures; directories load later, on demand. */
@@ -92,23 +115,60 @@ export async function readImage (source: ByteSource, options: OpenOptions): Prom
   const extensions = await detectExtensions(descriptors, rootSelf, sectors, diag)
   const useRockRidge = options.rockRidge !== false && extensions.rockRidge !== undefined
   const useJoliet = options.joliet !== false && descriptors.joliet !== undefined
-  const loader = new TreeLoader(source, sectors, diag, {
-    rockRidge: useRockRidge, suspSkip: extensions.susp?.skip ?? 0, joliet: useJoliet
-  })
-  const root = await loader.root(primary.root, rootSelf, descriptors.joliet?.descriptor.root)
   const elTorito = descriptors.bootRecord !== undefined
     ? await readElTorito(source, descriptors.bootRecord, descriptors.primaryLba, diag)
     : undefined
   const systemArea = await readSystemArea(source, diag)
+  const readOnlyReasons = readOnlyReasonsOf(await readVolumeRecognition(source))
+  const outside = await readOutsideTrees(source, primary.volumeSpaceSize, elTorito, systemArea, options)
+  readOnlyReasons.push(...outside.readOnlyReasons)
+  const loader = new TreeLoader(source, sectors, diag, {
+    rockRidge: useRockRidge, suspSkip: extensions.susp?.skip ?? 0, joliet: useJoliet, payloads: outside.payloads
+  })
+  const root = await loader.root(primary.root, rootSelf, descriptors.joliet?.descriptor.root)
   if (!useRockRidge) delete extensions.rockRidge
   if (!useJoliet) delete extensions.joliet
   log('opened: %o', { volume: decodeText(primary.volumeId, 'ascii'), extensions })
   const pathTables = pathTableCheck(source, descriptors, diag)
   if (diag.strict) await pathTables()
   return {
-    origin: { source, descriptors, volume: volumeInfo(primary), extensions, elTorito, systemArea, diagnostics: diag, pathTables },
+    origin: {
+      source,
+      descriptors,
+      volume: volumeInfo(primary),
+      extensions,
+      elTorito,
+      systemArea,
+      diagnostics: diag,
+      pathTables,
+      readOnlyReasons,
+      boot: outside.boot,
+      systemAreaModel: outside.systemAreaModel,
+      payloads: outside.payloads,
+      dataEnd: outside.dataEnd,
+      partitionOffset: outside.partitionOffset
+    },
     root
   }
+}
+
+/**
+ * What lies outside the directory trees, as models whose pointers name payloads (model/payload.ts): the
+ * El Torito catalog, the system area's tables, appended partitions. Read from those structures alone.
+ */
+async function readOutsideTrees (
+  source: ByteSource, volumeSectors: number, elTorito: ElToritoInfo | undefined, area: SystemAreaInfo, options: OpenOptions
+): Promise<Pick<ImageOrigin, 'boot' | 'systemAreaModel' | 'payloads' | 'dataEnd' | 'partitionOffset' | 'readOnlyReasons'>> {
+  const payloads = new PayloadIndex(source)
+  const mirror = area.used ? await readPartitionOffset(source, area) : undefined
+  const partitionOffset = mirror?.offset ?? 0
+  const dataEnd = dataEndOf(area, source.size, volumeSectors, partitionOffset, mirror?.volumeSectors)
+  const boot = elTorito !== undefined ? await bootConfigurationOf(source, elTorito, payloads, dataEnd) : undefined
+  if (!area.used || area.bytes === undefined) return { boot, payloads, dataEnd, partitionOffset, readOnlyReasons: [] }
+  const { model, readOnlyReasons } = await systemAreaModelOf(source, { ...area, bytes: area.bytes }, payloads, { dataEnd, volumeSectors }, {
+    dropHfsPlus: options.hfsplus === false, partitionOffset
+  })
+  return { boot, systemAreaModel: model, payloads, dataEnd, partitionOffset, readOnlyReasons }
 }
 
 function pathTableCheck (source: ByteSource, descriptors: DescriptorSet, diag: WarningLog): () => Promise<PathTableReport[]> {

@@ -17,6 +17,7 @@ import type { ZisofsInfo } from '../codec/rock-ridge'
 import { interpretRockRidge, type RockRidgeInfo } from './rock-ridge'
 import type { SectorCache } from './sector-cache'
 import { collectSystemUse } from './system-use'
+import type { PayloadIndex } from './boot-model'
 
 const log = logger('read')
 
@@ -26,6 +27,8 @@ export interface TreeOptions {
   suspSkip: number
   /** Read the Joliet tree (from `jolietRoot`) and merge its names in. */
   joliet: boolean
+  /** Boot images and partitions that become the files found where they lie (model/payload.ts). */
+  payloads?: PayloadIndex
 }
 
 interface DirectoryLocation {
@@ -254,7 +257,10 @@ export class TreeLoader {
     if (rr?.symlinkBytes !== undefined) inode.symlinkTargetBytes = nonUtf8Bytes(rr.symlinkBytes)
     inode.compressed = compressed
     if (inode.symlinkTarget !== undefined && kindOfMode(inode.mode) !== 'symlink') inode.mode = (inode.mode & ~S_IFMT) | S_IFLNK
-    if (size > 0) this.inodesByStart.set(lba, inode)
+    if (size > 0) {
+      this.inodesByStart.set(lba, inode)
+      this.options.payloads?.fileAt(lba, inode)
+    }
     else if (rr?.posix?.serial !== undefined && rr.posix.links > 1) this.inodesBySerial.set(rr.posix.serial, inode)
     return inode
   }
