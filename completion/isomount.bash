@@ -3,7 +3,7 @@
 # Needs nothing from the bash-completion package, so it also works sourced by hand.
 # Keep in sync with `isomount --help`, `isotool --help` and `isotool mkisofs -help`: test/cli/completion.test.ts checks.
 
-_isomount_mount_options='namespace= norock nojoliet nohfsplus nonempty appledouble applexattr uid= gid= mode= dmode= check= session= hide showassoc ro commit= allow_other'
+_isomount_mount_options='namespace= norock nojoliet nohfsplus nonempty appledouble applexattr uid= gid= mode= dmode= overriderockperms userwrite check= session= hide showassoc ro commit= allow_other'
 _isomount_namespaces='rockridge joliet iso9660'
 
 _isotool_commands='info ls cat extract mkisofs shell help'

@@ -1,18 +1,33 @@
 #!/usr/bin/env node
 'use strict'
-// Rebuilds fuse-native from its C source with two fixes to utimens(), so that node-gyp-build loads
-// build/Release/fuse.node instead of the published prebuild. Without them `cp -a`, `tar x` and `rsync -a`
-// through a mount cannot set modification times:
-// - fuse-native 2.2.6 passes the access time in place of the modification time (its C glue converts
-//   l->atime twice). Known upstream (sagemathinc/fuse-native issue 3, also in the @cocalc fork), unfixed.
-// - libfuse 2.9 calls utimens() only when both times are set, unless the file system declares that it
-//   takes utimensat's UTIME_OMIT and UTIME_NOW (fuse.h flag_utime_omit_ok): `tar x` sets the mtime alone
-//   (atime UTIME_OMIT), `touch -m` too. So the flag is set, and since fuse-native would turn those tv_nsec
-//   markers into a bogus 1.073 s, UTIME_NOW becomes the current time and UTIME_OMIT the largest uint64,
-//   which src/fuse reads as "unchanged".
+// Rebuilds fuse-native from its C source with our patches, so that node-gyp-build loads
+// build/Release/fuse.node instead of the published prebuild.
+//
+// 1. utimens. Without these `cp -a`, `tar x` and `rsync -a` through a mount cannot set modification times:
+//    - fuse-native 2.2.6 passes the access time in place of the modification time (its C glue converts
+//      l->atime twice). Known upstream (sagemathinc/fuse-native issue 3, also in the @cocalc fork), unfixed.
+//    - libfuse 2.9 calls utimens() only when both times are set, unless the file system declares that it
+//      takes utimensat's UTIME_OMIT and UTIME_NOW (fuse.h flag_utime_omit_ok): `tar x` sets the mtime alone
+//      (atime UTIME_OMIT), `touch -m` too. So the flag is set, and since fuse-native would turn those
+//      tv_nsec markers into a bogus 1.073 s, UTIME_NOW becomes the current time and UTIME_OMIT the largest
+//      uint64, which src/fuse reads as "unchanged".
+// 2. The request context. fuse-native gives the JavaScript callbacks no caller, so files created through a
+//    mount would belong to the daemon's user whoever made them. Each libfuse thread records its request's
+//    uid, gid and pid (fuse_get_context(), valid only on that thread) before handing the request to the
+//    JavaScript thread; `fuse_native_caller()` returns them while that callback runs (src/fuse/binding.ts).
+// 3. One file behind every hard link. libfuse 2's path API gives each name its own kernel inode, each
+//    caching attributes for attr_timeout: after `echo y >> g`, a hard link f showed the old size for up to a
+//    second. libfuse 2 has no per-entry timeout and no path-to-node-id lookup, so this wraps its replies
+//    to lookups and creates (fuse_reply_entry, fuse_reply_create; defined here, they come first in the
+//    search order of the libraries this addon loads, and call libfuse's own through RTLD_NEXT) to learn
+//    which kernel inodes (node ids) show which of our inode numbers; `fuse_native_invalidate(thread, ino)`
+//    then has the kernel drop the cached attributes of all of them (fuse_lowlevel_notify_inval_inode with
+//    a negative offset: attributes only, no page locks, so it cannot wait on a request we serve).
 //
 // Run by npm after install (package.json "postinstall"); needs a C compiler, make, python3 and Node's
-// headers, which scripts/setup.sh installs. Idempotent: a fixed, built copy is kept.
+// headers, which scripts/setup.sh installs. Idempotent: each patch carries a mark, patches already in the
+// source are not applied again, and a patched, built copy is left alone. A source that differs from what
+// a patch expects is refused, never guessed at.
 //
 // On Linux a failed build fails the install: without the fixes, `cp -a` through a mount records wrong
 // times. On macOS it is tried against the osxfuse headers fuse-native bundles (never tested here: no
@@ -24,14 +39,16 @@ const { rebuild } = require('./node-gyp')
 
 const pkg = path.dirname(require.resolve('fuse-native/package.json'))
 const source = path.join(pkg, 'fuse-native.c')
-const MARK = '/* isomount: utimens fixes */'
-const EDITS = [
-  ['  FUSE_UINT64_TO_INTS_ARGV(l->atime, 5)', '  FUSE_UINT64_TO_INTS_ARGV(l->mtime, 5)'],
-  ['  l->atime = timespec_to_uint64(&tv[0]);\n  l->mtime = timespec_to_uint64(&tv[1]);',
-    '  l->atime = utimens_time(&tv[0]);\n  l->mtime = utimens_time(&tv[1]);'],
-  ['  if (implemented[op_utimens]) ops.utimens = fuse_native_utimens;',
-    '  if (implemented[op_utimens]) ops.utimens = fuse_native_utimens;\n  ops.flag_utime_omit_ok = 1;'],
-  ['static void populate_stat (', `${MARK}
+
+const PATCHES = [{
+  mark: '/* isomount: utimens fixes */',
+  edits: [
+    ['  FUSE_UINT64_TO_INTS_ARGV(l->atime, 5)', '  FUSE_UINT64_TO_INTS_ARGV(l->mtime, 5)'],
+    ['  l->atime = timespec_to_uint64(&tv[0]);\n  l->mtime = timespec_to_uint64(&tv[1]);',
+      '  l->atime = utimens_time(&tv[0]);\n  l->mtime = utimens_time(&tv[1]);'],
+    ['  if (implemented[op_utimens]) ops.utimens = fuse_native_utimens;',
+      '  if (implemented[op_utimens]) ops.utimens = fuse_native_utimens;\n  ops.flag_utime_omit_ok = 1;'],
+    ['static void populate_stat (', `/* isomount: utimens fixes */
 static uint64_t utimens_time (const struct timespec* ts) {
   if (ts->tv_nsec == UTIME_OMIT) return UINT64_MAX;
   if (ts->tv_nsec == UTIME_NOW) {
@@ -43,19 +60,172 @@ static uint64_t utimens_time (const struct timespec* ts) {
 }
 
 static void populate_stat (`]
-]
+  ]
+}, {
+  mark: '/* isomount: request context and kernel inodes */',
+  edits: [
+    // RTLD_NEXT (dlfcn.h) is a GNU extension, declared only when asked for before the first header.
+    ['#define FUSE_USE_VERSION 29\n', '#define _GNU_SOURCE\n#define FUSE_USE_VERSION 29\n#include <dlfcn.h>\n'],
+    ['  size_t mtime;\n  int32_t res;\n', '  size_t mtime;\n  int32_t res;\n  uid_t caller_uid;\n  gid_t caller_gid;\n  pid_t caller_pid;\n'],
+    ['  uv_sem_t sem;\n} fuse_thread_t;', '  uv_sem_t sem;\n  void *isomount_names;\n} fuse_thread_t;'],
+    ['  fuse_thread_locals_t *l = get_thread_locals();\\\n',
+      '  fuse_thread_locals_t *l = get_thread_locals();\\\n  isomount_record_caller(l);\\\n'],
+    ['  fn(handle, l, ft);\n', '  isomount_current = l;\n  fn(handle, l, ft);\n  isomount_current = NULL;\n'],
+    ['  ft->ch = ch;\n', '  ft->ch = ch;\n  ft->isomount_names = isomount_names_new(ch);\n'],
+    ['  fuse_loop_mt(ft->fuse);\n', '  fuse_loop_mt(ft->fuse);\n  isomount_names_close(ft->isomount_names);\n'],
+    ['  NAPI_EXPORT_FUNCTION(fuse_native_unmount)\n',
+      '  NAPI_EXPORT_FUNCTION(fuse_native_unmount)\n  NAPI_EXPORT_FUNCTION(fuse_native_caller)\n  NAPI_EXPORT_FUNCTION(fuse_native_invalidate)\n'],
+    ['static void populate_stat (', `/* isomount: request context and kernel inodes */
+static fuse_thread_locals_t *isomount_current = NULL;
+
+static void isomount_record_caller (fuse_thread_locals_t *l) {
+  struct fuse_context *c = fuse_get_context();
+  l->caller_uid = c->uid;
+  l->caller_gid = c->gid;
+  l->caller_pid = c->pid;
+}
+
+NAPI_METHOD(fuse_native_caller) {
+  napi_value result;
+  if (isomount_current == NULL) {
+    napi_get_undefined(env, &result);
+    return result;
+  }
+  uint32_t ids[3] = { isomount_current->caller_uid, isomount_current->caller_gid, (uint32_t) isomount_current->caller_pid };
+  napi_create_array_with_length(env, 3, &result);
+  for (uint32_t i = 0; i < 3; i++) {
+    napi_value id;
+    napi_create_uint32(env, ids[i], &id);
+    napi_set_element(env, result, i, id);
+  }
+  return result;
+}
+
+// Kernel inodes by our inode number: open addressing on the inode number, a few node ids each (a file has
+// one kernel inode per name looked up; more than ISOMOUNT_NAMES names replace the oldest).
+#define ISOMOUNT_NAMES 4
+typedef struct {
+  uint32_t ino;
+  uint32_t next;
+  uint64_t nodeids[ISOMOUNT_NAMES];
+} isomount_inode_t;
+
+typedef struct {
+  pthread_mutex_t lock;
+  struct fuse_chan *ch;
+  int closed;
+  size_t capacity;
+  size_t used;
+  isomount_inode_t *slots;
+} isomount_names_t;
+
+static void *isomount_names_new (struct fuse_chan *ch) {
+  isomount_names_t *t = calloc(1, sizeof(isomount_names_t));
+  if (t == NULL) return NULL;
+  pthread_mutex_init(&t->lock, NULL);
+  t->ch = ch;
+  return t;
+}
+
+// The session is ending: its channel is about to be freed, so no notification may be sent after this.
+static void isomount_names_close (void *names) {
+  isomount_names_t *t = names;
+  if (t == NULL) return;
+  pthread_mutex_lock(&t->lock);
+  t->closed = 1;
+  pthread_mutex_unlock(&t->lock);
+}
+
+static isomount_inode_t *isomount_slot (isomount_inode_t *slots, size_t capacity, uint32_t ino) {
+  size_t i = ((size_t) ino * 2654435761u) & (capacity - 1);
+  while (slots[i].ino != 0 && slots[i].ino != ino) i = (i + 1) & (capacity - 1);
+  return &slots[i];
+}
+
+static int isomount_grow (isomount_names_t *t) {
+  size_t capacity = t->capacity == 0 ? 4096 : t->capacity * 2;
+  isomount_inode_t *slots = calloc(capacity, sizeof(isomount_inode_t));
+  if (slots == NULL) return -1;
+  for (size_t i = 0; i < t->capacity; i++) {
+    if (t->slots[i].ino != 0) *isomount_slot(slots, capacity, t->slots[i].ino) = t->slots[i];
+  }
+  free(t->slots);
+  t->slots = slots;
+  t->capacity = capacity;
+  return 0;
+}
+
+// Called on libfuse threads, inside the request the reply answers (its context names our mount).
+static void isomount_note_entry (const struct fuse_entry_param *e) {
+  if (e == NULL || e->ino == 0 || e->attr.st_ino == 0 || S_ISDIR(e->attr.st_mode)) return;
+  fuse_thread_t *ft = fuse_get_context()->private_data;
+  isomount_names_t *t = ft == NULL ? NULL : ft->isomount_names;
+  if (t == NULL) return;
+  uint32_t ino = (uint32_t) e->attr.st_ino;
+  pthread_mutex_lock(&t->lock);
+  if ((t->used + 1) * 4 <= t->capacity * 3 || isomount_grow(t) == 0) {
+    isomount_inode_t *s = isomount_slot(t->slots, t->capacity, ino);
+    if (s->ino == 0) {
+      s->ino = ino;
+      t->used++;
+    }
+    int known = 0;
+    for (int i = 0; i < ISOMOUNT_NAMES; i++) known |= s->nodeids[i] == e->ino;
+    if (!known) s->nodeids[s->next++ % ISOMOUNT_NAMES] = e->ino;
+  }
+  pthread_mutex_unlock(&t->lock);
+}
+
+__attribute__((visibility("default"))) int fuse_reply_entry (fuse_req_t req, const struct fuse_entry_param *e) {
+  static int (*reply)(fuse_req_t, const struct fuse_entry_param *) = NULL;
+  if (reply == NULL) reply = (int (*)(fuse_req_t, const struct fuse_entry_param *)) dlsym(RTLD_NEXT, "fuse_reply_entry");
+  isomount_note_entry(e);
+  return reply(req, e);
+}
+
+__attribute__((visibility("default"))) int fuse_reply_create (fuse_req_t req, const struct fuse_entry_param *e, const struct fuse_file_info *fi) {
+  static int (*reply)(fuse_req_t, const struct fuse_entry_param *, const struct fuse_file_info *) = NULL;
+  if (reply == NULL) reply = (int (*)(fuse_req_t, const struct fuse_entry_param *, const struct fuse_file_info *)) dlsym(RTLD_NEXT, "fuse_reply_create");
+  isomount_note_entry(e);
+  return reply(req, e, fi);
+}
+
+// fuse_native_invalidate(thread, ino): how many kernel inodes were told to drop their attributes.
+NAPI_METHOD(fuse_native_invalidate) {
+  NAPI_ARGV(2)
+  NAPI_ARGV_BUFFER_CAST(fuse_thread_t *, ft, 0)
+  NAPI_ARGV_UINT32(ino, 1)
+  int32_t told = 0;
+  isomount_names_t *t = ft->isomount_names;
+  if (t != NULL && ino != 0) {
+    pthread_mutex_lock(&t->lock);
+    isomount_inode_t *s = t->closed || t->capacity == 0 ? NULL : isomount_slot(t->slots, t->capacity, ino);
+    for (int i = 0; s != NULL && s->ino == ino && i < ISOMOUNT_NAMES; i++) {
+      if (s->nodeids[i] != 0 && fuse_lowlevel_notify_inval_inode(t->ch, s->nodeids[i], -1, 0) == 0) told++;
+    }
+    pthread_mutex_unlock(&t->lock);
+  }
+  NAPI_RETURN_INT32(told)
+}
+
+static void populate_stat (`]
+  ]
+}]
 
 const text = fs.readFileSync(source, 'utf8')
 const built = path.join(pkg, 'build', 'Release', 'fuse.node')
-if (text.includes(MARK) && fs.existsSync(built)) process.exit(0)
+const missing = PATCHES.filter(p => !text.includes(p.mark))
+if (missing.length === 0 && fs.existsSync(built)) process.exit(0)
 let fixed = text
-for (const [from, to] of text.includes(MARK) ? [] : EDITS) {
-  if (fixed.split(from).length !== 2) {
-    // A different fuse-native: see whether the bugs are still there before changing this script.
-    console.error(`build-fuse-native: ${source} does not contain the expected code exactly once; refusing to guess:\n${from}`)
-    process.exit(1)
+for (const patch of missing) {
+  for (const [from, to] of patch.edits) {
+    if (fixed.split(from).length !== 2) {
+      // A different fuse-native: see whether the patches still apply before changing this script.
+      console.error(`build-fuse-native: ${source} does not contain the expected code exactly once; refusing to guess:\n${from}`)
+      process.exit(1)
+    }
+    fixed = fixed.replace(from, () => to)
   }
-  fixed = fixed.replace(from, to)
 }
 fs.writeFileSync(source, fixed)
 
@@ -64,11 +234,12 @@ try {
 } catch (err) {
   fs.writeFileSync(source, text) // leave the package as it was, so a retry starts clean
   if (process.platform !== 'linux') {
-    console.error(`build-fuse-native: warning: building fuse-native with the utimens fixes failed on ${process.platform} (${err.message}); ` +
-      'its prebuilt addon is used, with which file times set through a mount (cp -a, touch -m) may be wrong')
+    console.error(`build-fuse-native: warning: building fuse-native with our patches failed on ${process.platform} (${err.message}); ` +
+      'its prebuilt addon is used, with which file times set through a mount (cp -a, touch -m) may be wrong, ' +
+      'new files belong to the mounting user, and hard links may disagree for a second')
     process.exit(0)
   }
   console.error(`build-fuse-native: building fuse-native failed (${err.message}); scripts/setup.sh installs what it needs`)
   process.exit(1)
 }
-console.error('build-fuse-native: built fuse-native with the utimens fixes')
+console.error('build-fuse-native: built fuse-native with the utimens fixes, the request context and kernel inode invalidation')

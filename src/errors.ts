@@ -39,6 +39,8 @@ export type InvalidInputCode =
   | 'CROSS_DEVICE'
   | 'NO_SPACE'
   | 'NOT_PERMITTED'
+  /** The caller's permissions do not allow it (a mode bit), as against NOT_PERMITTED (no one but the owner). */
+  | 'ACCESS_DENIED'
   /** The image changed under the model (a commit that could not be followed): reopen it. */
   | 'STALE'
   | 'SYMLINK_LOOP'
@@ -132,6 +134,7 @@ const ERRNO_BY_CODE: Record<ErrorCode, string> = {
   CROSS_DEVICE: 'EXDEV',
   NO_SPACE: 'ENOSPC',
   NOT_PERMITTED: 'EPERM',
+  ACCESS_DENIED: 'EACCES',
   STALE: 'ESTALE',
   SYMLINK_LOOP: 'ELOOP',
   INTERNAL: 'EIO'

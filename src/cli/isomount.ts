@@ -19,7 +19,10 @@ Mount options (-o, comma-separated; Linux isofs names where they mean the same):
   norock, nojoliet                     ignore Rock Ridge / Joliet
   nohfsplus                            drop an HFS+ tree sharing the files' data (grub-mkrescue's, for
                                        Macs) so that the image can be written; BIOS/UEFI boot is kept
-  uid=N, gid=N, mode=OCTAL, dmode=OCTAL  owner and permissions where the image records none
+  uid=N, gid=N                         owner and group every entry shows (not recorded)
+  mode=OCTAL, dmode=OCTAL              permissions where the image records none
+  overriderockperms                    mode= and dmode= over Rock Ridge's too
+  userwrite                            every entry shows as yours, writable (for users who aren't root)
   check=relaxed|strict                 strict: refuse images with any irregularity
   session=N                            read session N (1-based; default the newest)
   hide, showassoc                      hide entries marked hidden / show associated files

@@ -126,7 +126,12 @@ export async function runMount (request: MountRequest, ready: (err?: Error, noti
       lock?.release()
       lock = undefined
     }
-    const vfs = new ImageVfs(image, options, { onReadOnly: reason => reporter.warn(`${mountpoint} stays read-only: ${reason}`) })
+    // Permissions are the kernel's (default_permissions); hard-linked files are shown again through all
+    // their names once the mount is live.
+    const vfs = new ImageVfs(image, options, {
+      onReadOnly: reason => reporter.warn(`${mountpoint} stays read-only: ${reason}`),
+      linkedChanged: ino => mount?.invalidate(ino)
+    })
     // The control socket before the mount: a daemon still answering on it must keep it (ControlServer).
     const socket = controlSocketPath(mountpoint)
     let session: MountSession | undefined

@@ -3,6 +3,7 @@ import type { FuseOperations, FuseOptions } from 'fuse-native'
 import { InvalidInputError } from '../errors'
 import { logger } from '../log'
 import { currentPlatform, type FuseOptionRequest } from '../platform'
+import { invalidateInode } from './binding'
 
 const log = logger('fuse')
 
@@ -18,6 +19,10 @@ class ConfiguredFuse extends Fuse {
     if (extra === '') return base
     return base === '' ? `-o${extra}` : `${base},${extra}`
   }
+
+  get thread (): Buffer | null {
+    return this._thread
+  }
 }
 
 /**
@@ -29,7 +34,7 @@ export class FuseMount {
   readonly ended: Promise<void>
   private endedResolve!: () => void
 
-  private constructor (readonly mountpoint: string, private readonly fuseFd: number | undefined) {
+  private constructor (readonly mountpoint: string, private readonly fuseFd: number | undefined, private readonly fuse: ConfiguredFuse) {
     this.ended = new Promise(resolve => { this.endedResolve = resolve })
     this.watchSession()
   }
@@ -57,7 +62,20 @@ export class FuseMount {
     await new Promise<void>((resolve, reject) => fuse.mount(err => err !== null && err !== undefined ? reject(mountError(err, mountpoint)) : resolve()))
     const fd = platform.fuseDescriptors().find(fd => !before.includes(fd))
     log('mounted %s (fuse fd %s)', mountpoint, fd)
-    return new FuseMount(mountpoint, fd)
+    return new FuseMount(mountpoint, fd, fuse)
+  }
+
+  /**
+   * The file with inode number `ino` changed, and other names show it: libfuse's path API gives each name
+   * its own kernel inode, and each caches attributes for attr_timeout (a second, read-write), so a write
+   * through one name would not show through another (its size, times) for up to a second. The kernel is
+   * told to drop them all; attributes only, which cannot wait on a request we are serving.
+   */
+  invalidate (ino: number): void {
+    const thread = this.fuse.thread
+    if (thread === null) return
+    const told = invalidateInode(thread, ino)
+    log('inode %d changed: %d kernel inodes told', ino, told)
   }
 
   /**

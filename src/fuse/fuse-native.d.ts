@@ -55,6 +55,8 @@ declare module 'fuse-native' {
     mount (cb: (err: Error | null) => void): void
     unmount (cb: (err: Error | null) => void): void
     protected _fuseOptions (): string
+    /** The addon's per-mount state (fuse_thread_t), allocated when mounting. */
+    protected _thread: Buffer | null
     static [errno: string]: any
   }
 

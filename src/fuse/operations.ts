@@ -4,6 +4,7 @@ import { errnoName } from '../errors'
 import type { Stat } from '../iso/model/stat'
 import { logger } from '../log'
 import type { Vfs } from '../vfs/vfs'
+import { requestCaller as caller } from './binding'
 
 const log = logger('fuse')
 
@@ -55,7 +56,8 @@ function toFuseStat (stat: Stat): FuseStat {
 }
 
 async function readdirWithSelf (vfs: Vfs, path: string): Promise<Array<{ name: string, stat: Stat }>> {
-  const [self, entries] = await Promise.all([vfs.getattr(path), vfs.readdir(path)])
+  const who = caller()
+  const [self, entries] = await Promise.all([vfs.getattr(path, who), vfs.readdir(path, who)])
   return [{ name: '.', stat: self }, { name: '..', stat: self }, ...entries]
 }
 
@@ -84,7 +86,8 @@ class BusyPoll {
 }
 
 /**
- * fuse-native callbacks over a Vfs: each a few lines, no logic of its own.
+ * fuse-native callbacks over a Vfs: each a few lines, no logic of its own. Operations on paths pass on the
+ * request's caller (binding.ts), read while the callback runs: it owns what it creates.
  *
  * There is no flush: a write is in the overlay when it returns, so close(2) has nothing to wait for.
  * libfuse answers ENOSYS, after which the kernel treats flush as done and stops sending it (fuse_flush
@@ -104,34 +107,34 @@ export function fuseOperations (vfs: Vfs): FuseOperations {
 
 function operationsOver (vfs: Vfs): FuseOperations {
   return {
-    getattr: (path: string, reply: Reply) => answer('getattr', path, reply, vfs.getattr(path), s => [toFuseStat(s)]),
+    getattr: (path: string, reply: Reply) => answer('getattr', path, reply, vfs.getattr(path, caller()), s => [toFuseStat(s)]),
     // The high-level libfuse API leaves "." and ".." to the file system. With each entry's attributes,
     // the kernel learns its type from readdir and `find` needs no lookup per file.
     readdir: (path: string, reply: Reply) => answer('readdir', path, reply, readdirWithSelf(vfs, path), entries => [
       entries.map(e => e.name), entries.map(e => toFuseStat(e.stat))
     ]),
-    readlink: (path: string, reply: Reply) => answer('readlink', path, reply, vfs.readlink(path), target => [target]),
-    open: (path: string, flags: number, reply: Reply) => answer('open', path, reply, vfs.open(path, flags), h => [h]),
+    readlink: (path: string, reply: Reply) => answer('readlink', path, reply, vfs.readlink(path, caller()), target => [target]),
+    open: (path: string, flags: number, reply: Reply) => answer('open', path, reply, vfs.open(path, flags, caller()), h => [h]),
     read: (path: string, handle: number, buf: Buffer, length: number, position: number, reply: Reply) =>
       answerCount('read', path, reply, vfs.read(handle, buf, length, position)),
     release: (path: string, handle: number, reply: Reply) => answer('release', path, reply, vfs.release(handle), () => []),
-    create: (path: string, mode: number, reply: Reply) => answer('create', path, reply, vfs.create(path, mode), h => [h]),
+    create: (path: string, mode: number, reply: Reply) => answer('create', path, reply, vfs.create(path, mode, caller()), h => [h]),
     write: (path: string, handle: number, buf: Buffer, length: number, position: number, reply: Reply) =>
       answerCount('write', path, reply, vfs.write(handle, buf, length, position)),
-    truncate: (path: string, size: number, reply: Reply) => answer('truncate', path, reply, vfs.truncate(path, size), () => []),
+    truncate: (path: string, size: number, reply: Reply) => answer('truncate', path, reply, vfs.truncate(path, size, caller()), () => []),
     ftruncate: (path: string, handle: number, size: number, reply: Reply) => answer('ftruncate', path, reply, vfs.ftruncate(handle, size), () => []),
-    mkdir: (path: string, mode: number, reply: Reply) => answer('mkdir', path, reply, vfs.mkdir(path, mode), () => []),
-    rmdir: (path: string, reply: Reply) => answer('rmdir', path, reply, vfs.rmdir(path), () => []),
-    unlink: (path: string, reply: Reply) => answer('unlink', path, reply, vfs.unlink(path), () => []),
-    rename: (from: string, to: string, reply: Reply) => answer('rename', from, reply, vfs.rename(from, to), () => []),
+    mkdir: (path: string, mode: number, reply: Reply) => answer('mkdir', path, reply, vfs.mkdir(path, mode, caller()), () => []),
+    rmdir: (path: string, reply: Reply) => answer('rmdir', path, reply, vfs.rmdir(path, caller()), () => []),
+    unlink: (path: string, reply: Reply) => answer('unlink', path, reply, vfs.unlink(path, caller()), () => []),
+    rename: (from: string, to: string, reply: Reply) => answer('rename', from, reply, vfs.rename(from, to, caller()), () => []),
     // libfuse's symlink(from, to): `from` is the link's content, `to` the new path.
-    symlink: (target: string, path: string, reply: Reply) => answer('symlink', path, reply, vfs.symlink(target, path), () => []),
-    link: (existing: string, path: string, reply: Reply) => answer('link', path, reply, vfs.link(existing, path), () => []),
-    mknod: (path: string, mode: number, rdev: number, reply: Reply) => answer('mknod', path, reply, vfs.mknod(path, mode, rdev), () => []),
-    chmod: (path: string, mode: number, reply: Reply) => answer('chmod', path, reply, vfs.chmod(path, mode), () => []),
-    chown: (path: string, uid: number, gid: number, reply: Reply) => answer('chown', path, reply, vfs.chown(path, uid, gid), () => []),
+    symlink: (target: string, path: string, reply: Reply) => answer('symlink', path, reply, vfs.symlink(target, path, caller()), () => []),
+    link: (existing: string, path: string, reply: Reply) => answer('link', path, reply, vfs.link(existing, path, caller()), () => []),
+    mknod: (path: string, mode: number, rdev: number, reply: Reply) => answer('mknod', path, reply, vfs.mknod(path, mode, rdev, caller()), () => []),
+    chmod: (path: string, mode: number, reply: Reply) => answer('chmod', path, reply, vfs.chmod(path, mode, caller()), () => []),
+    chown: (path: string, uid: number, gid: number, reply: Reply) => answer('chown', path, reply, vfs.chown(path, uid, gid, caller()), () => []),
     utimens: (path: string, atime: number, mtime: number, reply: Reply) =>
-      answer('utimens', path, reply, vfs.utimens(path, timeOrOmit(atime), timeOrOmit(mtime)), () => []),
+      answer('utimens', path, reply, vfs.utimens(path, timeOrOmit(atime), timeOrOmit(mtime), caller()), () => []),
     fsync: (path: string, _datasync: number, handle: number, reply: Reply) => answer('fsync', path, reply, vfs.fsync(handle), () => []),
     statfs: (path: string, reply: Reply) => answer('statfs', path, reply, vfs.statfs(), s => [{
       bsize: s.blockSize,

@@ -42,11 +42,15 @@ export class NamespaceView {
     return (await this.entries(dir)).get(name)
   }
 
-  /** The node at an absolute path ("/" is the root). */
-  async resolve (root: Node, path: string): Promise<Node> {
+  /**
+   * The node at an absolute path ("/" is the root). `search`, if given, is called with each directory
+   * before it is searched (a permission check may throw).
+   */
+  async resolve (root: Node, path: string, search?: (dir: Node) => void): Promise<Node> {
     let node = root
     for (const component of splitPath(path)) {
       if (node.dir === undefined) throw new InvalidInputError('NOT_A_DIRECTORY', `${this.pathOf(node)} is not a directory`, { path })
+      search?.(node)
       const child = await this.child(node, component)
       if (child === undefined) throw new InvalidInputError('NOT_FOUND', `${path}: no such file or directory`, { path })
       node = child

@@ -5,7 +5,8 @@ export type CommitMode = 'auto' | 'inplace' | 'append' | 'remaster' | 'never'
 
 /**
  * Mount options. Names follow Linux isofs where the meaning is the same (norock, nojoliet, uid=, gid=,
- * mode=, dmode=, check=, session=, hide, showassoc); namespace=, commit= and ro are ours.
+ * mode=, dmode=, overriderockperms, check=, session=, hide, showassoc); namespace=, commit=, userwrite and
+ * ro are ours. What the owner and permission options show, and what changes record: vfs/attribute-view.ts.
  */
 export interface MountOptions {
   namespace?: Namespace
@@ -13,12 +14,17 @@ export interface MountOptions {
   nojoliet: boolean
   /** Drop an HFS+ tree that shares the files' data (grub-mkrescue's, for Macs) instead of staying read-only. */
   nohfsplus: boolean
+  /** The owner shown for every entry, Rock Ridge or not (isofs `uid=`). */
   uid?: number
   gid?: number
   /** Permission bits for files whose image records none (no Rock Ridge), as isofs `mode=`. */
   mode?: number
   /** The same for directories (isofs `dmode=`). */
   dmode?: number
+  /** mode= and dmode= apply to every file and directory, Rock Ridge or not (isofs `overriderockperms`). */
+  overriderockperms: boolean
+  /** Every entry shows as the mounting user's, with the owner's write permission (ours). */
+  userwrite: boolean
   check: 'relaxed' | 'strict'
   session?: number
   hide: boolean
@@ -37,6 +43,8 @@ export const DEFAULT_MOUNT_OPTIONS: MountOptions = {
   norock: false,
   nojoliet: false,
   nohfsplus: false,
+  overriderockperms: false,
+  userwrite: false,
   check: 'relaxed',
   hide: false,
   showassoc: false,
@@ -84,6 +92,8 @@ function applyOption (options: MountOptions, key: string, value: string | undefi
     case 'gid': options.gid = integer(key, required(), 10); break
     case 'mode': options.mode = integer(key, required(), 8) & 0o7777; break
     case 'dmode': options.dmode = integer(key, required(), 8) & 0o7777; break
+    case 'overriderockperms': options.overriderockperms = flag(); break
+    case 'userwrite': options.userwrite = flag(); break
     case 'check': {
       const v = required()
       // isofs also accepts the one-letter forms.

@@ -81,6 +81,17 @@ export function isoinfoNames (iso: string, flag: '-R' | '-J' | ''): string[] {
   return names.sort()
 }
 
+/** xorriso's `lsdl` of every path: permissions, owner, group, size or device, date, symlink target. */
+export function xorrisoListing (iso: string): Record<string, string> {
+  const out = run('xorriso', ['-indev', iso, '-find', '/', '-exec', 'lsdl']).stdout
+  const listing: Record<string, string> = {}
+  for (const line of out.split('\n')) {
+    const m = /^(\S+)\s+\d+\s+(\d+)\s+(\d+)\s+(\S+)\s+(\w{3}\s+\d+\s+[\d:]+)\s+'([^']*)'(?: -> '(.*)')?$/.exec(line)
+    if (m !== null) listing[m[6]] = `${m[1]} ${m[2]}:${m[3]} ${m[4]} ${m[5].replace(/\s+/g, ' ')}${m[7] !== undefined ? ` -> ${m[7]}` : ''}`
+  }
+  return listing
+}
+
 export function isovfyErrors (iso: string): string {
   const out = run('isovfy', [iso], { allowFailure: true })
   return out.stdout + out.stderr

@@ -77,7 +77,7 @@ t.test('norock and nojoliet', async t => {
   t.same(find(neither.mountpoint), isoinfoNames(rrJoliet, ''), 'norock,nojoliet shows plain ISO9660 names')
 })
 
-t.test('uid=, gid=, mode=, dmode= where the image records none', async t => {
+t.test('uid=, gid=, mode=, dmode=, overriderockperms as Linux isofs has them', async t => {
   const { mountpoint } = mountImage(t, jolietOnly, ['ro', 'uid=1234', 'gid=4321', 'mode=0640', 'dmode=0750'])
   const file = fs.statSync(path.join(mountpoint, 'readme.txt'))
   t.equal(file.uid, 1234)
@@ -85,9 +85,16 @@ t.test('uid=, gid=, mode=, dmode= where the image records none', async t => {
   t.equal(file.mode & 0o7777, 0o640)
   t.equal(fs.statSync(path.join(mountpoint, 'docs')).mode & 0o7777, 0o750)
   // rrJoliet is a different image: both can be mounted at once.
-  // With Rock Ridge the recorded values win (isofs does the same).
+  // With Rock Ridge the recorded mode wins, but uid= and gid= replace every owner (fs/isofs/inode.c).
   const rr = mountImage(t, rrJoliet, ['ro', 'uid=1234', 'mode=0600'])
-  t.equal(fs.statSync(path.join(rr.mountpoint, 'tool.sh')).mode & 0o7777, 0o755, 'Rock Ridge mode kept')
+  const tool = fs.statSync(path.join(rr.mountpoint, 'tool.sh'))
+  t.equal(tool.mode & 0o7777, 0o755, 'Rock Ridge mode kept')
+  t.equal(tool.uid, 1234, 'uid= shown over the Rock Ridge owner')
+  t.equal(rr.unmount().status, 0)
+  // overriderockperms: mode= and dmode= over Rock Ridge too, for files and directories only.
+  const over = mountImage(t, rrJoliet, ['ro', 'overriderockperms', 'mode=0600', 'dmode=0700'])
+  t.equal(fs.statSync(path.join(over.mountpoint, 'tool.sh')).mode & 0o7777, 0o600, 'overriderockperms: mode= over Rock Ridge')
+  t.equal(fs.statSync(over.mountpoint).mode & 0o7777, 0o700, 'and dmode=')
 })
 
 t.test('read-only: writes fail with EROFS', async t => {

@@ -3,7 +3,7 @@ import * as path from 'node:path'
 import { Readable } from 'node:stream'
 import t from 'tap'
 import { IsoImage } from '../../src'
-import { extractWithXorriso, isoinfoNames, isovfyErrors, pycdlibListing } from '../helpers/readers'
+import { extractWithXorriso, isoinfoNames, isovfyErrors, pycdlibListing, xorrisoListing } from '../helpers/readers'
 import { genisoimage, run, scratch, writeTree } from '../helpers/tools'
 import { sha256, snapshot } from '../helpers/tree'
 import { expectInvalid } from '../helpers/expect'
@@ -15,17 +15,6 @@ import { expectInvalid } from '../helpers/expect'
  */
 
 const dir = scratch(t, 'api')
-
-/** xorriso's `lsdl` of every path: permissions, owner, group, size or device, date, symlink target. */
-function xorrisoListing (iso: string): Record<string, string> {
-  const out = run('xorriso', ['-indev', iso, '-find', '/', '-exec', 'lsdl']).stdout
-  const listing: Record<string, string> = {}
-  for (const line of out.split('\n')) {
-    const m = /^(\S+)\s+\d+\s+(\d+)\s+(\d+)\s+(\S+)\s+(\w{3}\s+\d+\s+[\d:]+)\s+'([^']*)'(?: -> '(.*)')?$/.exec(line)
-    if (m !== null) listing[m[6]] = `${m[1]} ${m[2]}:${m[3]} ${m[4]} ${m[5].replace(/\s+/g, ' ')}${m[7] !== undefined ? ` -> ${m[7]}` : ''}`
-  }
-  return listing
-}
 
 /** isoinfo -l of the plain tree: ECMA-119 file flags (9.1.6) per path. */
 function isoFlags (iso: string): Record<string, number> {

@@ -202,9 +202,10 @@ export class HostImport {
       mode: st.mode & 0o7777,
       uid: st.uid,
       gid: st.gid,
-      mtimeMs: clampedTimeMs(st.mtimeMs),
-      atimeMs: clampedTimeMs(st.atimeMs),
-      ctimeMs: clampedTimeMs(st.ctimeMs)
+      // Whole seconds, as genisoimage and xorriso record host times (the short TF form every reader knows).
+      mtimeMs: clampedTimeMs(wholeSeconds(st.mtimeMs)),
+      atimeMs: clampedTimeMs(wholeSeconds(st.atimeMs)),
+      ctimeMs: clampedTimeMs(wholeSeconds(st.ctimeMs))
     }
     if (this.options.rationalRock === true) rationalize(add, st)
     const overrides = this.options.overrides
@@ -350,4 +351,8 @@ async function createDirectory (image: IsoImage, parent: Node, name: string, add
   if (map === undefined) createdDirectories.set(parent, map = new Map())
   map.set(name, node)
   return node
+}
+
+function wholeSeconds (ms: number): number {
+  return Math.floor(ms / 1000) * 1000
 }

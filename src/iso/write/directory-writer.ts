@@ -92,7 +92,7 @@ export function isoDirectory (layout: Layout, set: TreeSet, dir: DirectoryPlan, 
     const node = record === 'self' ? dir.node : record === 'parent' ? dir.parent.node : record.node
     const xa = xaField(layout, typeof record === 'string' || (record.target !== undefined && record.role !== 'placeholder'), node.inode)
     if (plan === undefined) return xa
-    const rendered = renderSystemUse(rockRidgeFor(record, dir, layout.settings, layout.links, base), plan, set.continuation.lba - base)
+    const rendered = renderSystemUse(rockRidgeFor(record, dir, layout.settings, layout.links, layout.serials, base), plan, set.continuation.lba - base)
     rendered.areas.forEach((bytes, i) => areas.push({ sector: plan.areas[i].sector, offset: plan.areas[i].offset, bytes }))
     return evenLength(Buffer.concat([xa, rendered.inline]))
   }

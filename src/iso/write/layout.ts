@@ -103,6 +103,8 @@ export interface Layout {
   content: Map<Placed, DataSource>
   /** Names in the ISO9660 tree per inode: the Rock Ridge link count. */
   links: Map<Inode, number>
+  /** Every PX records a serial number (needsSerials). */
+  serials: boolean
   /** What is already on disk where `placed` says (an append keeps it). */
   fixed: Set<Placed>
   /** First LBA written after the descriptors (an append writes nothing before it). */
@@ -122,8 +124,9 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
   const iso = planIsoTree(root, settings)
   const joliet = settings.joliet !== undefined ? planJolietTree(root) : undefined
   const links = countLinks(iso)
+  const serials = needsSerials(links)
   const allocator = new ContinuationAllocator()
-  sizeIsoDirectories(iso, settings, links, allocator)
+  sizeIsoDirectories(iso, settings, links, allocator, serials)
   const xaOnly = (): number => settings.xa ? XA_RECORD_SIZE : 0
   if (joliet !== undefined) sizeDirectories(joliet, xaOnly)
 
@@ -222,6 +225,7 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
     placed,
     content: data,
     links,
+    serials,
     fixed: new Set(placement?.fixed.keys() ?? []),
     bodyStartLba,
     written: new Map()
@@ -310,19 +314,30 @@ function countLinks (iso: TreePlan): Map<Inode, number> {
   return links
 }
 
+/**
+ * A hard-linked file without data has no extent to tell its names are one file (genisoimage and xorriso
+ * point every empty file at one block; read/tree-loader.ts): its names are matched by PX serial number.
+ * Serials are then written in every record, RRIP 1.12's PX in any version as xorriso -hardlinks on does:
+ * pycdlib refuses an image whose PX entries differ in size.
+ */
+function needsSerials (links: Map<Inode, number>): boolean {
+  for (const [inode, count] of links) if (count > 1 && inode.kind !== 'directory' && inode.data.size === 0) return true
+  return false
+}
+
 /** Rock Ridge role and context of a record, with placeholder LBAs (sizes do not depend on them). */
 export function rockRidgeFor (
-  record: RecordPlan | 'self' | 'parent', dir: DirectoryPlan, settings: ImageSettings, links: Map<Inode, number>, base = 0
+  record: RecordPlan | 'self' | 'parent', dir: DirectoryPlan, settings: ImageSettings, links: Map<Inode, number>, serials: boolean, base = 0
 ): ReturnType<typeof rockRidgeEntries> {
   const version = settings.rockRidge
   if (version === undefined) return []
   if (record === 'self') {
-    return rockRidgeEntries(dir.node.inode, { kind: 'self', root: dir.number === 1 }, { version, links: links.get(dir.node.inode) ?? 2, xa: settings.xa })
+    return rockRidgeEntries(dir.node.inode, { kind: 'self', root: dir.number === 1 }, { version, links: links.get(dir.node.inode) ?? 2, serials, xa: settings.xa })
   }
   if (record === 'parent') {
     const parent = dir.parent
     return rockRidgeEntries(parent.node.inode, { kind: 'parent' }, {
-      version, links: links.get(parent.node.inode) ?? 2, parentLba: dir.logicalParent !== undefined ? dir.logicalParent.extent - base : undefined
+      version, links: links.get(parent.node.inode) ?? 2, serials, parentLba: dir.logicalParent !== undefined ? dir.logicalParent.extent - base : undefined
     })
   }
   const inode = record.node.inode
@@ -334,12 +349,13 @@ export function rockRidgeFor (
   return rockRidgeEntries(inode, role, {
     version,
     links: links.get(inode) ?? 1,
+    serials,
     zisofs: inode.compressed?.zisofs,
     foreign: record.node.foreignSystemUse
   })
 }
 
-function sizeIsoDirectories (tree: TreePlan, settings: ImageSettings, links: Map<Inode, number>, allocator: ContinuationAllocator): void {
+function sizeIsoDirectories (tree: TreePlan, settings: ImageSettings, links: Map<Inode, number>, allocator: ContinuationAllocator, serials: boolean): void {
   const systemUseOf = (record: RecordPlan | 'self' | 'parent', dir: DirectoryPlan, identifierLength: number): number => {
     if (settings.rockRidge === undefined) return settings.xa ? XA_RECORD_SIZE : 0
     const inlineMax = (MAX_RECORD - recordLength(identifierLength, 0) - (settings.xa ? XA_RECORD_SIZE : 0)) & ~1
@@ -347,7 +363,7 @@ function sizeIsoDirectories (tree: TreePlan, settings: ImageSettings, links: Map
       const name = record === 'self' || record === 'parent' ? '.' : record.node.names.iso ?? ''
       throw new InvalidInputError('NAME_TOO_LONG', `ISO9660 name "${name}" leaves no room for Rock Ridge entries in its record`)
     }
-    const plan = planSystemUse(rockRidgeFor(record, dir, settings, links), inlineMax, allocator)
+    const plan = planSystemUse(rockRidgeFor(record, dir, settings, links, serials), inlineMax, allocator)
     if (record === 'self') dir.selfSystemUse = plan
     else if (record === 'parent') dir.parentSystemUse = plan
     else record.systemUse = plan

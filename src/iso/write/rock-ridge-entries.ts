@@ -1,4 +1,4 @@
-import { recordDateFromMs } from '../codec/datetime'
+import { recordDateFromMs, volumeDateFromMs } from '../codec/datetime'
 import {
   makeLocation, makeNM, makePN, makePX, makeRE, makeRR, makeSL, makeTF, makeZF, NameFlags,
   RockRidgeFieldFlags, RRIP_IDENTIFIERS, symlinkComponents, SymlinkFlags, type RockRidgeVersion, type SymlinkComponent, type ZisofsInfo
@@ -51,6 +51,8 @@ export interface RockRidgeContext {
   version: RockRidgeVersion
   /** The link count to record (files: names in the ISO9660 tree; directories: 2 + subdirectories). */
   links: number
+  /** PX records a serial number whatever the version (layout.ts needsSerials). */
+  serials?: boolean
   /** For a relocated directory's ".." record: its logical parent (RRIP 4.1.5.2 PL). */
   parentLba?: number
   zisofs?: ZisofsInfo
@@ -76,15 +78,21 @@ export function rockRidgeEntries (inode: Inode, role: RecordRole, context: RockR
     links: context.links,
     uid: inode.uid,
     gid: inode.gid,
-    serial: context.version === '1.12' ? inode.ino : undefined
+    serial: context.version === '1.12' || context.serials === true ? inode.ino : undefined
   }))
+  const { mtimeMs, atimeMs, ctimeMs } = inode.times
+  // The short form (ECMA-119 9.1.5, what genisoimage and xorriso write) keeps whole seconds; the long one
+  // (8.4.26.1) hundredths, so it is written where the modification time, which make, rsync and backups
+  // compare, has hundredths to keep (a change through the mount: a write, touch, cp -a from a file system
+  // with finer times); access and change times alone are cut to the second instead. Old readers misread
+  // the long form: xorriso, pycdlib and fuseiso read it, but Linux only since its 2025 fix "isofs: fix
+  // Y2038 and Y2156 issues in Rock Ridge TF entry" (before, garbage times) and libarchive (bsdtar) a month
+  // late before 3.7.5 (its pull request 2260).
+  const longForm = Math.floor(mtimeMs / 10) % 100 !== 0
+  const date = longForm ? volumeDateFromMs : recordDateFromMs
   add(RockRidgeFieldFlags.TF, makeTF({
-    longForm: false,
-    stamps: {
-      modify: recordDateFromMs(inode.times.mtimeMs),
-      access: recordDateFromMs(inode.times.atimeMs),
-      attributes: recordDateFromMs(inode.times.ctimeMs)
-    }
+    longForm,
+    stamps: { modify: date(mtimeMs), access: date(atimeMs), attributes: date(ctimeMs) }
   }))
   if (inode.kind === 'char-device' || inode.kind === 'block-device') add(RockRidgeFieldFlags.PN, makePN(splitDevice(inode.rdev)))
   if ('name' in role) add(RockRidgeFieldFlags.NM, ...nameEntries(role.name))

@@ -56,9 +56,14 @@ export interface ImageSettings {
   keepDeepDirectories?: boolean
 }
 
-/** Times of new things and the volume dates: SOURCE_DATE_EPOCH when set, for reproducible images. */
+/**
+ * Times of new things and the volume dates: SOURCE_DATE_EPOCH when set, for reproducible images; else
+ * now, in whole seconds: a time the library stamps by itself is recorded in Rock Ridge's short TF form,
+ * which every reader reads alike (the long form, for times with hundredths, is misread by older Linux
+ * and libarchive; see rock-ridge-entries.ts).
+ */
 export function defaultTimestampMs (): number {
-  return sourceDateEpochMs() ?? Date.now()
+  return sourceDateEpochMs() ?? Math.floor(Date.now() / 1000) * 1000
 }
 
 function sourceDateEpochMs (): number | undefined {
