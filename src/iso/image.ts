@@ -32,6 +32,7 @@ import type { SystemAreaInfo } from './read/system-area'
 import { layoutFor, loadAll, writeImage, type WriteOptions } from './write/master'
 import type { WriteContent } from './write/layout'
 import { defaultTimestampMs, defaultVolumeIdentity, settingsFromOrigin, validateVolume, type ImageSettings, type VolumeIdentity } from './write/settings'
+import { verifyChecksums, type ChecksumCheck, type ChecksumProgress } from './checksum/verify'
 
 export type { OpenOptions, VolumeInfo, Extensions } from './read/open-image'
 export type { ReadOnlyReason } from './read/read-only-reasons'
@@ -466,6 +467,16 @@ export class IsoImage {
   }
 
   // --- Writing ---------------------------------------------------------------------------------------
+
+  /**
+   * Checks every checksum the image carries (implantisomd5's, xorriso's tags, session and file MD5s),
+   * as the image was opened: PASS, FAIL or NA for each (checksum/verify.ts).
+   */
+  async verifyChecksums (onProgress?: (progress: ChecksumProgress) => void): Promise<ChecksumCheck[]> {
+    const origin = this.currentOrigin
+    if (origin === undefined) throw new InvalidInputError('UNSUPPORTED', 'a new image has no checksums until it is written')
+    return await verifyChecksums({ source: origin.source, descriptors: origin.descriptors, walk: () => this.walk('/') }, onProgress)
+  }
 
   /** The size the image would have if written now, in bytes. */
   async estimateSize (options: { paddingSectors?: number } = {}): Promise<number> {
