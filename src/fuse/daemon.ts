@@ -409,5 +409,6 @@ async function delay (ms: number): Promise<void> {
 function describe (result: CommitResult): string {
   const size = result.bytesWritten >= 1048576 ? `${(result.bytesWritten / 1048576).toFixed(1)} MiB` : `${Math.ceil(result.bytesWritten / 1024)} KiB`
   const how = { inplace: 'in place', append: 'by appending', remaster: 'by remastering', unchanged: '' }[result.mode]
-  return `${how} (${size} written)`
+  const notes = result.notes !== undefined && result.notes.length > 0 ? `; ${result.notes.join('; ')}` : ''
+  return `${how} (${size} written)${notes}`
 }

@@ -14,7 +14,7 @@ import { applyAppend, planAppend } from './append'
 import type { CommitContext } from './context'
 import { applyInPlace, planInPlace } from './in-place'
 import { JournaledByteSource } from './journal'
-import { hasSessionMd5, implantPatch, mediaChecksumsOf } from './media-checksums'
+import { checksumNotes, hasSessionMd5, implantPatch, mediaChecksumsOf } from './media-checksums'
 
 const log = logger('commit')
 
@@ -40,6 +40,8 @@ export interface CommitResult {
   layout?: Layout
   /** Why in place (and, for remaster, append) was not possible. */
   reasons: string[]
+  /** What happened to the image's media checksums (implantisomd5 rewritten, xorriso's dropped), if it had any. */
+  notes?: string[]
 }
 
 export interface CommitInput {
@@ -77,7 +79,7 @@ export async function commitChanges (input: CommitInput, options: CommitOptions 
       progress('inplace')(0, bytes)
       const written = applyInPlace(context, patches)
       progress('inplace')(written, written)
-      return { mode: 'inplace', bytesWritten: written, reasons }
+      return { mode: 'inplace', bytesWritten: written, reasons, notes: checksumNotes(checksums) }
     }
     reasons.push(`in place: ${plan.reason}`)
     if (mode === 'inplace') throw new InvalidInputError('UNSUPPORTED', `cannot commit in place: ${plan.reason}`)
@@ -94,7 +96,7 @@ export async function commitChanges (input: CommitInput, options: CommitOptions 
         await checkFreeSpace(path.dirname(context.path), bytes)
         log('append: %d bytes after LBA %d (dead share %s)', bytes, plan.layout.bodyStartLba, plan.deadShare.toFixed(2))
         const written = await applyAppend(context, plan, content, progress('append'), checksums)
-        return { mode: 'append', bytesWritten: written, layout: plan.layout, reasons }
+        return { mode: 'append', bytesWritten: written, layout: plan.layout, reasons, notes: checksumNotes(checksums) }
       }
       reasons.push(`append: ${Math.round(plan.deadShare * 100)}% of the image would be dead space`)
     } else {
@@ -110,7 +112,7 @@ export async function commitChanges (input: CommitInput, options: CommitOptions 
     onProgress: p => progress('remaster')(p.bytesWritten, p.totalBytes),
     finish: checksums.implanted === undefined ? undefined : finishImplanted(checksums.implanted, layout)
   })
-  return { mode: 'remaster', bytesWritten: result.bytes, layout, reasons }
+  return { mode: 'remaster', bytesWritten: result.bytes, layout, reasons, notes: checksumNotes(checksums) }
 }
 
 /** For a new image written whole: its implantisomd5 sum, written into it before it is made durable. */

@@ -1,9 +1,11 @@
-import { parseImplantedMd5, serializeImplantedMd5, type ImplantedMd5 } from '../codec/isomd5sum'
+import { serializeImplantedMd5, type ImplantedMd5 } from '../codec/isomd5sum'
 import { SECTOR_SIZE } from '../codec/volume-descriptor'
 import type { ByteSource } from '../io/byte-source'
 import { applicationUseRange, freshImplantedMd5 } from '../checksum/implanted-md5'
-import { findChecksumTags, readChecksumArray, type LocatedTag } from '../checksum/session-md5'
+import { carriedChecksums, hasSessionMd5, type MediaChecksums } from '../checksum/carried'
 import type { CommitContext } from './context'
+
+export { hasSessionMd5, type MediaChecksums }
 import type { Patch } from './journal'
 
 /*
@@ -17,24 +19,16 @@ import type { Patch } from './journal'
  *   image damaged. The image then has none, as if written without -md5 on.
  */
 
-export interface MediaChecksums {
-  implanted?: ImplantedMd5
-  /** xorriso's checksum tags of the current session. */
-  sessionTags: LocatedTag[]
-  /** Whether the root names a checksum array (isofs.ca). */
-  sessionArray: boolean
-}
-
 export async function mediaChecksumsOf (context: CommitContext): Promise<MediaChecksums> {
-  return {
-    implanted: parseImplantedMd5(context.descriptors.primary.applicationUse),
-    sessionTags: await findChecksumTags(context.source, context.descriptors),
-    sessionArray: await readChecksumArray(context.source, context.descriptors) !== undefined
-  }
+  return await carriedChecksums(context.source, context.descriptors)
 }
 
-export function hasSessionMd5 (checksums: MediaChecksums): boolean {
-  return checksums.sessionTags.length > 0 || checksums.sessionArray
+/** What a commit's result says of them (CommitResult.notes). */
+export function checksumNotes (checksums: MediaChecksums): string[] {
+  const notes: string[] = []
+  if (checksums.implanted !== undefined) notes.push('implantisomd5 checksum written afresh')
+  if (hasSessionMd5(checksums)) notes.push('xorriso session MD5s (-md5 on) dropped: isomount does not write them')
+  return notes
 }
 
 /** The application-use field with the sums of the image `final` reads (every other byte final already). */
