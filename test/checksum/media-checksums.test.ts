@@ -110,6 +110,20 @@ t.test('the library: each commit mode writes a fresh implantisomd5 checksum that
   }
 })
 
+t.test('IsoImage.write() of an image that had one: the new file has a fresh one', async t => {
+  const iso = await IsoImage.open(implanted)
+  await iso.addFile('/notes.txt', Buffer.from('added\n'))
+  const out = path.join(dir, 'written.iso')
+  await iso.write(out)
+  await iso.close()
+  t.same(checkisomd5(out), { status: 0, verdict: 'PASS' }, 'checkisomd5 PASS')
+  const fresh = await IsoImage.open(plain)
+  const none = path.join(dir, 'written-none.iso')
+  await fresh.write(none)
+  await fresh.close()
+  t.equal(checkisomd5(none).verdict, 'NA', 'from an image without one: NA')
+})
+
 t.test('an image without a checksum gets none', async t => {
   for (const mode of MODES) {
     const image = copy(plain, `none-${mode}.iso`)
