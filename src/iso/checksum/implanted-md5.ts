@@ -82,8 +82,10 @@ export async function checkImplantedMd5 (
 }
 
 /** The checksum to record for the image's final bytes, keeping what the old one chose (skip, count, flag). */
-export async function freshImplantedMd5 (source: ByteSource, pvdLba: number, previous: ImplantedMd5): Promise<ImplantedMd5> {
-  const sums = await computeImplantedSums(source, pvdLba, previous)
+export async function freshImplantedMd5 (
+  source: ByteSource, pvdLba: number, previous: ImplantedMd5, onProgress?: (done: number, total: number) => void
+): Promise<ImplantedMd5> {
+  const sums = await computeImplantedSums(source, pvdLba, previous, onProgress)
   return { ...previous, md5: sums.md5, fragmentSums: sums.fragmentSums }
 }
 

@@ -70,7 +70,7 @@ export async function planAppend (context: CommitContext, settings: ImageSetting
 
 export async function applyAppend (
   context: CommitContext, plan: AppendPlan, content: WriteContent, onProgress: (written: number, total: number) => void,
-  checksums?: MediaChecksums
+  checksums?: MediaChecksums, onChecksumProgress?: (done: number, total: number) => void
 ): Promise<number> {
   const { layout } = plan
   const fd = fs.openSync(context.path, 'r+')
@@ -98,7 +98,7 @@ export async function applyAppend (
       try {
         // Every other byte of the new image is final now (the body is durable, the head is `patches`).
         const final = new JournaledByteSource(await FileByteSource.fromFd(fd), patches)
-        const field = await implantPatch(final, primaryLbaOf(layout), checksums.implanted)
+        const field = await implantPatch(final, primaryLbaOf(layout), checksums.implanted, onChecksumProgress)
         field.bytes.copy(span, field.offset)
       } catch (err) {
         dropAppended(fd, originalSize)

@@ -29,6 +29,8 @@ export interface CommitOptions {
 
 export interface CommitProgress {
   mode: 'inplace' | 'append' | 'remaster'
+  /** Set while the image is read back for its implantisomd5 checksum (the bytes are then bytes read). */
+  phase?: 'checksum'
   bytesWritten: number
   totalBytes: number
 }
@@ -61,6 +63,7 @@ export async function commitChanges (input: CommitInput, options: CommitOptions 
   const mode = options.mode ?? 'auto'
   const reasons: string[] = []
   const progress = (m: CommitProgress['mode']) => (written: number, total: number) => options.onProgress?.({ mode: m, bytesWritten: written, totalBytes: total })
+  const checksumProgress = (m: CommitProgress['mode']) => (done: number, total: number) => options.onProgress?.({ mode: m, phase: 'checksum', bytesWritten: done, totalBytes: total })
   const { context, root, settings, content, changes } = input
   const checksums = await mediaChecksumsOf(context)
 
@@ -71,7 +74,7 @@ export async function commitChanges (input: CommitInput, options: CommitOptions 
     if ('patches' in plan) {
       const patches = [...plan.patches]
       if (checksums.implanted !== undefined) {
-        patches.push(await implantPatch(new JournaledByteSource(context.source, patches), context.descriptors.primaryLba, checksums.implanted))
+        patches.push(await implantPatch(new JournaledByteSource(context.source, patches), context.descriptors.primaryLba, checksums.implanted, checksumProgress('inplace')))
       }
       const bytes = patches.reduce((sum, p) => sum + p.bytes.length, 0)
       await checkFreeSpace(path.dirname(context.path), bytes) // the journal holds them all
@@ -95,7 +98,7 @@ export async function commitChanges (input: CommitInput, options: CommitOptions 
         const bytes = (plan.layout.totalSectors - plan.layout.bodyStartLba) * SECTOR_SIZE
         await checkFreeSpace(path.dirname(context.path), bytes)
         log('append: %d bytes after LBA %d (dead share %s)', bytes, plan.layout.bodyStartLba, plan.deadShare.toFixed(2))
-        const written = await applyAppend(context, plan, content, progress('append'), checksums)
+        const written = await applyAppend(context, plan, content, progress('append'), checksums, checksumProgress('append'))
         return { mode: 'append', bytesWritten: written, layout: plan.layout, reasons, notes: checksumNotes(checksums) }
       }
       reasons.push(`append: ${Math.round(plan.deadShare * 100)}% of the image would be dead space`)
@@ -110,15 +113,17 @@ export async function commitChanges (input: CommitInput, options: CommitOptions 
   // writeImage checks free space, writes a temporary file beside the image, fsyncs and renames it over.
   const result = await writeImage(layout, content, context.path, {
     onProgress: p => progress('remaster')(p.bytesWritten, p.totalBytes),
-    finish: checksums.implanted === undefined ? undefined : finishImplanted(checksums.implanted, layout)
+    finish: checksums.implanted === undefined ? undefined : finishImplanted(checksums.implanted, layout, checksumProgress('remaster'))
   })
   return { mode: 'remaster', bytesWritten: result.bytes, layout, reasons, notes: checksumNotes(checksums) }
 }
 
 /** For a new image written whole: its implantisomd5 sum, written into it before it is made durable. */
-export function finishImplanted (previous: ImplantedMd5, layout: Layout): (fd: number) => Promise<void> {
+export function finishImplanted (
+  previous: ImplantedMd5, layout: Layout, onProgress?: (done: number, total: number) => void
+): (fd: number) => Promise<void> {
   return async fd => {
-    const patch = await implantPatch(await FileByteSource.fromFd(fd), primaryLbaOf(layout), previous)
+    const patch = await implantPatch(await FileByteSource.fromFd(fd), primaryLbaOf(layout), previous, onProgress)
     fs.writeSync(fd, patch.bytes, 0, patch.bytes.length, patch.offset)
   }
 }

@@ -32,8 +32,10 @@ export function checksumNotes (checksums: MediaChecksums): string[] {
 }
 
 /** The application-use field with the sums of the image `final` reads (every other byte final already). */
-export async function implantPatch (final: ByteSource, pvdLba: number, previous: ImplantedMd5): Promise<Patch> {
-  const fresh = await freshImplantedMd5(final, pvdLba, previous)
+export async function implantPatch (
+  final: ByteSource, pvdLba: number, previous: ImplantedMd5, onProgress?: (done: number, total: number) => void
+): Promise<Patch> {
+  const fresh = await freshImplantedMd5(final, pvdLba, previous, onProgress)
   return { offset: applicationUseRange(pvdLba).offset, bytes: serializeImplantedMd5(fresh) }
 }
 
