@@ -6,7 +6,7 @@
 _isomount_mount_options='namespace= norock nojoliet nohfsplus nonempty appledouble applexattr uid= gid= mode= dmode= overriderockperms userwrite check= session= hide showassoc ro commit= allow_other'
 _isomount_namespaces='rockridge joliet iso9660'
 
-_isotool_commands='info ls cat extract mkisofs shell help'
+_isotool_commands='info ls cat extract verify mkisofs shell help'
 _isotool_image_options='-n --namespace --no-rock --no-joliet --strict --session -h --help'
 _isotool_mkisofs_options='-R -rock -r -rational-rock -rrip110 -rrip112 -J -joliet -joliet-long -jcharset -ucs-level
  -iso-level -l -full-iso9660-filenames -max-iso9660-filenames -d -omit-period -N -omit-version-number -allow-lowercase
@@ -142,7 +142,7 @@ _isotool () {
   esac
   if [[ $cur == -* ]]; then
     case $command in
-      info) _isomount_reply --json $_isotool_image_options ;;
+      info|verify) _isomount_reply --json $_isotool_image_options ;;
       ls) _isomount_reply -R --recursive -l --long $_isotool_image_options ;;
       extract) _isomount_reply -C --directory $_isotool_image_options ;;
       *) _isomount_reply $_isotool_image_options ;;

@@ -68,6 +68,7 @@ PACKAGES=(
   qemu-system-x86                     # boots images as CD and as disk (SeaBIOS; with ovmf, UEFI)
   rsync vim-tiny ed                   # the shell tools the read-write mount tests edit with
   tmux                                # drives isotool shell at a terminal in the tests
+  isomd5sum                           # implantisomd5 and checkisomd5: the media checksums commits keep valid
   man-db bash-completion              # man isomount, man isotool; tab completion of both commands
 )
 

@@ -5,6 +5,7 @@ import { userMessage } from '../errors'
 import type { IsoImage } from '../iso/image'
 import { ImageExtentsSource } from '../iso/model/data-source'
 import { dateString } from './format'
+import { carriedChecksums, hasSessionMd5, type MediaChecksums } from '../iso/checksum/carried'
 
 const PLATFORMS: Record<number, string> = { 0x00: 'x86 (BIOS)', 0x01: 'PowerPC', 0x02: 'Mac', 0xef: 'EFI' }
 const EMULATIONS = ['none', '1.2M floppy', '1.44M floppy', '2.88M floppy', 'hard disk']
@@ -21,6 +22,7 @@ export async function describeImage (image: IsoImage, path: string, json: boolea
   // Read before the warnings are collected: a path table that disagrees with the tree adds one.
   const pathTables = await image.origin?.pathTables() ?? []
   const writable = await writability(image)
+  const checksums = await carriedChecksums(image.source, image.descriptors)
   const facts = {
     image: path,
     size: image.source.size,
@@ -49,6 +51,10 @@ export async function describeImage (image: IsoImage, path: string, json: boolea
       partitions: image.partitions()
     },
     writable,
+    checksums: {
+      implantisomd5: checksums.implanted !== undefined,
+      xorrisoSessionMd5: hasSessionMd5(checksums)
+    },
     warnings: image.warnings
   }
   if (json) return JSON.stringify(facts, null, 2) + '\n'
@@ -71,6 +77,7 @@ export async function describeImage (image: IsoImage, path: string, json: boolea
     `ISO 9660:1999:  ${image.extensions.enhanced ? 'enhanced volume descriptor present' : 'no'}`,
     `Namespaces:     ${image.namespaces.join(', ')}`,
     `Writable:       ${writable.writable ? 'yes' : `no: ${writable.reason ?? ''}`}`,
+    `Checksums:      ${checksumSummary(checksums)}`,
     ...pathTables.map(r => `Path tables:    ${r.tree}: ${r.tables.map(c => `${c.kind} at LBA ${c.lba}`).join(', ')}; ` +
       `${r.directories} directories, ${r.consistent ? 'consistent with the directory records' : 'NOT consistent with the directory records (see warnings)'}`)
   ]
@@ -147,4 +154,12 @@ async function pathsByLba (image: IsoImage, lbas: number[]): Promise<Map<number,
     }
   }
   return found
+}
+
+/** Which checksums the image carries and what a commit does with each (`isotool verify` checks them). */
+function checksumSummary (checksums: MediaChecksums): string {
+  const parts: string[] = []
+  if (checksums.implanted !== undefined) parts.push('implantisomd5 (a commit writes it afresh)')
+  if (hasSessionMd5(checksums)) parts.push('xorriso session and file MD5s (-md5 on; a commit drops them: isomount does not write them)')
+  return parts.length > 0 ? parts.join('; ') : 'none'
 }

@@ -6,7 +6,7 @@ import { IsoImage, type OpenOptions } from '../iso/image'
 import { contentStream } from '../iso/model/data-source'
 import { statOf } from '../iso/model/stat'
 import { parseNamespace, type Namespace } from '../iso/namespace'
-import { newProgram, runProgram } from './common'
+import { EXIT_FAILURE, newProgram, runProgram } from './common'
 import { longListing, mib, Progress } from './format'
 import { describeImage } from './info'
 import { mkisofs } from './mkisofs'
@@ -155,6 +155,23 @@ export async function main (argv: string[]): Promise<void> {
         })
         progress.done()
         if (process.stderr.isTTY === true) process.stderr.write(`extracted ${totals.entries} entries, ${mib(totals.bytes)}\n`)
+      })
+    })
+
+  imageOptions(program.command('verify')
+    .description('check every checksum the image carries (implantisomd5, xorriso -md5 tags, session and file MD5s): PASS, FAIL or NA each; exit status 1 if any fails')
+    .argument('<image>')
+    .option('--json', 'machine-readable output'))
+    .action(async (path: string, flags: ImageFlags & { json?: boolean }) => {
+      await withImage(path, flags, async image => {
+        const progress = new Progress('verifying')
+        const checks = await image.verifyChecksums(p => progress.update(() => p.total > 0 && p.phase !== 'xorriso file MD5s'
+          ? `${p.phase}: ${mib(p.done)} of ${mib(p.total)} (${Math.floor(p.done * 100 / p.total)}%)`
+          : `${p.phase}: ${p.done} of ${p.total}`))
+        progress.done()
+        if (flags.json === true) process.stdout.write(JSON.stringify(checks, null, 2) + '\n')
+        else process.stdout.write(checks.map(c => `${c.status.padEnd(4)}  ${c.name}: ${c.detail}\n`).join(''))
+        if (checks.some(c => c.status === 'FAIL')) process.exitCode = EXIT_FAILURE
       })
     })
 

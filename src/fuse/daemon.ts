@@ -65,7 +65,7 @@ class ProgressReporter {
     if (now - startedAt < 1000 || now - this.lastAt < 1000) return
     this.lastAt = now
     const percent = p.totalBytes > 0 ? Math.floor(100 * p.bytesWritten / p.totalBytes) : 100
-    this.say(`committing (${p.mode}): ${percent}% of ${(p.totalBytes / 1048576).toFixed(1)} MiB`)
+    this.say(`committing (${p.mode}${p.phase === 'checksum' ? ', implantisomd5 checksum' : ''}): ${percent}% of ${(p.totalBytes / 1048576).toFixed(1)} MiB`)
   }
 }
 
@@ -414,5 +414,6 @@ async function delay (ms: number): Promise<void> {
 function describe (result: CommitResult): string {
   const size = result.bytesWritten >= 1048576 ? `${(result.bytesWritten / 1048576).toFixed(1)} MiB` : `${Math.ceil(result.bytesWritten / 1024)} KiB`
   const how = { inplace: 'in place', append: 'by appending', remaster: 'by remastering', unchanged: '' }[result.mode]
-  return `${how} (${size} written)`
+  const notes = result.notes !== undefined && result.notes.length > 0 ? `; ${result.notes.join('; ')}` : ''
+  return `${how} (${size} written)${notes}`
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
 import { InvalidImageError, InvalidInputError, userMessage } from '../errors'
-import { commitChanges, type CommitOptions, type CommitResult } from './commit/commit'
+import { commitChanges, finishImplanted, type CommitOptions, type CommitResult } from './commit/commit'
 import { journalPending, JournaledByteSource, readJournal } from './commit/journal'
 import { rebaseAfterCommit } from './commit/rebase'
 import type { JolietLevel } from './codec/joliet'
@@ -32,6 +32,8 @@ import type { SystemAreaInfo } from './read/system-area'
 import { layoutFor, loadAll, writeImage, type WriteOptions } from './write/master'
 import { READ_AHEAD_PADDING_SECTORS, type WriteContent } from './write/layout'
 import { defaultTimestampMs, defaultVolumeIdentity, settingsFromOrigin, validateVolume, type ImageSettings, type VolumeIdentity } from './write/settings'
+import { parseImplantedMd5 } from './codec/isomd5sum'
+import { verifyChecksums, type ChecksumCheck, type ChecksumProgress } from './checksum/verify'
 
 export type { OpenOptions, VolumeInfo, Extensions } from './read/open-image'
 export type { ReadOnlyReason } from './read/read-only-reasons'
@@ -467,6 +469,16 @@ export class IsoImage {
 
   // --- Writing ---------------------------------------------------------------------------------------
 
+  /**
+   * Checks every checksum the image carries (implantisomd5's, xorriso's tags, session and file MD5s),
+   * as the image was opened: PASS, FAIL or NA for each (checksum/verify.ts).
+   */
+  async verifyChecksums (onProgress?: (progress: ChecksumProgress) => void): Promise<ChecksumCheck[]> {
+    const origin = this.currentOrigin
+    if (origin === undefined) throw new InvalidInputError('UNSUPPORTED', 'a new image has no checksums until it is written')
+    return await verifyChecksums({ source: origin.source, descriptors: origin.descriptors, walk: () => this.walk('/') }, onProgress)
+  }
+
   /** The size the image would have if written now, in bytes. */
   async estimateSize (options: { paddingSectors?: number } = {}): Promise<number> {
     return (await layoutFor(this.root, this.settings, await this.content(options.paddingSectors))).totalSectors * SECTOR_SIZE
@@ -485,7 +497,11 @@ export class IsoImage {
     // modification date as the volume's UUID, and grub-mkrescue's EFI GRUB finds its ISO by it.
     const content = await this.content(options.paddingSectors)
     const layout = await layoutFor(this.root, this.settings, content)
-    return await writeImage(layout, content, target, options)
+    // An image written from one that carried an implantisomd5 checksum carries a fresh one (files only:
+    // it is computed by reading the written image back).
+    const implanted = this.currentOrigin !== undefined ? parseImplantedMd5(this.currentOrigin.descriptors.primary.applicationUse) : undefined
+    const finish = typeof target === 'string' && implanted !== undefined ? finishImplanted(implanted, layout) : undefined
+    return await writeImage(layout, content, target, { ...options, finish: options.finish ?? finish })
   }
 
   /**

@@ -83,7 +83,7 @@ t.test('the man pages render without warnings and document every option --help l
 
   const isotool = manText(path.join(ROOT, 'man/isotool.1'))
   const commands = isotoolCommands().filter(c => c !== 'help')
-  t.same(commands.sort(), ['cat', 'extract', 'info', 'ls', 'mkisofs', 'shell'], 'isotool --help lists its commands')
+  t.same(commands.sort(), ['cat', 'extract', 'info', 'ls', 'mkisofs', 'shell', 'verify'], 'isotool --help lists its commands')
   const missing: string[] = []
   for (const name of helpOptions(help('isotool', '--help'))) if (!hasToken(isotool, name)) missing.push(name)
   for (const command of commands) {
@@ -144,7 +144,7 @@ t.test('bash completion: subcommands, options, -o names and values, namespaces, 
   t.same(complete('_isomount', 'isomount ', work), ['mnt', 'debian.iso', 'disk.img', 'sync'], 'first argument: images (and directories), or sync')
   t.same(complete('_isomount', 'isomount -o ro debian.iso ', work), ['mnt'], 'second: a mount point')
   t.same(complete('_isomount', 'isomount -u ', work), ['mnt'], '-u: a mount point')
-  t.same(complete('_isotool', 'isotool '), ['info', 'ls', 'cat', 'extract', 'mkisofs', 'shell', 'help'], 'isotool: its commands')
+  t.same(complete('_isotool', 'isotool '), ['info', 'ls', 'cat', 'extract', 'verify', 'mkisofs', 'shell', 'help'], 'isotool: its commands')
   t.same(complete('_isotool', 'isotool ls -n '), ['rockridge', 'joliet', 'iso9660'], '-n: the namespaces')
   t.same(complete('_isotool', 'isotool shell --namespace j'), ['joliet'], '--namespace j')
   t.same(complete('_isotool', 'isotool shell ', work), ['mnt', 'debian.iso', 'disk.img'], 'an image for shell')

@@ -156,7 +156,7 @@ export class ShellSession {
           'these changes cannot be written over it (quit, and start again)')
       }
       result = await this.image.commit({
-        onProgress: p => progress.update(() => `${p.mode}: ${(100 * p.bytesWritten / Math.max(1, p.totalBytes)).toFixed(0)}% of ${mib(p.totalBytes)}`)
+        onProgress: p => progress.update(() => `${p.mode}${p.phase === 'checksum' ? ' (implantisomd5 checksum)' : ''}: ${(100 * p.bytesWritten / Math.max(1, p.totalBytes)).toFixed(0)}% of ${mib(p.totalBytes)}`)
       })
     } finally {
       progress.done()
@@ -189,5 +189,6 @@ function writableReason (imagePath: string): string | undefined {
 export function describeCommit (result: CommitResult): string {
   const size = result.bytesWritten >= 1048576 ? mib(result.bytesWritten) : `${Math.ceil(result.bytesWritten / 1024)} KiB`
   const how = { inplace: 'in place', append: 'by appending', remaster: 'by remastering', unchanged: 'nothing' }[result.mode]
-  return `${how} (${size} written)`
+  const notes = result.notes !== undefined && result.notes.length > 0 ? `; ${result.notes.join('; ')}` : ''
+  return `${how} (${size} written)${notes}`
 }

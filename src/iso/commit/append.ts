@@ -5,14 +5,16 @@ import { ImageExtentsSource } from '../model/data-source'
 import { readDescriptorSet } from '../read/descriptors'
 import type { Node } from '../model/node'
 import { Region } from '../model/payload'
-import { planLayout, type FileSectionPlan, type Layout, type Placed, type WriteContent } from '../write/layout'
+import { planLayout, primaryLbaOf, type FileSectionPlan, type Layout, type Placed, type WriteContent } from '../write/layout'
 import { SectorWriter } from '../write/sector-writer'
 import { serializeBody, serializeHead } from '../write/serialize'
 import { payloadsOf } from '../write/system-area-writer'
 import type { ImageSettings } from '../write/settings'
 import { FdSink } from '../write/sink'
 import type { CommitContext } from './context'
-import { applyJournaled, journalPending } from './journal'
+import { applyJournaled, journalPending, JournaledByteSource, type Patch } from './journal'
+import { implantPatch, tagErasures, type MediaChecksums } from './media-checksums'
+import { FileByteSource } from '../io/byte-source'
 
 /*
  * Append ("growing", as xorriso calls it): new and changed file data and a complete new directory tree go
@@ -67,7 +69,8 @@ export async function planAppend (context: CommitContext, settings: ImageSetting
 }
 
 export async function applyAppend (
-  context: CommitContext, plan: AppendPlan, content: WriteContent, onProgress: (written: number, total: number) => void
+  context: CommitContext, plan: AppendPlan, content: WriteContent, onProgress: (written: number, total: number) => void,
+  checksums?: MediaChecksums, onChecksumProgress?: (done: number, total: number) => void
 ): Promise<number> {
   const { layout } = plan
   const fd = fs.openSync(context.path, 'r+')
@@ -89,8 +92,21 @@ export async function applyAppend (
     const head = serializeHead(layout, content)
     const span = Buffer.alloc(Math.max(head.length, (context.descriptors.terminatorLba + 1) * SECTOR_SIZE))
     head.copy(span)
+    // xorriso's tags of the old session would no longer match: cleared in the same write.
+    const patches: Patch[] = [{ offset: 0, bytes: span }, ...(checksums !== undefined ? tagErasures(checksums, span.length) : [])]
+    if (checksums?.implanted !== undefined) {
+      try {
+        // Every other byte of the new image is final now (the body is durable, the head is `patches`).
+        const final = new JournaledByteSource(await FileByteSource.fromFd(fd), patches)
+        const field = await implantPatch(final, primaryLbaOf(layout), checksums.implanted, onChecksumProgress)
+        field.bytes.copy(span, field.offset)
+      } catch (err) {
+        dropAppended(fd, originalSize)
+        throw err
+      }
+    }
     try {
-      applyJournaled(context.path, fd, [{ offset: 0, bytes: span }])
+      applyJournaled(context.path, fd, patches)
     } catch (err) {
       // No journal left means the old descriptors are in place (or were never touched): as before.
       if (!journalPending(context.path)) dropAppended(fd, originalSize)

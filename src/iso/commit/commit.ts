@@ -6,11 +6,15 @@ import { SECTOR_SIZE } from '../codec/volume-descriptor'
 import type { Node } from '../model/node'
 import type { ChangeSet } from '../model/change-set'
 import { checkFreeSpace, writeImage } from '../write/master'
-import { planLayout, type Layout, type WriteContent } from '../write/layout'
+import { planLayout, primaryLbaOf, type Layout, type WriteContent } from '../write/layout'
+import type { ImplantedMd5 } from '../codec/isomd5sum'
+import { FileByteSource } from '../io/byte-source'
 import type { ImageSettings } from '../write/settings'
 import { applyAppend, planAppend } from './append'
 import type { CommitContext } from './context'
 import { applyInPlace, planInPlace } from './in-place'
+import { JournaledByteSource } from './journal'
+import { checksumNotes, hasSessionMd5, implantPatch, mediaChecksumsOf } from './media-checksums'
 
 const log = logger('commit')
 
@@ -25,6 +29,8 @@ export interface CommitOptions {
 
 export interface CommitProgress {
   mode: 'inplace' | 'append' | 'remaster'
+  /** Set while the image is read back for its implantisomd5 checksum (the bytes are then bytes read). */
+  phase?: 'checksum'
   bytesWritten: number
   totalBytes: number
 }
@@ -36,6 +42,8 @@ export interface CommitResult {
   layout?: Layout
   /** Why in place (and, for remaster, append) was not possible. */
   reasons: string[]
+  /** What happened to the image's media checksums (implantisomd5 rewritten, xorriso's dropped), if it had any. */
+  notes?: string[]
 }
 
 export interface CommitInput {
@@ -55,18 +63,26 @@ export async function commitChanges (input: CommitInput, options: CommitOptions 
   const mode = options.mode ?? 'auto'
   const reasons: string[] = []
   const progress = (m: CommitProgress['mode']) => (written: number, total: number) => options.onProgress?.({ mode: m, bytesWritten: written, totalBytes: total })
+  const checksumProgress = (m: CommitProgress['mode']) => (done: number, total: number) => options.onProgress?.({ mode: m, phase: 'checksum', bytesWritten: done, totalBytes: total })
   const { context, root, settings, content, changes } = input
+  const checksums = await mediaChecksumsOf(context)
 
   if (mode === 'auto' || mode === 'inplace') {
-    const plan = await planInPlace(context, root, settings, changes, content)
+    const plan = hasSessionMd5(checksums)
+      ? { reason: 'the image carries xorriso session MD5s (-md5 on), which a change in place would leave wrong' }
+      : await planInPlace(context, root, settings, changes, content)
     if ('patches' in plan) {
-      const bytes = plan.patches.reduce((sum, p) => sum + p.bytes.length, 0)
+      const patches = [...plan.patches]
+      if (checksums.implanted !== undefined) {
+        patches.push(await implantPatch(new JournaledByteSource(context.source, patches), context.descriptors.primaryLba, checksums.implanted, checksumProgress('inplace')))
+      }
+      const bytes = patches.reduce((sum, p) => sum + p.bytes.length, 0)
       await checkFreeSpace(path.dirname(context.path), bytes) // the journal holds them all
-      log('in place: %d patches, %d bytes', plan.patches.length, bytes)
+      log('in place: %d patches, %d bytes', patches.length, bytes)
       progress('inplace')(0, bytes)
-      const written = applyInPlace(context, plan.patches)
+      const written = applyInPlace(context, patches)
       progress('inplace')(written, written)
-      return { mode: 'inplace', bytesWritten: written, reasons }
+      return { mode: 'inplace', bytesWritten: written, reasons, notes: checksumNotes(checksums) }
     }
     reasons.push(`in place: ${plan.reason}`)
     if (mode === 'inplace') throw new InvalidInputError('UNSUPPORTED', `cannot commit in place: ${plan.reason}`)
@@ -82,8 +98,8 @@ export async function commitChanges (input: CommitInput, options: CommitOptions 
         const bytes = (plan.layout.totalSectors - plan.layout.bodyStartLba) * SECTOR_SIZE
         await checkFreeSpace(path.dirname(context.path), bytes)
         log('append: %d bytes after LBA %d (dead share %s)', bytes, plan.layout.bodyStartLba, plan.deadShare.toFixed(2))
-        const written = await applyAppend(context, plan, content, progress('append'))
-        return { mode: 'append', bytesWritten: written, layout: plan.layout, reasons }
+        const written = await applyAppend(context, plan, content, progress('append'), checksums, checksumProgress('append'))
+        return { mode: 'append', bytesWritten: written, layout: plan.layout, reasons, notes: checksumNotes(checksums) }
       }
       reasons.push(`append: ${Math.round(plan.deadShare * 100)}% of the image would be dead space`)
     } else {
@@ -96,7 +112,18 @@ export async function commitChanges (input: CommitInput, options: CommitOptions 
   log('remaster: %d bytes', layout.totalSectors * SECTOR_SIZE)
   // writeImage checks free space, writes a temporary file beside the image, fsyncs and renames it over.
   const result = await writeImage(layout, content, context.path, {
-    onProgress: p => progress('remaster')(p.bytesWritten, p.totalBytes)
+    onProgress: p => progress('remaster')(p.bytesWritten, p.totalBytes),
+    finish: checksums.implanted === undefined ? undefined : finishImplanted(checksums.implanted, layout, checksumProgress('remaster'))
   })
-  return { mode: 'remaster', bytesWritten: result.bytes, layout, reasons }
+  return { mode: 'remaster', bytesWritten: result.bytes, layout, reasons, notes: checksumNotes(checksums) }
+}
+
+/** For a new image written whole: its implantisomd5 sum, written into it before it is made durable. */
+export function finishImplanted (
+  previous: ImplantedMd5, layout: Layout, onProgress?: (done: number, total: number) => void
+): (fd: number) => Promise<void> {
+  return async fd => {
+    const patch = await implantPatch(await FileByteSource.fromFd(fd), primaryLbaOf(layout), previous, onProgress)
+    fs.writeSync(fd, patch.bytes, 0, patch.bytes.length, patch.offset)
+  }
 }

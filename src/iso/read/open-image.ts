@@ -183,7 +183,7 @@ function pathTableCheck (source: ByteSource, descriptors: DescriptorSet, diag: W
   }
 }
 
-async function readRootSelf (source: ByteSource, root: DirectoryRecord, diag: WarningLog): Promise<DirectoryRecord | undefined> {
+export async function readRootSelf (source: ByteSource, root: DirectoryRecord, diag: WarningLog): Promise<DirectoryRecord | undefined> {
   // The records follow the root's extended attribute record, if it has one (ECMA-119 9.1.2).
   const lba = root.extent + root.extendedAttributeLength
   const where = { structure: 'root directory', lba }

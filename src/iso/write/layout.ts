@@ -3,6 +3,7 @@ import { bootCatalogSize } from '../codec/el-torito'
 import { recordLength } from '../codec/directory-record'
 import { pathTableRecordLength } from '../codec/path-table'
 import { CE_ENTRY_LENGTH } from '../codec/susp'
+import { CHECKSUM_ATTRIBUTES, withoutAttributes } from '../codec/aaip'
 import { XA_RECORD_SIZE } from '../codec/xa'
 import { SECTOR_SIZE } from '../codec/volume-descriptor'
 import type { BootConfiguration } from '../model/boot'
@@ -351,7 +352,9 @@ export function rockRidgeFor (
     links: links.get(inode) ?? 1,
     serials,
     zisofs: inode.compressed?.zisofs,
-    foreign: record.node.foreignSystemUse
+    // xorriso's per-file checksum indexes point into a checksum array we do not write: a written image
+    // never carries them (checksum/session-md5.ts; an independent checker would call them mismatches).
+    foreign: record.node.foreignSystemUse !== undefined ? withoutAttributes(record.node.foreignSystemUse, CHECKSUM_ATTRIBUTES) : undefined
   })
 }
 
@@ -422,4 +425,9 @@ export function toCatalogShape (boot: BootConfiguration): Parameters<typeof boot
     defaultEntry: { ...boot.defaultImage.entry },
     sections: boot.sections.map(s => ({ platform: s.platform, idString: s.idString, entries: s.images.map(i => ({ ...i.entry })) }))
   }
+}
+
+/** Where the volume's primary descriptor goes (the first set's; isomd5sum reads that one). */
+export function primaryLbaOf (layout: Layout): number {
+  return treeSets(layout)[0].primaryLba
 }

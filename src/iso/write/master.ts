@@ -15,6 +15,11 @@ const log = logger('write')
 
 export interface WriteOptions {
   onProgress?: (progress: WriteProgress) => void
+  /**
+   * Called with the new file's descriptor once every byte is written, before it is made durable and
+   * renamed into place (path targets only): a commit writes the image's implantisomd5 sum there.
+   */
+  finish?: (fd: number) => Promise<void>
 }
 
 /**
@@ -69,9 +74,14 @@ export async function writeImage (
   // Replacing an image: readable by the owner only until it has the old one's permissions (an image of mode
   // 0600 must not be readable by others while its new version is written). A new file: 0666 less the
   // umask, as genisoimage's.
-  const fd = fs.openSync(temp, 'wx', replaced !== undefined ? 0o600 : 0o666)
+  // Read and write: a commit reads the new image back for its implantisomd5 sum (options.finish).
+  const fd = fs.openSync(temp, 'wx+', replaced !== undefined ? 0o600 : 0o666)
   try {
     await serializeImage(layout, content, new FdSink(fd), options.onProgress)
+    if (options.finish !== undefined) {
+      await options.finish(fd)
+      fs.fsyncSync(fd)
+    }
     if (replaced !== undefined) takeOverAttributes(fd, replaced)
     fs.closeSync(fd)
     fs.renameSync(temp, target)
