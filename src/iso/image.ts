@@ -1,9 +1,10 @@
 import * as fs from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
-import { InvalidImageError, InvalidInputError, userMessage } from '../errors'
-import { commitChanges, type CommitOptions, type CommitResult } from './commit/commit'
-import { journalPending, JournaledByteSource, readJournal } from './commit/journal'
-import { rebaseAfterCommit } from './commit/rebase'
+import { InvalidInputError } from '../errors'
+import type { CommitResult } from './commit/commit'
+import { ImageFile, type ImageCommitOptions } from './commit/image-file'
+import { JournaledByteSource, readJournal } from './commit/journal'
+import { requireDirectoryUnderstood, requireImageUnderstood, requireTreeUnderstood } from './commit/understood'
 import type { JolietLevel } from './codec/joliet'
 import type { RockRidgeVersion } from './codec/rock-ridge'
 import { SECTOR_SIZE } from './codec/volume-descriptor'
@@ -26,8 +27,8 @@ import { NAMESPACES, NamespaceView, type Namespace, type ViewOptions } from './n
 import { validateIsoName, type InterchangeLevel } from './naming/iso9660'
 import type { DescriptorSet } from './read/descriptors'
 import type { ElToritoInfo } from './read/el-torito'
-import { readImage, refreshOrigin, type Extensions, type ImageOrigin, type OpenOptions, type VolumeInfo } from './read/open-image'
-import { describeReadOnly, type ReadOnlyReason } from './read/read-only-reasons'
+import { readImage, type Extensions, type ImageOrigin, type OpenOptions, type VolumeInfo } from './read/open-image'
+import type { ReadOnlyReason } from './read/read-only-reasons'
 import type { SystemAreaInfo } from './read/system-area'
 import { layoutFor, loadAll, writeImage, type WriteOptions } from './write/master'
 import type { WriteContent } from './write/layout'
@@ -71,28 +72,33 @@ export class IsoImage {
   private boot: BootConfiguration | undefined
   /** The system area's tables (MBR, GPT, APM), as read at open (or added). */
   private systemAreaTables: SystemAreaModel | undefined
-  private stale: string | undefined
 
+  /**
+   * `file`: the image file it was opened from by path, which commits write into; `opened`: what was read,
+   * for an image opened from a descriptor or a ByteSource (not committable).
+   */
   private constructor (
     readonly root: Node,
     public settings: ImageSettings,
-    private currentOrigin: ImageOrigin | undefined,
-    private owned: FileByteSource | undefined,
-    private readonly openedPath?: string
+    private readonly file: ImageFile | undefined,
+    private readonly opened: ImageOrigin | undefined
   ) {
     this.edits = new ImageEditor(root, () => this.settings, () => this.defaultNamespace)
-    this.boot = currentOrigin?.boot
-    this.systemAreaTables = currentOrigin?.systemAreaModel
+    const origin = this.origin
+    this.boot = origin?.boot
+    this.systemAreaTables = origin?.systemAreaModel
+    // An edit whose commit could never be written is refused at once, not at the commit.
+    if (origin !== undefined) this.edits.guard = directories => this.checkEdit(directories)
   }
 
   /** The file the image was opened from, if it was opened by path. */
   get path (): string | undefined {
-    return this.openedPath
+    return this.file?.path
   }
 
   /** What was read from the image file (after a commit: from the committed image). */
   get origin (): ImageOrigin | undefined {
-    return this.currentOrigin
+    return this.file?.origin ?? this.opened
   }
 
   /** Opens an image file by path, by an open descriptor, or from any ByteSource. */
@@ -107,7 +113,8 @@ export class IsoImage {
       const pending = typeof target === 'string' ? readJournal(target) : undefined
       const { origin, root } = await readImage(pending !== undefined ? new JournaledByteSource(source, pending) : source, options)
       if (pending !== undefined) origin.diagnostics.warn({ structure: 'image' }, 'an interrupted in-place commit is pending; mounting the image read-write finishes it')
-      return new IsoImage(root, settingsFromOrigin(origin, root), origin, owned, typeof target === 'string' ? target : undefined)
+      const file = typeof target === 'string' && owned !== undefined ? new ImageFile(target, owned, origin) : undefined
+      return new IsoImage(root, settingsFromOrigin(origin, root), file, file === undefined ? origin : undefined)
     } catch (err) {
       await owned?.close()
       throw err
@@ -411,7 +418,7 @@ export class IsoImage {
       boot = addBootImage(boot, boot.catalog, image, options)
     }
     this.boot = boot
-    this.edits.changes.structure = true
+    this.edits.changes.boot = true
   }
 
   /** Removes El Torito (pycdlib rm_eltorito): the catalog file goes; boot files stay as files. */
@@ -424,13 +431,13 @@ export class IsoImage {
     }
     this.boot = undefined
     this.systemAreaTables = undefined
-    this.changes.structure = true
+    this.changes.boot = true
   }
 
   /** Makes the image bootable from a disk as well (syslinux isohybrid; xorriso -isohybrid-mbr/-gpt). */
   async addIsohybrid (options: IsohybridOptions): Promise<void> {
     this.systemAreaTables = await isohybridFor(this.boot, options)
-    this.changes.structure = true
+    this.changes.boot = true
   }
 
   /**
@@ -441,7 +448,7 @@ export class IsoImage {
   async addHybrid (options: HybridOptions): Promise<void> {
     this.systemAreaTables = await hybridSystemArea(this.boot, options)
     if (options.partitionOffset !== undefined) this.settings.partitionOffset = options.partitionOffset
-    this.changes.structure = true
+    this.changes.boot = true
   }
 
   /**
@@ -455,14 +462,14 @@ export class IsoImage {
   /** Drops the system area's boot code and tables (El Torito stays): the image boots as a CD only. */
   async removeIsohybrid (): Promise<void> {
     this.systemAreaTables = undefined
-    this.changes.structure = true
+    this.changes.boot = true
   }
 
   // --- Writing ---------------------------------------------------------------------------------------
 
   /** The size the image would have if written now, in bytes. */
   async estimateSize (options: { paddingSectors?: number } = {}): Promise<number> {
-    return (await layoutFor(this.root, this.settings, await this.content(options.paddingSectors))).totalSectors * SECTOR_SIZE
+    return (await layoutFor(this.root, this.settings, await this.content(true, options.paddingSectors))).totalSectors * SECTOR_SIZE
   }
 
   /**
@@ -470,107 +477,87 @@ export class IsoImage {
    * a descriptor or a stream. Memory stays bounded: metadata is laid out first, data is streamed.
    */
   async write (target: string | number | Writable, options: WriteOptions & { paddingSectors?: number } = {}): Promise<{ bytes: number }> {
-    if (typeof target === 'string' && this.origin !== undefined && this.owned !== undefined && sameFile(target, this.owned.fd)) {
+    if (typeof target === 'string' && this.file !== undefined && sameFile(target, this.file.source.fd)) {
       throw new InvalidInputError('BAD_ARGUMENT', 'writing over the image being read would destroy what is read; write elsewhere (the commit of a mount handles in-place updates)')
     }
     await this.requireUnderstood()
-    const content = await this.content(options.paddingSectors)
+    const content = await this.content(true, options.paddingSectors)
     if (this.origin !== undefined) this.settings.volume.modifiedMs = defaultTimestampMs()
     const layout = await layoutFor(this.root, this.settings, content)
     return await writeImage(layout, content, target, options)
   }
 
   /**
-   * Reads the whole structure (every directory, the boot structures) and fails unless it was read without
-   * a single irregularity: an image written from a model that skipped something would lose it. The mount
-   * calls this before its first change; writes and commits call it too.
+   * Fails unless what a write needs was read without a single irregularity. Without `directories`: the
+   * whole tree (loaded for it), as a write elsewhere or a remaster rewrites it all. With them: the
+   * structures every commit rewrites (descriptors, system area, boot catalog) and those directories (the
+   * loaded ones): what a commit that rewrites them, or patches their records, needs. A commit checks what
+   * it touches itself; this is for callers who want to know first (isotool info, a mount).
    */
-  async requireUnderstood (): Promise<void> {
-    const [refusal] = this.readOnlyReasons
-    if (refusal !== undefined) throw new InvalidInputError('READ_ONLY', `the image cannot be written: ${describeReadOnly(refusal)}`, { reason: refusal.code })
-    await loadAll(this.root)
-    const warnings = this.warnings
-    if (warnings.length > 0) {
-      throw new InvalidImageError('IMAGE_STRICT',
-        `${warnings.length} irregularit${warnings.length === 1 ? 'y' : 'ies'} (first: ${warnings[0]}); an image not fully understood is never written`,
-        { structure: 'image' })
+  async requireUnderstood (directories?: Iterable<Node>): Promise<void> {
+    if (directories === undefined) {
+      await requireTreeUnderstood(this.root, this.origin)
+      return
     }
+    requireImageUnderstood(this.origin)
+    for (const dir of directories) requireDirectoryUnderstood(dir)
   }
 
   /**
-   * Writes the changes made since open into the image file itself (see commit/commit.ts: in place,
-   * append or remaster), then carries on from the committed image: more changes and commits may follow.
-   * Reading the model while a commit runs is safe; `excludeReaders` is called around the moment the model
-   * switches to the committed image (a mount keeps its readers out for it). Changing it is not.
+   * Writes the changes made since open into the image file itself (see commit/commit.ts: only what
+   * changed, in place where it fits and after the image's end where it does not; or a remaster), then
+   * carries on from the committed image: more changes and commits may follow. Reading the model while a
+   * commit runs is safe; `excludeReaders` is called around the moment the model switches to the committed
+   * image (a mount keeps its readers out for it). Changing it is not.
    */
-  async commit (options: CommitOptions & { excludeReaders?: <T>(work: () => Promise<T>) => Promise<T> } = {}): Promise<CommitResult> {
-    const origin = this.currentOrigin
-    if (origin === undefined || this.owned === undefined || this.openedPath === undefined) {
-      throw new InvalidInputError('UNSUPPORTED', 'only an image opened from a file path can be committed')
-    }
-    if (this.stale !== undefined) throw new InvalidInputError('STALE', this.stale)
-    if (this.changes.empty) return { mode: 'unchanged', bytesWritten: 0, reasons: [] }
-    await this.requireUnderstood()
-    const content = await this.content(0)
-    const modified = this.settings.volume.modifiedMs
-    this.settings.volume.modifiedMs = defaultTimestampMs()
-    let result: CommitResult
-    try {
-      result = await commitChanges({
-        context: { path: this.openedPath, source: this.owned, descriptors: origin.descriptors },
-        root: this.root,
-        settings: this.settings,
-        content,
-        changes: this.changes
-      }, options)
-    } catch (err) {
-      this.settings.volume.modifiedMs = modified
-      // The commit's journal could be neither applied nor undone: the image is the new one once a mount
-      // replays it, and this model describes neither. Nothing more may be committed from it.
-      if (journalPending(this.openedPath)) {
-        this.stale = `${userMessage(err)}; reopen (remount) the image to complete the commit before changing it further`
-      }
-      throw err
-    }
-    const exclusive = options.excludeReaders ?? (async work => await work())
-    try {
-      await exclusive(async () => {
-        const source = await rebaseAfterCommit(result, this.owned as FileByteSource, this.openedPath as string, this.changes, content.boot)
-        this.owned = source
-        this.currentOrigin = await refreshOrigin(origin, source)
-      })
-    } catch (err) {
-      // The changes are in the image, but this model no longer says where things are in it: a further
-      // commit planned from it would write at the wrong places.
-      this.stale = `the changes were committed (${result.mode}) but the image could not be read again (${userMessage(err)}); reopen it`
-      throw new InvalidInputError('STALE', this.stale)
-    }
-    this.changes.clear()
-    return result
+  async commit (options: ImageCommitOptions = {}): Promise<CommitResult> {
+    if (this.file === undefined) throw new InvalidInputError('UNSUPPORTED', 'only an image opened from a file path can be committed')
+    return await this.file.commit({
+      root: this.root,
+      settings: this.settings,
+      changes: this.changes,
+      content: async whole => await this.content(whole)
+    }, options)
   }
 
   /** Why this model may no longer be committed (a commit it could not follow), if so. */
   get staleReason (): string | undefined {
-    return this.stale
+    return this.file?.stale
   }
 
   async close (): Promise<void> {
-    await this.owned?.close()
+    await this.file?.close()
   }
 
   // --- Internals -------------------------------------------------------------------------------------
 
   /**
-   * What a write or commit lays out besides the tree. The whole tree is loaded by then, so hidden boot
-   * images whose size was only implied get theirs (up to the next file), and boot files replaced by name
-   * are followed.
+   * What a write or commit lays out besides the tree. For a whole-tree write (`whole`) the whole tree is
+   * loaded first, so hidden boot images whose size was only implied get theirs (up to the next file); boot
+   * files replaced by name are followed either way.
    */
-  private async content (paddingSectors = 0): Promise<WriteContent> {
-    await loadAll(this.root)
-    const origin = this.currentOrigin
-    if (origin !== undefined) origin.payloads.resolveGuessedSizes(fileStarts(this.root), origin.dataEnd)
+  private async content (whole: boolean, paddingSectors = 0): Promise<WriteContent> {
+    const origin = this.origin
+    if (whole) {
+      await loadAll(this.root)
+      if (origin !== undefined) origin.payloads.resolveGuessedSizes(fileStarts(this.root), origin.dataEnd)
+    }
     if (this.boot !== undefined) followReplacedBootFiles(this.boot, this.edits.tree.formerPlaces)
     return { boot: this.boot, systemArea: this.systemAreaTables, paddingSectors }
+  }
+
+  /**
+   * The edit guard: a change in a directory read with irregularities fails at once (READ_ONLY). Its model
+   * may lack what was skipped (an ignored entry could even hold the new name), and no commit would write
+   * it. (What keeps the whole image from being written, read-only reasons and image-wide irregularities,
+   * is refused at the commit: the model itself is sound.)
+   */
+  private checkEdit (directories: ReadonlyArray<Node | undefined>): void {
+    try {
+      for (const dir of directories) if (dir !== undefined) requireDirectoryUnderstood(dir)
+    } catch (err) {
+      throw new InvalidInputError('READ_ONLY', `the change cannot be written: ${(err as Error).message}`)
+    }
   }
 
   private async addNode (path: string, kind: FileKind, options: AddOptions, content: EntryContent): Promise<Node> {

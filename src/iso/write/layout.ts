@@ -115,16 +115,10 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
   const joliet = settings.joliet !== undefined ? planJolietTree(root) : undefined
   const links = countLinks(iso)
   const allocator = new ContinuationAllocator()
-  sizeIsoDirectories(iso, settings, links, allocator)
-  const xaOnly = (): number => settings.xa ? XA_RECORD_SIZE : 0
-  if (joliet !== undefined) sizeDirectories(joliet, xaOnly)
+  sizeTrees(iso, joliet, settings, links, allocator)
 
-  let next = 16
-  const primaryLba = next++
-  const bootRecordLba = content.boot !== undefined ? next++ : undefined
-  const enhancedLba = settings.interchangeLevel === 4 ? next++ : undefined
-  const jolietLba = joliet !== undefined ? next++ : undefined
-  const terminatorLba = next++
+  const { primaryLba, bootRecordLba, enhancedLba, jolietLba, terminatorLba } = descriptorSequence(settings, content)
+  let next = terminatorLba + 1
   const offset = settings.partitionOffset ?? 0
   let mirrorDescriptors: Pick<TreeSet, 'primaryLba' | 'enhancedLba' | 'jolietLba' | 'terminatorLba'> | undefined
   if (offset > 0) {
@@ -179,14 +173,17 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
 
   const placed = new Map<Placed, FileSectionPlan[]>()
   const data = new Map<Placed, DataSource>()
+  const fixed = new Set<Placed>()
   const catalogInode = content.boot?.catalog
+  const continued = filesWithContinuations(iso)
   const place = (what: Placed): void => {
     if (placed.has(what) || what === catalogInode || (!(what instanceof Region) && what.kind !== 'file')) return
     const source = what instanceof Region ? what.data : what.compressed?.raw ?? what.data
-    const kept = placement?.fixed.get(what)
+    const kept = continued.has(what as Inode) ? undefined : placement?.fixed.get(what)
     if (kept !== undefined) {
       placed.set(what, kept)
       data.set(what, source)
+      fixed.add(what)
       return
     }
     if (source.size > 0xffffffff && settings.interchangeLevel < 3) {
@@ -231,10 +228,45 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
     placed,
     content: data,
     links,
-    fixed: new Set(placement?.fixed.keys() ?? []),
+    fixed,
     bodyStartLba,
     written: new Map()
   }
+}
+
+/**
+ * Files whose ISO9660 record needs a continuation area (SUSP 5.1: a long Rock Ridge name, many foreign
+ * entries). libarchive (bsdtar) accepts a regular file's continuation area only before the file's data
+ * (archive_read_support_format_iso9660.c register_CE: "Invalid parameter in SUSP CE extension", and it
+ * stops reading the image). The areas a write makes are new, after the directories: a file kept where it
+ * was, before them, is written again after them. Few files have such names; their data is what it costs.
+ */
+export function filesWithContinuations (iso: TreePlan): Set<Inode> {
+  const found = new Set<Inode>()
+  for (const dir of iso.directories) {
+    for (const record of dir.records) if (record.target === undefined && (record.systemUse?.areas.length ?? 0) > 0) found.add(record.node.inode)
+  }
+  return found
+}
+
+/** ECMA-119 8: the primary descriptor at 16, then El Torito's boot record, the enhanced, the Joliet, the terminator. */
+export function descriptorSequence (
+  settings: ImageSettings, content: WriteContent
+): Pick<Layout, 'primaryLba' | 'bootRecordLba' | 'enhancedLba' | 'jolietLba' | 'terminatorLba'> {
+  let next = 16
+  const primaryLba = next++
+  const bootRecordLba = content.boot !== undefined ? next++ : undefined
+  const enhancedLba = settings.interchangeLevel === 4 ? next++ : undefined
+  const jolietLba = settings.joliet !== undefined ? next++ : undefined
+  return { primaryLba, bootRecordLba, enhancedLba, jolietLba, terminatorLba: next }
+}
+
+/** Sizes every directory of the trees (records packed into sectors, Rock Ridge entries placed, CE areas allocated). */
+export function sizeTrees (
+  iso: TreePlan | undefined, joliet: TreePlan | undefined, settings: ImageSettings, links: Map<Inode, number>, allocator: ContinuationAllocator
+): void {
+  if (iso !== undefined) sizeIsoDirectories(iso, settings, links, allocator)
+  if (joliet !== undefined) sizeDirectories(joliet, () => settings.xa ? XA_RECORD_SIZE : 0)
 }
 
 /** The volume's own trees as a set (base 0), then the partition's, if any. */
@@ -276,7 +308,7 @@ export function startOf (layout: Layout, payload: Payload): number | undefined {
 }
 
 /** Empty files record extent 0 (nothing to point at); larger ones are split at MAX_SECTION. */
-function sectionsFor (size: number, lba: number): FileSectionPlan[] {
+export function sectionsFor (size: number, lba: number): FileSectionPlan[] {
   if (size === 0) return [{ lba: 0, length: 0 }]
   const sections: FileSectionPlan[] = []
   for (let offset = 0; offset < size; offset += MAX_SECTION) {
@@ -383,7 +415,7 @@ function placeDirectories (tree: TreePlan, start: number): number {
   return next
 }
 
-function pathTablePlan (tree: TreePlan, lba: number): PathTablePlan {
+export function pathTablePlan (tree: TreePlan, lba: number): PathTablePlan {
   const size = tree.directories.reduce((sum, d) => sum + pathTableRecordLength(d.identifier.length), 0)
   const sectors = Math.max(1, Math.ceil(size / SECTOR_SIZE))
   return { size, lLba: lba, mLba: lba + sectors, sectors }
