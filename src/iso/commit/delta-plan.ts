@@ -1,28 +1,23 @@
 import { InternalError, InvalidImageError } from '../../errors'
-import { WarningLog } from '../codec/diagnostics'
-import { parsePathTable, type PathTableRecord } from '../codec/path-table'
-import { parseCE, parseSuspEntries } from '../codec/susp'
-import { xaSkip } from '../codec/xa'
-import { SECTOR_SIZE, type VolumeDescriptor } from '../codec/volume-descriptor'
-import { readExactly } from '../io/byte-source'
+import { SECTOR_SIZE } from '../codec/volume-descriptor'
 import { allBootImages } from '../model/boot'
 import type { ChangeSet } from '../model/change-set'
 import { ImageExtentsSource } from '../model/data-source'
 import type { Inode } from '../model/inode'
 import { depthOf, NodeFlag, type Node } from '../model/node'
 import { OverlayData } from '../model/overlay-data'
-import { Region } from '../model/payload'
-import type { FileSectionPlan, PathTablePlan, Placed, WriteContent } from '../write/layout'
-import { loadAll } from '../write/master'
+import type { FileSectionPlan, PathTablePlan, WriteContent } from '../write/layout'
 import { inTree, planPartialLayout, type OldContinuation, type PartialLayout, type TreeName } from '../write/partial-layout'
-import { parseDirectoryRecords } from '../read/directory-records'
 import type { ImageSettings } from '../write/settings'
 import { payloadsOf } from '../write/system-area-writer'
-import { MAX_DEPTH, pathOf, type DirectoryPlan } from '../write/tree-plan'
+import { MAX_DEPTH, pathOf } from '../write/tree-plan'
+import { inPlaceData, keptPlace, MAX_IN_PLACE_DATA, namesOf } from './changed-files'
 import type { CommitContext } from './context'
+import { oldContinuations, someLeaf, strandedContinuations } from './continuations'
 import type { Patch } from './journal'
-import { oldPathTable, updatedPathTable, type OldPathTable } from './path-table-update'
-import { RecordPatcher, type RecordFacts } from './record-patcher'
+import { oldPathTable, pathTableFor, readPathTable, type OldPathTable } from './path-table-update'
+import { RecordPatcher } from './record-patcher'
+import { attached, patchDirectoryRecords, patchFileRecords, treesOf } from './record-updates'
 import { requireDirectoryUnderstood } from './understood'
 
 /*
@@ -39,9 +34,6 @@ import { requireDirectoryUnderstood } from './understood'
  * moved) gets its directory written instead. What this cannot do at all is said as a reason, and the
  * caller writes a complete new tree after the image instead (append.ts).
  */
-
-/** More changed file data than this is appended instead: the journal would hold it all twice. */
-const MAX_IN_PLACE_DATA = 64 * 1024 * 1024
 
 export interface DeltaInput {
   context: CommitContext
@@ -248,294 +240,4 @@ async function closeOver (dirty: Set<Node>, root: Node, trees: readonly TreeName
       }
     }
   }
-}
-
-/** A directory with no subdirectory, found down the first subdirectories from the root (read on the way). */
-async function someLeaf (root: Node): Promise<Node> {
-  let node = root
-  for (;;) {
-    await node.dir?.complete()
-    const sub = (node.dir?.peek() ?? []).find(child => child.dir !== undefined && child.names.iso !== undefined && (child.flags & NodeFlag.RELOCATION_DIRECTORY) === 0)
-    if (sub === undefined) return node
-    node = sub
-  }
-}
-
-/**
- * The continuation areas (SUSP 5.1) the image has for the records of a directory about to be written, by
- * record ("self", "parent", or the identifier): an area whose bytes do not change is kept where it is.
- */
-async function oldContinuations (dir: Node, context: CommitContext, settings: ImageSettings): Promise<Map<string, OldContinuation>> {
-  const found = new Map<string, OldContinuation>()
-  const place = dir.dir?.extents?.iso
-  if (place === undefined || settings.rockRidge === undefined) return found
-  const quiet = new WarningLog(false)
-  const where = { structure: 'directory', lba: place.extent }
-  const bytes = await readExactly(context.source, place.extent * SECTOR_SIZE, Math.ceil(place.size / SECTOR_SIZE) * SECTOR_SIZE, where)
-  for (const { record } of parseDirectoryRecords(bytes, place.extent, quiet, where)) {
-    const id = record.identifier
-    const key = id.length === 1 && id[0] === 0 ? 'self' : id.length === 1 && id[0] === 1 ? 'parent' : id.toString('latin1')
-    if (found.has(key)) continue // the further records of a multi-extent file
-    const field = record.systemUse.subarray(xaSkip(record.systemUse))
-    const ce = parseSuspEntries(field, quiet, where).find(e => e.signature === 'CE')
-    if (ce === undefined) continue
-    const area = parseCE(ce, quiet, where)
-    if (area.offset + area.length > SECTOR_SIZE || (area.block + 1) * SECTOR_SIZE > context.source.size) continue
-    const sector = await readExactly(context.source, area.block * SECTOR_SIZE, SECTOR_SIZE, where)
-    found.set(key, { lba: area.block, offset: area.offset, bytes: Buffer.from(sector.subarray(area.offset, area.offset + area.length)) })
-  }
-  return found
-}
-
-/**
- * Whether a directory that moves leaves continuation areas of other records behind it: genisoimage packs
- * the areas of all records right after the last directory, and libarchive reads an area only when its pass
- * reaches it straight after a directory. Moving that directory away would make bsdtar lose every long
- * Rock Ridge name in the image: left to a whole-tree write. (The sector is told by its first bytes: a SUSP
- * entry starts with two capitals, a length and version 1; a directory record with its length and a zero.)
- */
-async function strandedContinuations (
-  layout: PartialLayout, context: CommitContext, continuations: ReadonlyMap<Node, Map<string, OldContinuation>>
-): Promise<string | undefined> {
-  for (const [node, plan] of layout.dirty.iso) {
-    const old = node.dir?.extents?.iso
-    if (old === undefined || old.extent === plan.extent) continue
-    const after = old.extent + Math.ceil(old.size / SECTOR_SIZE)
-    // xorriso puts each directory's areas right after it: those are this directory's own, written anew.
-    if ([...continuations.get(node)?.values() ?? []].some(area => area.lba === after && area.offset === 0)) continue
-    if ((after + 1) * SECTOR_SIZE > context.source.size) continue
-    const head = await readExactly(context.source, after * SECTOR_SIZE, 4, { structure: 'sector', lba: after })
-    const upper = (b: number): boolean => b >= 0x41 && b <= 0x5a
-    if (upper(head[0]) && upper(head[1]) && head[2] >= 4 && head[3] === 1) {
-      return `directory ${pathOf(node)} would move away from the Rock Ridge continuation areas that follow it, which libarchive reads only right after a directory`
-    }
-  }
-  return undefined
-}
-
-/**
- * Every name (node) of each changed inode. Looked for in the directories the changes were made through;
- * a file with more names than found there (its Rock Ridge link count, RRIP 4.1.1), a file of an image
- * that records no link counts, or a directory not found, is looked for in the whole tree, loaded for it.
- */
-async function namesOf (inodes: ReadonlySet<Inode>, changes: ChangeSet, root: Node, settings: ImageSettings): Promise<Map<Inode, Node[]>> {
-  const names = new Map<Inode, Node[]>()
-  const add = (node: Node): void => {
-    const list = names.get(node.inode)
-    if (list === undefined) names.set(node.inode, [node])
-    else list.push(node)
-  }
-  if (inodes.has(root.inode)) add(root)
-  const byDir = new Map<Node, Set<Inode>>()
-  for (const inode of inodes) {
-    for (const dir of changes.seenIn.get(inode) ?? []) {
-      if (!attached(dir, root)) continue
-      const wanted = byDir.get(dir)
-      if (wanted === undefined) byDir.set(dir, new Set([inode]))
-      else wanted.add(inode)
-    }
-  }
-  for (const [dir, wanted] of byDir) {
-    await dir.dir?.complete()
-    for (const child of dir.dir?.peek() ?? []) if (wanted.has(child.inode)) add(child)
-  }
-  const incomplete = [...inodes].some(inode => inode !== root.inode && !allNamesFound(inode, names.get(inode) ?? [], settings))
-  if (!incomplete) return names
-  await loadAll(root)
-  names.clear()
-  if (inodes.has(root.inode)) add(root)
-  const stack: Node[] = [root]
-  while (stack.length > 0) {
-    for (const child of (stack.pop() as Node).dir?.peek() ?? []) {
-      if (inodes.has(child.inode)) add(child)
-      if (child.dir !== undefined) stack.push(child)
-    }
-  }
-  return names
-}
-
-function allNamesFound (inode: Inode, found: readonly Node[], settings: ImageSettings): boolean {
-  if (inode.kind === 'directory') return found.length > 0
-  // Content that never had a record in the image is named only in directories written anew.
-  if (!found.some(n => n.origin !== undefined) && !isImageData(inode)) return true
-  if (settings.rockRidge === undefined || !inode.posix) return false
-  return found.filter(n => n.names.iso !== undefined).length >= inode.nlink
-}
-
-function isImageData (inode: Inode): boolean {
-  const data = inode.data instanceof OverlayData ? inode.data.base : inode.compressed?.raw ?? inode.data
-  return data instanceof ImageExtentsSource
-}
-
-/** A changed file's new content where its extent holds it: the bytes that changed, and the file's one section. */
-async function inPlaceData (
-  inode: Inode, context: CommitContext, budget: number
-): Promise<{ sections: FileSectionPlan[], patches: Patch[], bytes: number } | undefined> {
-  const overlay = inode.data
-  if (!(overlay instanceof OverlayData) || !(overlay.base instanceof ImageExtentsSource) || overlay.base.image !== context.source) return undefined
-  const sections = overlay.base.sections
-  if (sections.length !== 1 || sections[0].unitSize !== 0) return undefined
-  if (overlay.size > Math.ceil(sections[0].length / SECTOR_SIZE) * SECTOR_SIZE) return undefined
-  const patches: Patch[] = []
-  let bytes = 0
-  for (const [start, end] of overlay.changedRanges()) {
-    bytes += end - start
-    if (bytes > budget) return undefined
-    const changed = Buffer.alloc(end - start)
-    await overlay.read(changed, 0, changed.length, start)
-    patches.push({ offset: sections[0].lba * SECTOR_SIZE + start, bytes: changed })
-  }
-  return { sections: [{ lba: sections[0].lba, length: overlay.size }], patches, bytes }
-}
-
-/** Where data stays: the image's own extents, unless it changed (then only where written in place). */
-function keptPlace (holder: Placed, context: CommitContext, changes: ChangeSet, inPlace: ReadonlyMap<Inode, FileSectionPlan[]>): FileSectionPlan[] | undefined {
-  if (!(holder instanceof Region) && changes.data.has(holder)) return inPlace.get(holder)
-  const data = holder instanceof Region ? holder.data : holder.compressed?.raw ?? holder.data
-  if (!(data instanceof ImageExtentsSource) || data.image !== context.source) return undefined
-  // Interleaved sections (ECMA-119 6.4.3) cannot be described again by our records: rewrite those.
-  if (data.sections.some(s => s.unitSize !== 0 && s.gapSize !== 0)) return undefined
-  return data.sections.map(s => ({ lba: s.lba, length: s.length }))
-}
-
-/** A tree's path table as the image has it (the L table: ECMA-119 9.4), or why it cannot be read. */
-async function readPathTable (
-  context: CommitContext, descriptor: VolumeDescriptor
-): Promise<{ records: PathTableRecord[], plan: PathTablePlan, bytes: Buffer } | string> {
-  const where = { structure: 'L path table', lba: descriptor.lPathTable }
-  try {
-    const bytes = await readExactly(context.source, descriptor.lPathTable * SECTOR_SIZE, descriptor.pathTableSize, where)
-    return { records: parsePathTable(bytes, 'L', where), plan: oldPathTablePlan(descriptor), bytes }
-  } catch (err) {
-    if (err instanceof InvalidImageError) return `the image's path table cannot be read (${err.message})`
-    throw err
-  }
-}
-
-function oldPathTablePlan (descriptor: VolumeDescriptor): PathTablePlan {
-  const size = descriptor.pathTableSize
-  return { size, lLba: descriptor.lPathTable, mLba: descriptor.mPathTable, sectors: Math.max(1, Math.ceil(size / SECTOR_SIZE)) }
-}
-
-function pathTableFor (
-  tree: TreeName, written: ReadonlyMap<Node, DirectoryPlan>, rootPlan: DirectoryPlan, context: CommitContext,
-  tables: ReadonlyMap<TreeName, { old: OldPathTable }>
-): { records?: PathTableRecord[], old: PathTablePlan } {
-  const descriptor = tree === 'iso' ? context.descriptors.primary : context.descriptors.joliet?.descriptor
-  if (descriptor === undefined) throw new InvalidImageError('IMAGE_BAD_PATH_TABLE', 'no descriptor for the Joliet tree', { structure: 'path table' })
-  const old = oldPathTablePlan(descriptor)
-  const table = tables.get(tree)
-  if (written.size === 0 || table === undefined) return { old }
-  const records = updatedPathTable(table.old, written, rootPlan, node => node.dir?.extents?.[tree]?.extent)
-  if (typeof records === 'string') throw new InvalidImageError('IMAGE_BAD_PATH_TABLE', records, { structure: 'path table', lba: old.lLba })
-  return { records, old }
-}
-
-/**
- * The records that describe a directory written elsewhere, or whose attributes changed: its record in its
- * parent, its "." (when not written), the ".." of each subdirectory; and the ".." of a directory that moved.
- * What cannot be patched (`rewrite`) gets its directory written instead. A directory whose entries' records
- * are patched must have been read without irregularity (`touched`); "." and ".." are checked for what they
- * are where they are patched (record-patcher.ts), and say nothing of the entries read with the directory.
- */
-async function patchDirectoryRecords (
-  layout: PartialLayout, changes: ChangeSet, names: ReadonlyMap<Inode, Node[]>, root: Node, settings: ImageSettings,
-  patcher: RecordPatcher, touched: Set<Node>, rewrite: Set<Node>
-): Promise<void> {
-  for (const tree of treesOf(settings)) {
-    const written = layout.dirty[tree]
-    const factsOf = (node: Node): RecordFacts | undefined => {
-      const plan = written.get(node)
-      const place = plan ?? node.dir?.extents?.[tree]
-      if (place === undefined) return undefined
-      return { extent: place.extent, dataLength: place.size, inode: node.inode, links: node.inode.nlink, rockRidge: tree === 'iso' && settings.rockRidge !== undefined }
-    }
-    const patchOrRewrite = async (dir: Node, patch: () => Promise<string | undefined>): Promise<void> => {
-      if ((await patch()) !== undefined) rewrite.add(dir)
-    }
-    const followed = new Set<Node>(written.keys())
-    for (const inode of changes.attributes) {
-      if (inode.kind !== 'directory') continue
-      for (const node of names.get(inode) ?? []) if (inTree(tree, node, root)) followed.add(node)
-    }
-    for (const dir of followed) {
-      const facts = factsOf(dir)
-      if (facts === undefined) continue
-      const parent = dir.parent
-      if (parent !== undefined && !written.has(parent)) {
-        const location = dir.origin?.[tree]
-        touched.add(parent)
-        if (location === undefined) rewrite.add(parent)
-        else await patchOrRewrite(parent, async () => await patcher.patch(location, facts))
-      }
-      if (!written.has(dir)) {
-        const place = dir.dir?.extents?.[tree]
-        if (place !== undefined) await patchOrRewrite(dir, async () => await patcher.patchSelfOrParent(place.extent, 0, facts))
-      }
-      await dir.dir?.complete()
-      for (const child of dir.dir?.peek() ?? []) {
-        if (child.dir === undefined || written.has(child) || !inTree(tree, child, root)) continue
-        const place = child.dir.extents?.[tree]
-        if (place === undefined) continue // written: closeOver added it
-        await patchOrRewrite(child, async () => await patcher.patchSelfOrParent(place.extent, 1, facts))
-      }
-    }
-    for (const dir of changes.moved.keys()) {
-      if (!attached(dir, root) || written.has(dir) || !inTree(tree, dir, root) || followed.has(dir.parent as Node)) continue
-      const place = dir.dir?.extents?.[tree]
-      const facts = factsOf(dir.parent as Node)
-      if (place === undefined || facts === undefined) continue
-      await patchOrRewrite(dir, async () => await patcher.patchSelfOrParent(place.extent, 1, facts))
-    }
-  }
-}
-
-/** The records of changed files in directories not written: size, date, PX, TF, and the extent of data that moved. */
-async function patchFileRecords (
-  layout: PartialLayout, names: ReadonlyMap<Inode, Node[]>, dirty: ReadonlySet<Node>, settings: ImageSettings,
-  patcher: RecordPatcher, touched: Set<Node>, rewrite: Set<Node>
-): Promise<void> {
-  for (const [inode, nodes] of names) {
-    if (inode.kind === 'directory') continue
-    const sections = layout.placed.get(inode)
-    const moved = sections !== undefined && !layout.fixed.has(inode)
-    for (const node of nodes) {
-      const parent = node.parent
-      if (parent === undefined || dirty.has(parent)) continue
-      touched.add(parent)
-      // Another number of sections means another number of records (ECMA-119 6.5.1): written anew.
-      if (moved && sections.length !== 1) {
-        rewrite.add(parent)
-        continue
-      }
-      for (const tree of treesOf(settings)) {
-        const location = node.origin?.[tree]
-        const named = tree === 'iso' ? node.names.iso : node.names.joliet
-        if (named === undefined) continue
-        if (location === undefined) {
-          rewrite.add(parent)
-          continue
-        }
-        const why = await patcher.patch(location, {
-          extent: moved ? (sections[0].length > 0 ? sections[0].lba : 0) : undefined,
-          dataLength: (inode.compressed?.raw ?? inode.data).size,
-          inode,
-          links: inode.nlink,
-          rockRidge: tree === 'iso' && settings.rockRidge !== undefined
-        })
-        if (why !== undefined) rewrite.add(parent)
-      }
-    }
-  }
-}
-
-function treesOf (settings: ImageSettings): TreeName[] {
-  return settings.joliet !== undefined ? ['iso', 'joliet'] : ['iso']
-}
-
-/** Whether a node is still in the tree (an edit may have removed it, or a directory above it). */
-function attached (node: Node, root: Node): boolean {
-  let n: Node | undefined = node
-  while (n !== undefined && n !== root) n = n.parent
-  return n === root
 }

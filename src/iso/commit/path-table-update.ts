@@ -1,6 +1,12 @@
-import type { PathTableRecord } from '../codec/path-table'
+import { InvalidImageError } from '../../errors'
+import { parsePathTable, type PathTableRecord } from '../codec/path-table'
+import { SECTOR_SIZE, type VolumeDescriptor } from '../codec/volume-descriptor'
+import { readExactly } from '../io/byte-source'
 import type { Node } from '../model/node'
+import type { PathTablePlan } from '../write/layout'
+import type { TreeName } from '../write/partial-layout'
 import type { DirectoryPlan } from '../write/tree-plan'
+import type { CommitContext } from './context'
 
 /*
  * The path table (ECMA-119 9.4) of a tree of which a commit writes only some directories: the image's own
@@ -91,4 +97,37 @@ export function updatedPathTable (
     parent: parents[i],
     identifier: i === 0 ? Buffer.from([0]) : entry.identifier
   }))
+}
+
+/** A tree's path table as the image has it (the L table: ECMA-119 9.4), or why it cannot be read. */
+export async function readPathTable (
+  context: CommitContext, descriptor: VolumeDescriptor
+): Promise<{ records: PathTableRecord[], plan: PathTablePlan, bytes: Buffer } | string> {
+  const where = { structure: 'L path table', lba: descriptor.lPathTable }
+  try {
+    const bytes = await readExactly(context.source, descriptor.lPathTable * SECTOR_SIZE, descriptor.pathTableSize, where)
+    return { records: parsePathTable(bytes, 'L', where), plan: oldPathTablePlan(descriptor), bytes }
+  } catch (err) {
+    if (err instanceof InvalidImageError) return `the image's path table cannot be read (${err.message})`
+    throw err
+  }
+}
+
+function oldPathTablePlan (descriptor: VolumeDescriptor): PathTablePlan {
+  const size = descriptor.pathTableSize
+  return { size, lLba: descriptor.lPathTable, mLba: descriptor.mPathTable, sectors: Math.max(1, Math.ceil(size / SECTOR_SIZE)) }
+}
+
+export function pathTableFor (
+  tree: TreeName, written: ReadonlyMap<Node, DirectoryPlan>, rootPlan: DirectoryPlan, context: CommitContext,
+  tables: ReadonlyMap<TreeName, { old: OldPathTable }>
+): { records?: PathTableRecord[], old: PathTablePlan } {
+  const descriptor = tree === 'iso' ? context.descriptors.primary : context.descriptors.joliet?.descriptor
+  if (descriptor === undefined) throw new InvalidImageError('IMAGE_BAD_PATH_TABLE', 'no descriptor for the Joliet tree', { structure: 'path table' })
+  const old = oldPathTablePlan(descriptor)
+  const table = tables.get(tree)
+  if (written.size === 0 || table === undefined) return { old }
+  const records = updatedPathTable(table.old, written, rootPlan, node => node.dir?.extents?.[tree]?.extent)
+  if (typeof records === 'string') throw new InvalidImageError('IMAGE_BAD_PATH_TABLE', records, { structure: 'path table', lba: old.lLba })
+  return { records, old }
 }

@@ -111,7 +111,8 @@ export function planPartialLayout (root: Node, settings: ImageSettings, content:
   sizeTrees(treePlan('iso'), settings.joliet !== undefined ? treePlan('joliet') : undefined, settings, links, allocator)
 
   // A directory goes back into its extent when it fits there (keeping the extent's size: trailing sectors
-  // without records, room for what the next commit adds), else after the image. libarchive (bsdtar) reads
+  // without records, room for what the next commit adds; 6.8.1.1 ends a sector's records at a zero byte,
+  // and every reader we test reads such directories), else after the image. libarchive (bsdtar) reads
   // the image in one pass forward from the root's extent and drops a directory that lies before its
   // parent ("Ignoring out-of-order directory"): below a directory that goes after the image, every
   // directory goes there too, after it, parents first (those not written yet are reported: mustWrite).
@@ -126,15 +127,27 @@ export function planPartialLayout (root: Node, settings: ImageSettings, content:
       plan.size = sized.get(plan) as number
       const old: DirectoryExtent | undefined = plan.node.dir?.extents?.[tree]
       const room = old !== undefined ? Math.ceil(old.size / SECTOR_SIZE) * SECTOR_SIZE : 0
-      if (!forced.has(plan) && !moved.has(plan.parent) && old !== undefined && plan.size <= room) {
+      // A directory moved under a parent that lies after it (one an earlier commit moved) moves too.
+      const afterParent = plan.parent === plan || (old !== undefined && old.extent > plan.parent.extent)
+      if (!forced.has(plan) && !moved.has(plan.parent) && old !== undefined && plan.size <= room && afterParent) {
         plan.extent = old.extent
         plan.size = room
+        notBefore(tree, plan)
         continue
       }
+      // One that grew out of its extent gets room to grow again (a quarter more, a sector at least), as
+      // sectors without records: the next entries added fit where it is.
+      if (old !== undefined) plan.size = Math.max(Math.ceil(plan.size * 5 / 4 / SECTOR_SIZE) * SECTOR_SIZE, plan.size + SECTOR_SIZE)
       plan.extent = next
       next += plan.size / SECTOR_SIZE
       moved.add(plan)
-      for (const record of plan.records) if (record.target !== undefined && !dirty[tree].has(record.target.node)) mustWrite.add(record.target.node)
+      notBefore(tree, plan)
+    }
+  }
+  /** Subdirectories not written that would lie before their parent (all of them, below one that moved). */
+  const notBefore = (tree: TreeName, plan: DirectoryPlan): void => {
+    for (const record of plan.records) {
+      if (record.target !== undefined && !dirty[tree].has(record.target.node) && record.target.extent < plan.extent) mustWrite.add(record.target.node)
     }
   }
   // Continuation areas: kept where the image has them when their bytes do not change and their directory
