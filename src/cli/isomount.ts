@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { Command } from 'commander'
+import { Option } from 'commander'
 import { InvalidInputError } from '../errors'
 import { sendControlRequest, type ControlRequest } from '../fuse/control'
-import { isMounted, readMountRecord } from '../fuse/runtime'
+import { checkMountRequest } from '../fuse/mount-point'
+import { readMountRecord } from '../fuse/runtime'
+import { currentPlatform } from '../platform'
 import { parseMountOptions } from '../vfs/mount-options'
-import { collect, EXIT_FAILURE, runProgram } from './common'
+import { collect, EXIT_FAILURE, newProgram, runProgram } from './common'
 
 const READY_FD = 3
 const READY_TIMEOUT_MS = 120_000
@@ -27,15 +29,19 @@ Mount options (-o, comma-separated; Linux isofs names where they mean the same):
                                        when they fit, else appended, else remastered when appending
                                        would leave over half the image dead; never: discard them)
   allow_other                          let other users see the mount
+  nonempty                             mount over a directory that is not empty
+  appledouble, applexattr              macOS: let Finder write ._* and .DS_Store files / its
+                                       com.apple.* attributes (off by default)
 
 Examples:
   isomount debian.iso /mnt/iso
   isomount -o namespace=joliet,ro win.iso /mnt/win
-  isomount -u /mnt/iso        unmount, commit, and wait until the image is on disk
+  isomount -u /mnt/iso        commit, unmount, and wait until the image is on disk
+                              (on Linux, with the helpers installed, a plain umount waits too)
   isomount sync /mnt/iso      commit now and stay mounted`
 
 export async function main (argv: string[]): Promise<void> {
-  const program = new Command('isomount')
+  const program = newProgram('isomount')
     .usage('[options] IMAGE MOUNTPOINT\n       isomount -u MOUNTPOINT\n       isomount sync MOUNTPOINT')
     .description('Mount an ISO9660 image (Rock Ridge, Joliet, El Torito) through FUSE.')
     .argument('[image]', 'the image file')
@@ -43,7 +49,8 @@ export async function main (argv: string[]): Promise<void> {
     .option('-o, --options <list>', 'mount options (see below); may be repeated', collect, [])
     .option('-f, --foreground', 'stay in the foreground until unmounted')
     .option('-u, --unmount <mountpoint>', 'unmount and wait until the daemon has finished')
-    .option('--ready-fd <fd>', 'internal: report readiness on this descriptor')
+    // Internal (the daemon's parent waits on it): not in --help, the man page or the completion.
+    .addOption(new Option('--ready-fd <fd>', 'internal: report readiness on this descriptor').hideHelp())
     .addHelpText('after', HELP_OPTIONS)
     .action(async (image: string | undefined, mountpoint: string | undefined, opts: {
       options: string[], foreground?: boolean, unmount?: string, readyFd?: string
@@ -62,6 +69,7 @@ export async function main (argv: string[]): Promise<void> {
       }
       const options = parseMountOptions(opts.options)
       if (!fs.existsSync(image)) throw new InvalidInputError('NOT_FOUND', `${image}: no such file`)
+      checkMountRequest(mountpoint, options)
       if (opts.foreground === true) {
         const readyFd = opts.readyFd !== undefined ? Number(opts.readyFd) : undefined
         // Loaded only here: the command that merely starts the daemon should start fast.
@@ -140,22 +148,35 @@ async function daemonize (argv: string[]): Promise<void> {
   ;(channel as unknown as { destroy: () => void }).destroy()
 }
 
-async function control (mountpoint: string, request: ControlRequest): Promise<void> {
+/**
+ * Sends `request` to the daemon of the mount at `mountpoint` and reports its answer; returns whether it
+ * succeeded (the exit status is set too). `quiet` (umount(8)'s helper) leaves out the success message, and
+ * progress unless the work takes over a second: a quick umount says nothing, a long one why it waits.
+ */
+export async function control (mountpoint: string, request: ControlRequest, options: { quiet?: boolean } = {}): Promise<boolean> {
   const dir = resolveDir(mountpoint)
   const record = readMountRecord(dir)
   if (record === undefined) {
-    if (isMounted(dir)) throw new InvalidInputError('NOT_FOUND', `${dir} is not an isomount mount (use fusermount -u)`)
+    if (currentPlatform().isMountPoint(dir)) {
+      throw new InvalidInputError('NOT_FOUND', `${dir} is not served by a running isomount (unmount it with ${currentPlatform().manualUnmount(dir)})`)
+    }
     throw new InvalidInputError('NOT_FOUND', `nothing is mounted at ${dir}`)
   }
-  const reply = await sendControlRequest(record.socket, request, text => process.stderr.write(`isomount: ${text}\n`))
+  const started = Date.now()
+  const reply = await sendControlRequest(record.socket, request, text => {
+    if (options.quiet !== true || Date.now() - started > 1000) process.stderr.write(`isomount: ${text}\n`)
+  })
   if (!reply.ok) {
     process.stderr.write(`isomount: ${reply.error}\n`)
     process.exitCode = EXIT_FAILURE
-  } else if (reply.message !== undefined) {
+    return false
+  }
+  if (reply.message !== undefined) {
     // Status goes to stdout (scripts read it); what unmount and sync did is a report, on stderr.
     if (request.op === 'status') process.stdout.write(`${reply.message}\n`)
-    else process.stderr.write(`isomount: ${reply.message}\n`)
+    else if (options.quiet !== true) process.stderr.write(`isomount: ${reply.message}\n`)
   }
+  return true
 }
 
 function resolveDir (dir: string): string {

@@ -24,14 +24,14 @@ import { Directory, Node } from './model/node'
 import type { OverlayData } from './model/overlay-data'
 import { statOf, type Stat } from './model/stat'
 import { NAMESPACES, NamespaceView, type Namespace, type ViewOptions } from './namespace'
-import { validateIsoName, type InterchangeLevel } from './naming/iso9660'
+import { validateIsoName, type InterchangeLevel, type IsoNameRules } from './naming/iso9660'
 import type { DescriptorSet } from './read/descriptors'
 import type { ElToritoInfo } from './read/el-torito'
 import { readImage, type Extensions, type ImageOrigin, type OpenOptions, type VolumeInfo } from './read/open-image'
 import type { ReadOnlyReason } from './read/read-only-reasons'
 import type { SystemAreaInfo } from './read/system-area'
 import { layoutFor, loadAll, writeImage, type WriteOptions } from './write/master'
-import type { WriteContent } from './write/layout'
+import { READ_AHEAD_PADDING_SECTORS, type WriteContent } from './write/layout'
 import { defaultTimestampMs, defaultVolumeIdentity, settingsFromOrigin, validateVolume, type ImageSettings, type VolumeIdentity } from './write/settings'
 
 export type { OpenOptions, VolumeInfo, Extensions } from './read/open-image'
@@ -56,8 +56,12 @@ export interface CreateOptions {
   volume?: Partial<VolumeIdentity>
   /** Name of the Rock Ridge relocation directory (default rr_moved). */
   relocationDirectory?: string
-  /** CD-ROM XA directory records (pycdlib's new(xa=True)). */
-  xa?: boolean
+  /** CD-ROM XA directory records (pycdlib's new(xa=True)); with owners and modes as recorded or rationalized (genisoimage -XA, -xa). */
+  xa?: boolean | 'recorded' | 'rational'
+  /** Relaxed rules for the ISO9660 names generated for what is added (genisoimage -l, -d, -N, …). */
+  isoNames?: IsoNameRules
+  /** Keep directories deeper than eight levels where they are instead of relocating them (genisoimage -D). */
+  keepDeepDirectories?: boolean
 }
 
 /**
@@ -132,9 +136,12 @@ export class IsoImage {
       interchangeLevel: level,
       rockRidge,
       joliet: jolietLevel !== undefined ? { level: jolietLevel, long: options.jolietLong === true } : undefined,
-      xa: options.xa === true,
+      xa: options.xa !== undefined && options.xa !== false,
+      xaAttributes: typeof options.xa === 'string' ? options.xa : undefined,
       volume: { ...defaultVolumeIdentity(now), ...options.volume },
-      relocationDirectory: options.relocationDirectory ?? 'rr_moved'
+      relocationDirectory: options.relocationDirectory ?? 'rr_moved',
+      isoNames: options.isoNames,
+      keepDeepDirectories: options.keepDeepDirectories
     }
     validateVolume(settings.volume)
     const inode = new Inode({ mode: S_IFDIR | 0o755, times: { mtimeMs: now, atimeMs: now, ctimeMs: now }, posix: rockRidge !== undefined, nlink: 2, ino: 1 })
@@ -481,8 +488,9 @@ export class IsoImage {
       throw new InvalidInputError('BAD_ARGUMENT', 'writing over the image being read would destroy what is read; write elsewhere (the commit of a mount handles in-place updates)')
     }
     await this.requireUnderstood()
+    // An opened image keeps its volume dates (settings.volume): GRUB's search --fs-uuid and blkid take the
+    // modification date as the volume's UUID, and grub-mkrescue's EFI GRUB finds its ISO by it.
     const content = await this.content(true, options.paddingSectors)
-    if (this.origin !== undefined) this.settings.volume.modifiedMs = defaultTimestampMs()
     const layout = await layoutFor(this.root, this.settings, content)
     return await writeImage(layout, content, target, options)
   }
@@ -516,7 +524,9 @@ export class IsoImage {
       root: this.root,
       settings: this.settings,
       changes: this.changes,
-      content: async whole => await this.content(whole)
+      // A grown or remastered volume ends in padding as mkisofs's do (only appends and remasters lay
+      // out a new end).
+      content: async whole => await this.content(whole, READ_AHEAD_PADDING_SECTORS)
     }, options)
   }
 

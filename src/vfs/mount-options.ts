@@ -26,6 +26,11 @@ export interface MountOptions {
   ro: boolean
   commit: CommitMode
   allowOther: boolean
+  /** Mount over a directory that is not empty (libfuse's `nonempty`). */
+  nonempty: boolean
+  /** macOS: let Finder write `._*` and `.DS_Store` files (`appledouble`) and com.apple.* attributes (`applexattr`). */
+  appleDouble: boolean
+  appleXattr: boolean
 }
 
 export const DEFAULT_MOUNT_OPTIONS: MountOptions = {
@@ -37,7 +42,10 @@ export const DEFAULT_MOUNT_OPTIONS: MountOptions = {
   showassoc: false,
   ro: false,
   commit: 'auto',
-  allowOther: false
+  allowOther: false,
+  nonempty: false,
+  appleDouble: false,
+  appleXattr: false
 }
 
 /** Generic mount(8) options that mean nothing to an image file system, accepted so fstab lines work. */
@@ -98,6 +106,9 @@ function applyOption (options: MountOptions, key: string, value: string | undefi
       break
     }
     case 'allow_other': options.allowOther = flag(); break
+    case 'nonempty': options.nonempty = flag(); break
+    case 'appledouble': options.appleDouble = flag(); break
+    case 'applexattr': options.appleXattr = flag(); break
     default:
       if (IGNORED.has(key) && value === undefined) return
       throw new InvalidInputError('BAD_ARGUMENT', `unknown mount option "${key}"`)

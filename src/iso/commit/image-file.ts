@@ -6,7 +6,7 @@ import type { ChangeSet } from '../model/change-set'
 import type { Node } from '../model/node'
 import { refreshOrigin, type ImageOrigin } from '../read/open-image'
 import type { WriteContent } from '../write/layout'
-import { defaultTimestampMs, type ImageSettings } from '../write/settings'
+import type { ImageSettings } from '../write/settings'
 import { commitChanges, type CommitOptions, type CommitResult } from './commit'
 import type { CommitContext } from './context'
 import { journalPending } from './journal'
@@ -55,9 +55,7 @@ export class ImageFile {
     if (this.staleReason !== undefined) throw new InvalidInputError('STALE', this.staleReason)
     if (model.changes.empty) return { mode: 'unchanged', bytesWritten: 0, reasons: [] }
     requireImageUnderstood(this.read)
-    const volume = model.settings.volume
-    const modified = volume.modifiedMs
-    volume.modifiedMs = defaultTimestampMs()
+    // The volume dates stay: GRUB's search --fs-uuid and blkid take the modification date as the UUID.
     let result: CommitResult
     try {
       result = await commitChanges({
@@ -69,7 +67,6 @@ export class ImageFile {
         wholeTree: async () => await requireTreeUnderstood(model.root, this.read)
       }, options)
     } catch (err) {
-      volume.modifiedMs = modified
       // The commit's journal could be neither applied nor undone: the image is the new one once a mount
       // replays it, and this model describes neither. Nothing more may be committed from it.
       if (journalPending(this.path)) {

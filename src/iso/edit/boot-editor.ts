@@ -35,6 +35,8 @@ export interface ElToritoOptions {
   loadSegment?: number
   /** Patch a boot info table into the boot file (mkisofs -boot-info-table). */
   bootInfoTable?: boolean
+  /** Patch GRUB's own address into the boot image at byte 2548 (xorriso --grub2-boot-info). */
+  grub2BootInfo?: boolean
   /** false: record the entry as not bootable (mkisofs -no-boot). */
   bootable?: boolean
   /** The catalog's (or section's) identification string. */
@@ -109,7 +111,7 @@ export async function bootImageFor (payload: Payload, options: ElToritoOptions):
     entry,
     autoSectorCount: options.loadSize === undefined,
     bootInfoTable: options.bootInfoTable === true,
-    grub2BootInfo: false
+    grub2BootInfo: options.grub2BootInfo === true
   }
 }
 

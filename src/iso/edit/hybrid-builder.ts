@@ -1,10 +1,12 @@
 import { InvalidInputError } from '../../errors'
 import { Emulation, Platform } from '../codec/el-torito'
 import { GptType, guidFromString } from '../codec/gpt'
+import { chsOf } from '../codec/mbr'
 import { allBootImages, type BootConfiguration, type BootImage } from '../model/boot'
 import { readAll } from '../model/data-source'
 import type { Payload } from '../model/payload'
-import type { Coverage, GptSlot, MbrSlot, SystemAreaModel } from '../model/system-area'
+import { APM_ENTRY_SIZE, type ApmEntry } from '../codec/apm'
+import type { ApmModel, Coverage, GptSlot, MbrSlot, SystemAreaModel } from '../model/system-area'
 import { SYSTEM_AREA_BYTES } from '../write/system-area-writer'
 
 /*
@@ -21,7 +23,8 @@ import { SYSTEM_AREA_BYTES } from '../write/system-area-writer'
  *   as Basic Data, the marked images also as MBR partitions of type 0xEF;
  * - with -appended_part_as_gpt, the volume as "Gap0" (or "ISO9660" from a partition offset) and the holes
  *   left as "GapN";
- * - --mbr-force-bootable: a one-block bootable partition when nothing else is bootable.
+ * - --mbr-force-bootable: a one-block bootable partition when nothing else is bootable;
+ * - -partition_offset alone: one MBR partition (type 0xcd) from the offset.
  */
 
 /** xorriso's GPT: 248 entries from block 2, so that the array ends with the system area (first usable 64). */
@@ -48,6 +51,8 @@ export interface HybridOptions {
   protectiveMsdosLabel?: boolean
   /** -isohybrid-gpt-basdat: the catalog entries (0 is the default entry) to mark as GPT Basic Data partitions. */
   gptBootEntries?: number[]
+  /** -isohybrid-apm-hfsplus: the catalog entries to mark in an Apple Partition Map (type Apple_HFS). */
+  apmBootEntries?: number[]
   /** -append_partition. */
   appended?: AppendedPartition[]
   /** -appended_part_as_gpt: appended partitions go into a GPT, the MBR becomes protective. */
@@ -58,6 +63,8 @@ export interface HybridOptions {
   forceBootable?: boolean
   /** -partition_offset, in 2 KiB sectors: where the ISO partition starts (the second tree set: settings). */
   partitionOffset?: number
+  /** -partition_cyl_align: pad to whole cylinders; auto (the default) does so for plain isohybrid images. */
+  cylinderAlign?: 'auto' | 'on' | 'off'
 }
 
 export async function hybridSystemArea (boot: BootConfiguration | undefined, options: HybridOptions): Promise<SystemAreaModel> {
@@ -73,11 +80,14 @@ export async function hybridSystemArea (boot: BootConfiguration | undefined, opt
     options.mbr.code.copy(bytes, 0, 0, 432)
     bootPointer = { payload: await pointedBootImage(boot, options.mbr.kind), offset: options.mbr.kind === 'grub2' ? 4 : 0 }
   }
-  const marked = (options.gptBootEntries ?? []).map(i => {
+  const entry = (i: number): BootImage => {
     const image = images[i]
-    if (image === undefined) throw new InvalidInputError('BAD_ARGUMENT', `there is no boot entry ${i} to mark in the GPT (the catalog has ${images.length})`)
+    if (image === undefined) throw new InvalidInputError('BAD_ARGUMENT', `there is no boot entry ${i} to mark (the catalog has ${images.length})`)
     return image
-  })
+  }
+  const marked = (options.gptBootEntries ?? []).map(entry)
+  const apmMarked = (options.apmBootEntries ?? []).map(entry)
+  const apm = apmMarked.length > 0 ? apmFor(bytes, apmMarked, options) : undefined
   const gptKind = options.appendedAsGpt === true && appended.length > 0 ? 'appended' : marked.length > 0 ? 'basdat' : undefined
   const offsetBlocks = (options.partitionOffset ?? 0) * 4
   const isoCoverage: Coverage = appended.length > 0 || gptKind === 'appended' ? { kind: 'volume' } : { kind: 'device' }
@@ -89,7 +99,10 @@ export async function hybridSystemArea (boot: BootConfiguration | undefined, opt
   } else if (options.protectiveMsdosLabel === true) {
     slots[0] = mbrSlot(0x80, mbrType ?? 0xcd, 1, isoCoverage)
   } else if (options.mbr?.kind === 'isohybrid') {
-    slots[0] = mbrSlot(0x80, mbrType ?? (gptKind === 'basdat' ? 0x00 : 0x17), offsetBlocks, isoCoverage)
+    slots[0] = mbrSlot(0x80, mbrType ?? (gptKind === 'basdat' || apm !== undefined ? 0x00 : 0x17), offsetBlocks, isoCoverage)
+  } else if (offsetBlocks > 0) {
+    // -partition_offset alone: "a partition table with a single partition that begins at the given block".
+    slots[0] = mbrSlot(0x00, mbrType ?? 0xcd, offsetBlocks, isoCoverage)
   }
   if (gptKind !== 'appended') {
     for (const a of appended) {
@@ -105,7 +118,11 @@ export async function hybridSystemArea (boot: BootConfiguration | undefined, opt
   }
   if (options.forceBootable === true && !slots.some(s => s !== undefined && s.entry.status === 0x80)) {
     const free = slots.findIndex(s => s === undefined)
-    if (free >= 0) slots[free] = mbrSlot(0x80, 0x00, 0, { kind: 'fixed' }, 1)
+    if (free >= 0) {
+      slots[free] = mbrSlot(0x80, 0x00, 0, { kind: 'fixed' }, 1)
+      // Kept as given (it never moves), so given its CHS address now: block 0 is cylinder 0, head 0, sector 1.
+      slots[free].entry.chsStart = slots[free].entry.chsEnd = chsOf(0, 64, 32)
+    }
   }
 
   const gptSlots: GptSlot[] = []
@@ -124,17 +141,23 @@ export async function hybridSystemArea (boot: BootConfiguration | undefined, opt
     gptSlots.push(gptSlot(gptSlots.length, 'Gap1', guidFromString(GptType.BASIC_DATA), ISO_GPT_ATTRIBUTES, 0, { kind: 'gap' }))
   }
 
-  const aligned = options.mbr?.kind === 'isohybrid' && appended.length === 0 && gptKind !== 'appended'
+  // "auto": padding "happens only if option -isohybrid-mbr is given" (xorrisofs(1)); with the MBR protective
+  // for a GPT of appended partitions xorriso 1.5.4 leaves it off.
+  const aligned = options.cylinderAlign === 'on' ||
+    (options.cylinderAlign !== 'off' && options.mbr?.kind === 'isohybrid' && gptKind !== 'appended')
   return {
     bytes,
     mbr: slots.some(s => s !== undefined) ? { slots } : undefined,
     gpt: gptKind !== undefined
-      ? { diskGuid: Buffer.alloc(16), revision: 0x00010000, entriesLba: 2, entryCount: GPT_ENTRIES, entrySize: 128, firstUsableLba: 64, slots: gptSlots }
+      ? { diskGuid: Buffer.alloc(16), revision: 0x00010000, entriesLba: 2, entryCount: GPT_ENTRIES, entrySize: 128, firstUsableLba: 64, slots: gptSlots, inDiskOrder: true }
       : undefined,
+    apm,
     bootPointer,
     geometry: { heads: 64, sectorsPerTrack: 32 },
     alignSectors: aligned ? CYLINDER_SECTORS : 1,
-    volumeCoversDevice: false,
+    // With a partition offset or a protective MBR label, xorriso 1.5.4 records the whole device as the
+    // volume's size, appended partitions included (checked for each option combination).
+    volumeCoversDevice: offsetBlocks > 0 || options.protectiveMsdosLabel === true,
     derivedIdentifiers: true
   }
 }
@@ -156,6 +179,37 @@ async function pointedBootImage (boot: BootConfiguration | undefined, kind: 'iso
     }
   }
   return first.payload
+}
+
+/** The no-op x86 code isohdpfx.bin starts with (bytes 2-31), which an APM header mock-up may replace. */
+const NOP = 0x90
+/** APM entry status xorriso gives the boot image's partition: valid, allocated, in use, readable, bootable (0x40000013). */
+const APM_BOOT_STATUS = 0x40000013
+
+/**
+ * xorriso -isohybrid-apm-hfsplus: an Apple Partition Map of 2 KiB blocks whose driver descriptor map
+ * ("ER") replaces the first 32 bytes of isohdpfx's boot code (a no-op there), with the map's own entry
+ * and one Apple_HFS entry per marked boot image.
+ */
+function apmFor (bytes: Buffer, images: BootImage[], options: HybridOptions): ApmModel {
+  if (options.mbr?.kind !== 'isohybrid' || !bytes.subarray(2, 32).every(b => b === NOP)) {
+    throw new InvalidInputError('BAD_ARGUMENT', '-isohybrid-apm-hfsplus needs -isohybrid-mbr with syslinux\'s isohdpfx*.bin (its first 32 bytes are replaced by the map\'s header)')
+  }
+  const header = Buffer.alloc(32)
+  header.write('ER', 0, 'latin1')
+  header.writeUInt16BE(2048, 2)
+  header.writeUInt32BE(0x9090, 4)
+  header.copy(bytes, 0)
+  const entry = (name: string, type: string, status: number): ApmEntry => ({
+    mapBlocks: 0, start: 0, blocks: 0, name, type, dataStart: 0, dataBlocks: 0, status, rest: Buffer.alloc(APM_ENTRY_SIZE - 92)
+  })
+  return {
+    blockSize: 2048,
+    slots: [
+      { entry: { ...entry('Apple', 'Apple_partition_map', 3), start: 1 }, coverage: { kind: 'map' } },
+      ...images.map(image => ({ entry: entry('EFI', 'Apple_HFS', APM_BOOT_STATUS), coverage: { kind: 'payload' as const, payload: image.payload } }))
+    ]
+  }
 }
 
 function mbrSlot (status: number, type: number, start: number, coverage: Coverage, blocks = 0): MbrSlot {

@@ -58,6 +58,11 @@ export interface GptModel {
   entrySize: number
   firstUsableLba: number
   slots: GptSlot[]
+  /**
+   * Number the entries in the order they lie on the device, as xorriso does for the images it makes; an
+   * opened image's slots keep their numbers (they name the devices: /dev/sdb2).
+   */
+  inDiskOrder?: boolean
 }
 
 export interface ApmSlot {
@@ -83,13 +88,21 @@ export interface SystemAreaModel {
   bootPointer?: { payload: Payload, offset: number }
   /** MBR geometry for the CHS fields of entries that move (isohybrid and xorriso use 64 heads, 32 sectors). */
   geometry: { heads: number, sectorsPerTrack: number }
-  /** The device is padded to a multiple of this many 2 KiB sectors (isohybrid pads to 1 MiB cylinders). */
+  /**
+   * isohybrid pads to whole cylinders (1 MiB: 512 sectors): the device, or with appended partitions the
+   * volume's data before them (xorriso -partition_cyl_align); 1 when nothing is padded.
+   */
   alignSectors: number
   /**
    * The primary volume descriptor's size covers the whole device, appended partitions included (xorriso
    * with -partition_offset does so), rather than the ISO data only.
    */
   volumeCoversDevice: boolean
+  /**
+   * Sectors after the appended partitions (before a backup GPT): xorriso puts its 300 KiB padding there,
+   * and a commit keeps it (sgdisk, converting an MBR to a GPT in memory, needs room for a backup table).
+   */
+  appendedTailSectors?: number
   /**
    * A new image's identifiers (MBR disk signature, GPT disk and partition GUIDs) are left zero and derived
    * from the volume when written, so the same input gives the same image; an opened image's are kept.

@@ -116,7 +116,7 @@ export async function systemAreaModelOf (
   const model: SystemAreaModel = {
     bytes: Buffer.from(area.bytes),
     geometry: { heads: 64, sectorsPerTrack: 32 },
-    alignSectors: alignmentOf(source.size, area),
+    alignSectors: alignmentOf(source.size, area, dataEnd),
     volumeCoversDevice: false
   }
 
@@ -178,6 +178,7 @@ export async function systemAreaModelOf (
     }
   }
   model.volumeCoversDevice = extent.volumeSectors > dataEnd
+  model.appendedTailSectors = appendedTail(source.size, model, dataEnd)
   return { model, readOnlyReasons: reasons }
 }
 
@@ -195,6 +196,19 @@ function bootPointerOf (area: SystemAreaInfo, payloads: PayloadIndex): SystemAre
     if (payload !== undefined) return { payload, offset }
   }
   return undefined
+}
+
+/** What lies after the last appended partition and before the backup GPT, in sectors. */
+function appendedTail (size: number, model: SystemAreaModel, dataEnd: number): number {
+  let end = 0
+  for (const coverage of allCoverages(model)) {
+    if (coverage.kind !== 'payload' || coverage.payload.isFile) continue
+    const region = coverage.payload.data as ImageExtentsSource
+    if (region.lba >= dataEnd) end = Math.max(end, region.lba + Math.ceil(region.size / SECTOR_SIZE))
+  }
+  if (end === 0) return 0
+  const backup = model.gpt !== undefined ? Math.ceil((Math.ceil(model.gpt.entryCount * model.gpt.entrySize / 512) + 1) / BLOCKS_PER_SECTOR) : 0
+  return Math.max(0, Math.floor(size / SECTOR_SIZE) - end - backup)
 }
 
 function allCoverages (model: SystemAreaModel): Coverage[] {
@@ -228,10 +242,14 @@ async function hasHfsHeader (source: ByteSource, lba: number): Promise<boolean> 
   return HFS_SIGNATURES.has(signature.toString('latin1'))
 }
 
-/** isohybrid pads the image to whole 1 MiB cylinders (64 heads x 32 sectors); keep doing so if it was. */
-function alignmentOf (size: number, area: SystemAreaInfo): number {
+/**
+ * isohybrid pads to whole 1 MiB cylinders (64 heads x 32 sectors): the image, or with appended partitions
+ * the volume's data before them (xorriso -partition_cyl_align); keep doing so where the image was.
+ */
+function alignmentOf (size: number, area: SystemAreaInfo, dataEnd: number): number {
   const cylinder = 1024 * 1024
-  return area.mbr !== undefined && size % cylinder === 0 ? cylinder / SECTOR_SIZE : 1
+  if (area.mbr === undefined) return 1
+  return size % cylinder === 0 || (dataEnd * SECTOR_SIZE % cylinder === 0 && dataEnd * SECTOR_SIZE < size) ? cylinder / SECTOR_SIZE : 1
 }
 
 /** The geometry the recorded CHS values were computed with, if they tell (heads, sectors per track). */

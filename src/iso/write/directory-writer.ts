@@ -3,6 +3,7 @@ import { FileFlags, serializeDirectoryRecord, type DirectoryRecord } from '../co
 import { serializePathTable, type PathTableRecord } from '../codec/path-table'
 import { SECTOR_SIZE } from '../codec/volume-descriptor'
 import { serializeXaRecord } from '../codec/xa'
+import type { Inode } from '../model/inode'
 import { NodeFlag, type RecordLocation } from '../model/node'
 import { rockRidgeFor, treeSets, type Layout, type TreeSet } from './layout'
 import type { SectorWriter } from './sector-writer'
@@ -88,7 +89,8 @@ export function isoDirectory (layout: Layout, set: TreeSet, dir: DirectoryPlan, 
   const base = set.base
   const out = new DirectoryBuffer(dir.size, dir.extent)
   const systemUse = (record: RecordPlan | 'self' | 'parent', plan: SystemUsePlan | undefined): Buffer => {
-    const xa = xaField(layout, typeof record === 'string' || (record.target !== undefined && record.role !== 'placeholder'))
+    const node = record === 'self' ? dir.node : record === 'parent' ? dir.parent.node : record.node
+    const xa = xaField(layout, typeof record === 'string' || (record.target !== undefined && record.role !== 'placeholder'), node.inode)
     if (plan === undefined) return xa
     const rendered = renderSystemUse(rockRidgeFor(record, dir, layout.settings, layout.links, base), plan, set.continuation.lba - base)
     // An area kept where the image has it is not written again.
@@ -116,23 +118,40 @@ function recordWritten (layout: Layout, record: RecordPlan, tree: 'iso' | 'jolie
 export function jolietDirectory (layout: Layout, set: TreeSet, dir: DirectoryPlan): Buffer {
   const base = set.base
   const out = new DirectoryBuffer(dir.size, dir.extent)
-  const xaDirectory = xaField(layout, true)
-  out.add(serializeDirectoryRecord(directoryRecord(Buffer.from([0]), dir.extent - base, dir.size, FileFlags.DIRECTORY, dir.node.inode.times.mtimeMs, xaDirectory)))
-  out.add(serializeDirectoryRecord(directoryRecord(Buffer.from([1]), dir.parent.extent - base, dir.parent.size, FileFlags.DIRECTORY, dir.parent.node.inode.times.mtimeMs, xaDirectory)))
+  out.add(serializeDirectoryRecord(directoryRecord(Buffer.from([0]), dir.extent - base, dir.size, FileFlags.DIRECTORY, dir.node.inode.times.mtimeMs, xaField(layout, true, dir.node.inode))))
+  out.add(serializeDirectoryRecord(directoryRecord(Buffer.from([1]), dir.parent.extent - base, dir.parent.size, FileFlags.DIRECTORY, dir.parent.node.inode.times.mtimeMs, xaField(layout, true, dir.parent.node.inode))))
   for (const record of dir.records) {
-    const locations = childRecords(layout, base, record, xaField(layout, record.target !== undefined)).map(r => out.add(serializeDirectoryRecord(r)))
+    const locations = childRecords(layout, base, record, xaField(layout, record.target !== undefined, record.node.inode)).map(r => out.add(serializeDirectoryRecord(r)))
     if (base === 0) recordWritten(layout, record, 'joliet', locations[0])
   }
   return out.bytes
 }
 
 /**
- * The XA record every directory record starts its System Use field with on an XA image; attributes as
- * genisoimage -XA records them (0x0d55: readable mode 2 form 1 data; 0x8000 more for directories).
+ * The XA record every directory record starts its System Use field with on an XA image. By default the
+ * fixed one pycdlib writes (0x0d55: readable, executable mode 2 form 1 data; 0x8000 more for directories);
+ * with xaAttributes, from each entry's owner and mode, as genisoimage -XA and -xa write them.
  */
-function xaField (layout: Layout, directory = false): Buffer {
-  if (!layout.settings.xa) return Buffer.alloc(0)
-  return serializeXaRecord({ groupId: 0, userId: 0, attributes: directory ? 0x8d55 : 0x0d55, fileNumber: 0 })
+function xaField (layout: Layout, directory: boolean, inode: Inode): Buffer {
+  const settings = layout.settings
+  if (!settings.xa) return Buffer.alloc(0)
+  if (settings.xaAttributes === undefined) return serializeXaRecord({ groupId: 0, userId: 0, attributes: directory ? 0x8d55 : 0x0d55, fileNumber: 0 })
+  // genisoimage -XA: the owner (16 bits) and the read and execute bits of the mode, as XA has them (owner
+  // read bit 0, execute bit 2; group 4, 6; other 8, 10); -xa: owner 0, read for all, execute for all if any.
+  let mode = inode.mode
+  if (settings.xaAttributes === 'rational') mode = 0o444 | ((mode & 0o111) !== 0 || directory ? 0o111 : 0)
+  let bits = 0
+  for (const [i, shift] of [[0, 6], [4, 3], [8, 0]]) {
+    if ((mode & (0o4 << shift)) !== 0) bits |= 1 << i
+    if ((mode & (0o1 << shift)) !== 0) bits |= 1 << (i + 2)
+  }
+  const recorded = settings.xaAttributes === 'recorded'
+  return serializeXaRecord({
+    groupId: recorded ? inode.gid & 0xffff : 0,
+    userId: recorded ? inode.uid & 0xffff : 0,
+    attributes: (directory ? 0x8000 : 0) | 0x0800 | bits,
+    fileNumber: 0
+  })
 }
 
 /** The record(s) of one entry: directories and placeholders one, files one per file section. */

@@ -55,14 +55,16 @@ export async function bootPatches (layout: Layout, content: WriteContent): Promi
     const source = image.payload.data
     if (lba === undefined || layout.fixed.has(holder) || patches.has(holder)) continue
     const parts: Array<{ offset: number, bytes: Buffer }> = []
-    // mkisofs patches only files long enough to hold the table.
-    if (image.bootInfoTable && source.size >= 64) parts.push({ offset: BOOT_INFO_TABLE_OFFSET, bytes: await bootInfoTableFor(source, lba, layout.primaryLba) })
     if (image.grub2BootInfo && source.size >= GRUB2_BOOT_INFO_OFFSET + 8) {
       const bytes = Buffer.alloc(8)
       bytes.writeBigUInt64LE(BigInt(lba) * 4n + 5n)
       parts.push({ offset: GRUB2_BOOT_INFO_OFFSET, bytes })
     }
-    if (parts.length > 0) patches.set(holder, (chunk, position) => { for (const part of parts) patchInto(chunk, position, part.offset, part.bytes) })
+    const patch: BootPatch = (chunk, position) => { for (const part of parts) patchInto(chunk, position, part.offset, part.bytes) }
+    // mkisofs patches only files long enough to hold the table; its checksum covers the bytes as written,
+    // GRUB's address included (as xorriso computes it).
+    if (image.bootInfoTable && source.size >= 64) parts.push({ offset: BOOT_INFO_TABLE_OFFSET, bytes: await bootInfoTableFor(source, lba, layout.primaryLba, patch) })
+    if (parts.length > 0) patches.set(holder, patch)
   }
   return patches
 }
@@ -75,12 +77,13 @@ function patchInto (chunk: Buffer, position: number, offset: number, bytes: Buff
 }
 
 /** mkisofs -boot-info-table: bytes 8-63 of the file: PVD LBA, file LBA, length and the checksum from byte 64. */
-async function bootInfoTableFor (source: DataSource, lba: number, primaryLba: number): Promise<Buffer> {
+async function bootInfoTableFor (source: DataSource, lba: number, primaryLba: number, patch: BootPatch): Promise<Buffer> {
   const checksum = new BootInfoChecksum()
   const buf = Buffer.allocUnsafe(Math.min(4 * 1024 * 1024, Math.max(1, source.size)))
   for (let position = 0; position < source.size;) {
     const n = await source.read(buf, 0, Math.min(buf.length, source.size - position), position)
     if (n === 0) break
+    patch(buf.subarray(0, n), position)
     checksum.update(buf.subarray(0, n), position)
     position += n
   }

@@ -48,6 +48,14 @@ export interface WriteContent {
   paddingSectors: number
 }
 
+/**
+ * The padding genisoimage (-pad, its default) and xorriso (-padding 300k) end a volume with: readers read
+ * ahead of the last file. GRUB's BIOS CD driver reads whole 32 KiB cache blocks and, when that read runs
+ * past the medium's end, gets garbage: grub-rescue-pc's image, appended to with grub.cfg in its last
+ * sector, booted as a CD into "syntax error" until commits padded as the image itself was.
+ */
+export const READ_AHEAD_PADDING_SECTORS = 150
+
 /** For an append commit: data that stays where it is, and where new allocations may begin. */
 export interface AppendPlacement {
   fixed: Map<Placed, FileSectionPlan[]>
@@ -141,34 +149,14 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
     bootCatalog = { lba: next, size: Math.max(SECTOR_SIZE, Math.ceil(size / SECTOR_SIZE) * SECTOR_SIZE), inode: content.boot.catalog }
     next += bootCatalog.size / SECTOR_SIZE
   }
-  const isoPathTable = pathTablePlan(iso, next)
-  next += 2 * isoPathTable.sectors
-  const jolietPathTable = joliet !== undefined ? pathTablePlan(joliet, next) : undefined
-  if (jolietPathTable !== undefined) next += 2 * jolietPathTable.sectors
-  next = placeDirectories(iso, next)
-  const continuation = { lba: next, sectors: allocator.sectors }
-  next += allocator.sectors
-  if (joliet !== undefined) next = placeDirectories(joliet, next)
+  const own = placeTreeSet(iso, joliet, allocator.sectors, next)
+  next = own.next
   let mirror: TreeSet | undefined
   if (mirrorDescriptors !== undefined) {
     // The same trees again, in sectors of their own: their records count addresses from the partition.
-    const mirrorIso = cloneTree(iso)
-    const mirrorJoliet = joliet !== undefined ? cloneTree(joliet) : undefined
-    const mirrorIsoPathTable = pathTablePlan(mirrorIso, next)
-    next += 2 * mirrorIsoPathTable.sectors
-    const mirrorJolietPathTable = mirrorJoliet !== undefined ? pathTablePlan(mirrorJoliet, next) : undefined
-    if (mirrorJolietPathTable !== undefined) next += 2 * mirrorJolietPathTable.sectors
-    next = placeDirectories(mirrorIso, next)
-    const mirrorContinuation = { lba: next, sectors: allocator.sectors }
-    next += allocator.sectors
-    if (mirrorJoliet !== undefined) next = placeDirectories(mirrorJoliet, next)
-    mirror = {
-      base: offset,
-      ...mirrorDescriptors,
-      iso: { ...mirrorIso, pathTable: mirrorIsoPathTable },
-      joliet: mirrorJoliet !== undefined && mirrorJolietPathTable !== undefined ? { ...mirrorJoliet, pathTable: mirrorJolietPathTable } : undefined,
-      continuation: mirrorContinuation
-    }
+    const copy = placeTreeSet(cloneTree(iso), joliet !== undefined ? cloneTree(joliet) : undefined, allocator.sectors, next)
+    next = copy.next
+    mirror = { base: offset, ...mirrorDescriptors, iso: copy.iso, joliet: copy.joliet, continuation: copy.continuation }
   }
 
   const placed = new Map<Placed, FileSectionPlan[]>()
@@ -200,16 +188,12 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
   for (const tree of [iso, joliet]) {
     for (const dir of tree?.directories ?? []) for (const record of dir.records) place(record.node.inode)
   }
-  // The padding (genisoimage's 150 sectors) ends the volume; with appended partitions, xorriso puts it
-  // after them, outside the volume, where its "Gap1" partition claims it.
-  if (appended.length === 0) next += content.paddingSectors
-  const dataSectors = next
   // Appended partitions: after the data, in the order they had, each from a 2 KiB sector.
-  for (const payload of appended) place(payload.holder)
-  if (appended.length > 0) next += content.paddingSectors
-  const blocks = next * 4 + trailerBlocks(content.systemArea)
-  const align = content.systemArea?.alignSectors ?? 1
-  const totalSectors = Math.ceil(Math.ceil(blocks / 4) / align) * align
+  const { dataSectors, totalSectors } = deviceEnd(next, content, appended.length > 0, from => {
+    next = from
+    for (const payload of appended) place(payload.holder)
+    return next
+  })
   return {
     settings,
     totalSectors,
@@ -221,9 +205,9 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
     jolietLba,
     terminatorLba,
     bootCatalog,
-    iso: { ...iso, pathTable: isoPathTable },
-    joliet: joliet !== undefined && jolietPathTable !== undefined ? { ...joliet, pathTable: jolietPathTable } : undefined,
-    continuation,
+    iso: own.iso,
+    joliet: own.joliet,
+    continuation: own.continuation,
     mirror,
     placed,
     content: data,
@@ -287,6 +271,44 @@ export function treeSets (layout: Layout): TreeSet[] {
 /** The last sector of the descriptors (both sets): what an append's commit point rewrites. */
 export function headSectors (layout: Layout): number {
   return Math.max(layout.terminatorLba, layout.mirror?.terminatorLba ?? 0) + 1
+}
+
+/**
+ * Where the volume's data and the device end, from the sector after the data (`next`); `placeAppended`
+ * places the appended partitions from the sector it is given and returns the sector after them. The
+ * padding (genisoimage's 150 sectors) ends the volume; with appended partitions, xorriso puts it after
+ * them, outside the volume, where its "Gap1" partition claims it, with what the image had there besides.
+ * Cylinder alignment (isohybrid) pads the device, or with appended partitions the volume's data before them.
+ */
+export function deviceEnd (
+  next: number, content: WriteContent, hasAppended: boolean, placeAppended: (from: number) => number
+): { dataSectors: number, totalSectors: number } {
+  const align = content.systemArea?.alignSectors ?? 1
+  const alignUp = (sectors: number): number => Math.ceil(sectors / align) * align
+  const dataSectors = hasAppended ? alignUp(next) : next + content.paddingSectors
+  let end = dataSectors
+  if (hasAppended) end = placeAppended(dataSectors) + content.paddingSectors + (content.systemArea?.appendedTailSectors ?? 0)
+  const deviceSectors = Math.ceil((end * 4 + trailerBlocks(content.systemArea)) / 4)
+  return { dataSectors, totalSectors: hasAppended ? deviceSectors : alignUp(deviceSectors) }
+}
+
+/** Path tables, the ISO9660 directories, their continuation areas, the Joliet directories: placed from `start`. */
+function placeTreeSet (iso: TreePlan, joliet: TreePlan | undefined, continuationSectors: number, start: number): Pick<TreeSet, 'iso' | 'joliet' | 'continuation'> & { next: number } {
+  let next = start
+  const isoPathTable = pathTablePlan(iso, next)
+  next += 2 * isoPathTable.sectors
+  const jolietPathTable = joliet !== undefined ? pathTablePlan(joliet, next) : undefined
+  if (jolietPathTable !== undefined) next += 2 * jolietPathTable.sectors
+  next = placeDirectories(iso, next)
+  const continuation = { lba: next, sectors: continuationSectors }
+  next += continuationSectors
+  if (joliet !== undefined) next = placeDirectories(joliet, next)
+  return {
+    iso: { ...iso, pathTable: isoPathTable },
+    joliet: joliet !== undefined && jolietPathTable !== undefined ? { ...joliet, pathTable: jolietPathTable } : undefined,
+    continuation,
+    next
+  }
 }
 
 /** A tree plan's copy with directories of its own (to be placed elsewhere), the same records and shapes. */

@@ -7,10 +7,10 @@ import type { DataSource } from '../model/data-source'
 import type { Inode } from '../model/inode'
 import { depthOf, type DirectoryExtent, type Node } from '../model/node'
 import { Region } from '../model/payload'
-import { descriptorSequence, filesWithContinuations, rockRidgeFor, sectionsFor, sizeTrees, toCatalogShape, type FileSectionPlan, type Layout, type PathTablePlan, type Placed, type WriteContent } from './layout'
+import { descriptorSequence, deviceEnd, filesWithContinuations, rockRidgeFor, sectionsFor, sizeTrees, toCatalogShape, type FileSectionPlan, type Layout, type PathTablePlan, type Placed, type WriteContent } from './layout'
 import type { ImageSettings } from './settings'
 import { ContinuationAllocator, type SystemUsePlan } from './system-use-plan'
-import { payloadsOf, trailerBlocks } from './system-area-writer'
+import { payloadsOf } from './system-area-writer'
 import { isInIsoTree, isoIdentifierBytes, isoRecords, jolietIdentifierBytes, jolietRecords, newDirectory, pathOf, type DirectoryPlan, type RecordPlan, type TreePlan } from './tree-plan'
 
 /*
@@ -251,26 +251,27 @@ export function planPartialLayout (root: Node, settings: ImageSettings, content:
   }
   for (const what of placement.alsoPlaced) put(what)
 
-  // Appended partitions stay after the volume's data: they move only when the volume grows.
-  const appends = next > placement.startLba
-  const dataSectors = appends ? next : placement.oldVolumeSectors
-  for (const region of appendedRegions) {
-    data.set(region, region.data)
-    const kept = appends ? undefined : placement.keep(region)
-    if (kept !== undefined) {
-      placed.set(region, kept)
-      fixed.add(region)
-    } else {
-      placed.set(region, sectionsFor(region.data.size, next))
-      next += Math.ceil(region.data.size / SECTOR_SIZE)
-    }
-  }
+  // Appended partitions stay after the volume's data: they move only when the volume grows, and then the
+  // volume ends as a whole write ends it (padding, alignment, what followed the partitions).
+  for (const region of appendedRegions) data.set(region, region.data)
+  const keptRegions = next > placement.startLba ? [] : [...appendedRegions].map(region => placement.keep(region))
+  const appends = next > placement.startLba || keptRegions.some(kept => kept === undefined)
+  let dataSectors = placement.oldVolumeSectors
   let totalSectors = placement.oldTotalSectors
-  if (appends) {
-    next += content.paddingSectors
-    const blocks = next * 4 + trailerBlocks(content.systemArea)
-    const align = content.systemArea?.alignSectors ?? 1
-    totalSectors = Math.ceil(Math.ceil(blocks / 4) / align) * align
+  if (!appends) {
+    for (const [i, region] of [...appendedRegions].entries()) {
+      placed.set(region, keptRegions[i] as FileSectionPlan[])
+      fixed.add(region)
+    }
+  } else {
+    ({ dataSectors, totalSectors } = deviceEnd(next, content, appendedRegions.size > 0, from => {
+      next = from
+      for (const region of appendedRegions) {
+        placed.set(region, sectionsFor(region.data.size, next))
+        next += Math.ceil(region.data.size / SECTOR_SIZE)
+      }
+      return next
+    }))
   }
 
   const rootOf = (tree: TreeName): DirectoryPlan => planOf(tree, root)

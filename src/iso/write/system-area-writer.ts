@@ -200,14 +200,21 @@ function gptCopy (layout: Layout, gpt: GptModel, ranges: Ranges, copy: 'primary'
     return slot.coverage.kind === 'device' ? [first, lastUsable - first + 1] as [number, number] : [first, blocks] as [number, number]
   })
   const holes = holesBetween(placed.filter((r): r is [number, number] => r !== undefined), gpt.firstUsableLba, lastUsable)
-  const entries = Buffer.alloc(arrayBlocks * 512)
+  const written: Array<{ slot: number, entry: GptPartition }> = []
   for (const [i, slot] of gpt.slots.entries()) {
     const range = slot.coverage.kind === 'gap' ? holes.shift() : placed[i]
     if (range === undefined) continue // a gap filler with no hole left goes
     const [first, blocks] = range
-    const entry: GptPartition = { ...slot.entry, firstLba: first, lastLba: first + blocks - 1 }
-    if (isZero(entry.uniqueGuid)) entry.uniqueGuid = guid(layout, `partition ${slot.slot + 1}`)
-    serializeGptEntry(entry).copy(entries, slot.slot * gpt.entrySize)
+    written.push({ slot: slot.slot, entry: { ...slot.entry, firstLba: first, lastLba: first + blocks - 1 } })
+  }
+  if (gpt.inDiskOrder === true) {
+    const slots = written.map(w => w.slot).sort((a, b) => a - b)
+    written.sort((a, b) => a.entry.firstLba - b.entry.firstLba).forEach((w, i) => { w.slot = slots[i] })
+  }
+  const entries = Buffer.alloc(arrayBlocks * 512)
+  for (const { slot, entry } of written) {
+    if (isZero(entry.uniqueGuid)) entry.uniqueGuid = guid(layout, `partition ${slot + 1}`)
+    serializeGptEntry(entry).copy(entries, slot * gpt.entrySize)
   }
   const header = serializeGptHeader({
     revision: gpt.revision,
