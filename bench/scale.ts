@@ -20,15 +20,18 @@ export interface ScaleCorpus {
   file: string
 }
 
-const DIRECTORIES = 1000
+/** ISOMOUNT_BENCH_SCALE_DIRS makes a smaller image for a quick look (the issue's rows are for 1,000). */
+const DIRECTORIES = Number(process.env.ISOMOUNT_BENCH_SCALE_DIRS ?? 1000)
 const FILES = 1000
 
 export function scaleCorpus (benchDir: string): ScaleCorpus {
-  const dir = path.join(benchDir, 'scale')
+  const dir = path.join(benchDir, DIRECTORIES === 1000 ? 'scale' : `scale-${DIRECTORIES}`)
   const image = path.join(dir, 'million.iso')
   const small = path.join(dir, 'ten.iso')
   const done = path.join(dir, '.complete')
-  const corpus = { dir, image, small, directory: 'd0500', file: 'd0500/f0500123.txt' }
+  const middle = Math.floor(DIRECTORIES / 2)
+  const directory = `d${String(middle).padStart(4, '0')}`
+  const corpus = { dir, image, small, directory, file: `${directory}/f${String(middle * FILES + 123).padStart(7, '0')}.txt` }
   if (fs.existsSync(done)) return corpus
   console.log(`building the 10^6-file image in ${dir} (once; several minutes)...`)
   fs.rmSync(dir, { recursive: true, force: true })
@@ -49,8 +52,8 @@ export function scaleCorpus (benchDir: string): ScaleCorpus {
   sh(`xorriso -as mkisofs -quiet -R -J -o '${image}' '${tree}' 2>/dev/null`)
   fs.rmSync(tree, { recursive: true, force: true })
   const smallTree = path.join(dir, 'ten')
-  fs.mkdirSync(path.join(smallTree, 'd0500'), { recursive: true })
-  for (let f = 0; f < 10; f++) fs.writeFileSync(path.join(smallTree, 'd0500', `f0500${String(123 + f).padStart(3, '0')}.txt`), content.subarray(0, 1000))
+  fs.mkdirSync(path.join(smallTree, directory), { recursive: true })
+  for (let f = 0; f < 10; f++) fs.writeFileSync(path.join(smallTree, directory, `f${String(middle * FILES + 123 + f).padStart(7, '0')}.txt`), content.subarray(0, 1000))
   sh(`xorriso -as mkisofs -quiet -R -J -o '${small}' '${smallTree}' 2>/dev/null`)
   fs.rmSync(smallTree, { recursive: true, force: true })
   fs.writeFileSync(done, '')
