@@ -32,35 +32,19 @@ print(json.dumps(out))
   return JSON.parse(run('/usr/bin/python3', ['-c', script, image], { maxBuffer: 1 << 28 }).stdout) as Array<[string, number]>
 }
 
-t.test('more than 65,535 directories: parent numbers recorded as xorriso records them, and read back', async t => {
-  const image = path.join(dir, 'ours.iso')
-  const fresh = IsoImage.create({ interchangeLevel: 3, rockRidge: true })
-  await fresh.addDirectory('/p')
-  const p = await fresh.lookup('/p')
-  for (let i = 0; i < COUNT; i++) await fresh.addChild(p, name(i), 'directory', {})
-  await fresh.addDirectory(`/p/${name(COUNT - 2)}/x`)
-  await fresh.addDirectory(`/p/${name(COUNT - 1)}/y`)
-  await fresh.write(image)
-
-  const table = pathTable(image)
-  t.equal(table.length, COUNT + 4, 'every directory is listed')
-  t.same(table.slice(-2), [['X', 0], ['Y', 1]], 'the parents numbered 65,536 and 65,537 are recorded as 0 and 1 (their low 16 bits)')
-
-  // The same tree by xorriso: the same numbering.
+t.test('more than 65,535 directories: parent numbers read and written as xorriso records them', async t => {
+  // The tree is mastered by xorriso (a library-built one would test the same writer more slowly): our
+  // reading of its numbers, and our writing of them when a commit writes the whole tree again.
   const tree = path.join(dir, 'tree')
   for (let i = 0; i < COUNT; i++) fs.mkdirSync(path.join(tree, 'p', name(i)), { recursive: true })
   fs.mkdirSync(path.join(tree, 'p', name(COUNT - 2), 'x'))
   fs.mkdirSync(path.join(tree, 'p', name(COUNT - 1), 'y'))
-  const theirs = path.join(dir, 'xorriso.iso')
-  run('xorriso', ['-as', 'mkisofs', '-quiet', '-R', '-o', theirs, tree])
+  const image = path.join(dir, 'xorriso.iso')
+  run('xorriso', ['-as', 'mkisofs', '-quiet', '-R', '-o', image, tree])
   fs.rmSync(tree, { recursive: true })
-  t.same(pathTable(theirs).slice(-2), table.slice(-2), 'xorriso records the same parent numbers')
-  fs.rmSync(theirs)
-
-  const listing = run('xorriso', ['-indev', image, '-find', `/p/${name(COUNT - 1)}`], { allowFailure: true }).stdout
-  t.match(listing, new RegExp(`/p/${name(COUNT - 1)}/y`), 'xorriso reads the tree')
-  t.match(run('bsdtar', ['-tf', image], { maxBuffer: 1 << 28 }).stdout, new RegExp(`p/${name(COUNT - 2)}/x`), 'so does bsdtar')
-  t.match(isovfyErrors(image), /No errors found/, 'isovfy finds no errors')
+  const table = pathTable(image)
+  t.equal(table.length, COUNT + 4, 'xorriso lists every directory')
+  t.same(table.slice(-2), [['X', 0], ['Y', 1]], 'xorriso records the parents numbered 65,536 and 65,537 as 0 and 1 (their low 16 bits)')
 
   const opened = await IsoImage.open(image)
   const [report] = await (opened.origin as NonNullable<typeof opened.origin>).pathTables()
@@ -72,6 +56,12 @@ t.test('more than 65,535 directories: parent numbers recorded as xorriso records
   const result = await opened.commit({ mode: 'append' })
   t.match(result.reasons.join('\n'), /65,535/, `the commit says why it wrote a whole tree: ${result.reasons.join('; ')}`)
   await opened.close()
+  const ours = pathTable(image)
+  t.equal(ours.length, COUNT + 4, 'our path table lists every directory')
+  t.same(ours.slice(-2), table.slice(-2), 'and records the numbers as xorriso does')
   t.equal(run('bsdtar', ['-xOf', image, `p/${name(0)}/new.txt`]).stdout, 'new\n', 'bsdtar reads the committed file')
-  t.same(pathTable(image).slice(-2), table.slice(-2), 'and the numbers are recorded the same way')
+  t.match(run('bsdtar', ['-tf', image], { maxBuffer: 1 << 28 }).stdout, new RegExp(`p/${name(COUNT - 2)}/x`), 'and the deepest directories')
+  const listing = run('xorriso', ['-indev', image, '-find', `/p/${name(COUNT - 1)}`], { allowFailure: true }).stdout
+  t.match(listing, new RegExp(`/p/${name(COUNT - 1)}/y`), 'xorriso reads the tree')
+  t.match(isovfyErrors(image), /No errors found/, 'isovfy finds no errors')
 })
