@@ -1,5 +1,6 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { bootableBenchmarks } from './bootable'
 import { commitBenchmarks } from './commit'
 import { benchDir, corpus } from './corpus'
 import { rows } from './harness'
@@ -8,13 +9,13 @@ import { scaleBenchmarks, scaleCorpus } from './scale'
 import { writeBenchmarks } from './write'
 
 /*
- * npm run bench [-- --quick] [-- --only read,write,commit,scale] [-- --scale]
+ * npm run bench [-- --quick] [-- --only read,write,commit,bootable,scale] [-- --scale]
  * Every figure is set against a peer measured in the same run (fuseiso, pycdlib, xorriso, genisoimage, cp):
  * these machines are shared and noisy, so ratios mean more than absolute times. Nothing here is asserted
  * by the test suite; the issue's targets are printed as met or not.
  */
 
-const USAGE = `usage: npm run bench [-- --quick] [-- --only read,write,commit,scale] [-- --scale]
+const USAGE = `usage: npm run bench [-- --quick] [-- --only read,write,commit,bootable,scale] [-- --scale]
   --quick   5,000 small files and 2 x 128 MiB instead of 50,000 and 2 x 1 GiB
   --only    run only these sections
   --scale   also the 10^6-file image (1,000 dirs x 1,000 files, xorriso; built once, ~2.2 GB, minutes;
@@ -30,9 +31,10 @@ async function main (): Promise<void> {
   }
   const quick = args.includes('--quick')
   const onlyAt = args.indexOf('--only')
-  const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : ['read', 'write', 'commit']
+  const sections = ['read', 'write', 'commit', 'bootable']
+  const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : sections
   const scale = args.includes('--scale') || only.includes('scale')
-  const unknown = only.filter(s => !['read', 'write', 'commit', 'scale'].includes(s))
+  const unknown = only.filter(s => ![...sections, 'scale'].includes(s))
   if (unknown.length > 0) {
     console.error(`unknown section ${unknown.join(', ')}\n${USAGE}`)
     process.exitCode = 2
@@ -46,6 +48,7 @@ async function main (): Promise<void> {
     if (only.includes('read')) await readBenchmarks(c)
     if (only.includes('write')) await writeBenchmarks(c, scratchDir)
     if (only.includes('commit')) await commitBenchmarks(c, scratchDir)
+    if (only.includes('bootable')) await bootableBenchmarks(scratchDir)
     if (scale) await scaleBenchmarks(scaleCorpus(benchDir()), scratchDir)
   } finally {
     fs.rmSync(scratchDir, { recursive: true, force: true })

@@ -24,6 +24,9 @@ import { xorrisoBootReport } from '../helpers/xorriso-report'
 
 /** The file's own test: boots outlive the subtest that queued them, and are stopped when the file ends. */
 const root = t
+// 30 edits and about 60 boots (two at a time): about 10 minutes idle, more on a loaded machine than the
+// 10 minutes .taprc allows a file.
+t.setTimeout(30 * 60_000)
 const dir = scratch(t, 'boot-edit')
 const images = allBootImages(dir)
 const COMMIT_MODES = ['auto', 'append', 'remaster'] as const

@@ -3,6 +3,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { ISOLINUX, isolinuxConfig, writeIsolinuxTree } from './boot'
 import type { BootOptions, Firmware, Medium } from './qemu'
+import { ISOTOOL } from './mount'
 import { DEBIAN_IMAGES, run, writeTree } from './tools'
 
 /*
@@ -145,8 +146,12 @@ function buildFloppy (work: string, token: string): string {
   return floppy
 }
 
-function xorriso (out: string, args: string[], tree: string): void {
-  run('xorriso', ['-as', 'mkisofs', '-quiet', ...args, '-o', out, tree])
+/** Who masters an image from a distribution's command line: xorriso, or our drop-in (issue 10 §5). */
+export type Mastering = 'xorriso' | 'isotool'
+
+function xorriso (out: string, args: string[], tree: string, by: Mastering = 'xorriso'): void {
+  if (by === 'xorriso') run('xorriso', ['-as', 'mkisofs', '-quiet', ...args, '-o', out, tree])
+  else run(ISOTOOL, ['mkisofs', '-quiet', ...args, '-o', out, tree])
 }
 
 function grubTree (tree: string, token: string): void {
@@ -231,16 +236,18 @@ const UBUNTU_ISOLINUX_FLAGS = ['-b', 'isolinux/isolinux.bin', '-c', 'isolinux/bo
  * after the ISO filesystem, listed in the GPT (appended_part_as_gpt) and booted as a CD through an El
  * Torito entry that names the partition's blocks.
  */
-export function ubuntuIsolinux (dir: string): BuiltImage {
+export function ubuntuIsolinux (dir: string, by: Mastering = 'xorriso'): BuiltImage {
   const bios = 'isomount-ubuntu-bios'
   const efi = 'isomount-ubuntu-efi'
-  return once(dir, 'ubuntu-isolinux', recipeOf(UBUNTU_ISOLINUX_FLAGS, grubConfig, isolinuxConfig, buildEsp, bios, efi), work => {
+  const name = by === 'xorriso' ? 'ubuntu-isolinux' : 'ubuntu-isolinux-by-isotool'
+  // Made by isotool, the image depends on our build: never cached across builds.
+  return once(dir, name, recipeOf(UBUNTU_ISOLINUX_FLAGS, grubConfig, isolinuxConfig, buildEsp, bios, efi, by === 'isotool' ? process.pid : by), work => {
     const tree = path.join(work, 'tree')
     writeIsolinuxTree(tree, bios)
     grubTree(tree, efi)
     const esp = buildEsp(work)
     const file = path.join(work, 'ubuntu-isolinux.iso')
-    xorriso(file, ['-r', '-J', '-V', 'ISOMOUNT_UBUNTU', ...UBUNTU_ISOLINUX_FLAGS.map(a => a === 'ESP' ? esp : a)], tree)
+    xorriso(file, ['-r', '-J', '-V', 'ISOMOUNT_UBUNTU', ...UBUNTU_ISOLINUX_FLAGS.map(a => a === 'ESP' ? esp : a)], tree, by)
     return {
       file,
       layout: 'isolinux + isohdpfx MBR, GPT with the ISO (basic data) and an appended ESP (partition 2), El Torito EFI entry = the appended partition',
@@ -266,9 +273,10 @@ const UBUNTU_GRUB_FLAGS = ['--grub2-mbr', GRUB.hybridMbr, '--protective-msdos-la
  * --grub2-boot-info), partition offset 16 (a second superblock and directory tree set for the partition),
  * the appended ESP in the GPT. Both GRUBs read the same /boot/grub/grub.cfg.
  */
-export function ubuntuGrub (dir: string): BuiltImage {
+export function ubuntuGrub (dir: string, by: Mastering = 'xorriso'): BuiltImage {
   const token = 'isomount-ubuntu-grub'
-  return once(dir, 'ubuntu-grub', recipeOf(UBUNTU_GRUB_FLAGS, grubConfig, buildEsp, GRUB_MODULES, token), work => {
+  const name = by === 'xorriso' ? 'ubuntu-grub' : 'ubuntu-grub-by-isotool'
+  return once(dir, name, recipeOf(UBUNTU_GRUB_FLAGS, grubConfig, buildEsp, GRUB_MODULES, token, by === 'isotool' ? process.pid : by), work => {
     const tree = path.join(work, 'tree')
     grubTree(tree, token)
     fs.mkdirSync(path.join(tree, 'boot/grub/i386-pc'))
@@ -276,7 +284,7 @@ export function ubuntuGrub (dir: string): BuiltImage {
     run('grub-mkimage', ['-O', 'i386-pc-eltorito', '-p', '/boot/grub', '-o', path.join(tree, 'boot/grub/i386-pc/eltorito.img'), 'biosdisk', ...GRUB_MODULES])
     const esp = buildEsp(work)
     const file = path.join(work, 'ubuntu-grub.iso')
-    xorriso(file, ['-r', '-J', '-V', 'ISOMOUNT_UBUNTU_GRUB', ...UBUNTU_GRUB_FLAGS.map(a => a === 'ESP' ? esp : a)], tree)
+    xorriso(file, ['-r', '-J', '-V', 'ISOMOUNT_UBUNTU_GRUB', ...UBUNTU_GRUB_FLAGS.map(a => a === 'ESP' ? esp : a)], tree, by)
     const config = { path: '/boot/grub/grub.cfg', token }
     return {
       file,
