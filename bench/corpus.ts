@@ -20,10 +20,15 @@ export interface Corpus {
   image: string
 }
 
+/** Where corpora are cached: /var/tmp/isomount-bench, or ISOMOUNT_BENCH_DIR. */
+export function benchDir (): string {
+  return process.env.ISOMOUNT_BENCH_DIR ?? '/var/tmp/isomount-bench'
+}
+
 export function corpus (quick: boolean): Corpus {
   const smallFiles = quick ? 5_000 : 50_000
   const largeBytes = (quick ? 128 : 1024) * MiB
-  const dir = path.join(process.env.ISOMOUNT_BENCH_DIR ?? '/var/tmp/isomount-bench', quick ? 'quick' : 'full')
+  const dir = path.join(benchDir(), quick ? 'quick' : 'full')
   const tree = path.join(dir, 'tree')
   const image = path.join(dir, 'corpus.iso')
   const large = ['large/one.bin', 'large/two.bin']

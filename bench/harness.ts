@@ -55,6 +55,13 @@ export async function best (n: number, work: () => unknown): Promise<number> {
   return min
 }
 
+/** The least of `n` measurements that `measure` makes itself (a part of what it runs, such as an unmount). */
+export async function leastOf (n: number, measure: () => Promise<number>): Promise<number> {
+  let min = Infinity
+  for (let i = 0; i < n; i++) min = Math.min(min, await measure())
+  return min
+}
+
 export function sh (command: string, options: { cwd?: string } = {}): string {
   return execFileSync('bash', ['-c', `set -o pipefail; ${command}`], { cwd: options.cwd, encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'pipe'] })
 }

@@ -1,10 +1,13 @@
 import * as fs from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
-import { InvalidImageError, InvalidInputError, userMessage } from '../errors'
-import { commitChanges, finishImplanted, type CommitOptions, type CommitResult } from './commit/commit'
-import { journalPending, JournaledByteSource, readJournal } from './commit/journal'
-import { rebaseAfterCommit } from './commit/rebase'
+import { InvalidInputError } from '../errors'
+import { finishImplanted, type CommitResult } from './commit/commit'
+import { ImageFile, type ImageCommitOptions } from './commit/image-file'
+import { JournaledByteSource, readJournal } from './commit/journal'
+import { requireDirectoryUnderstood, requireImageUnderstood, requireTreeUnderstood } from './commit/understood'
 import type { JolietLevel } from './codec/joliet'
+import { parseImplantedMd5 } from './codec/isomd5sum'
+import { verifyChecksums, type ChecksumCheck, type ChecksumProgress } from './checksum/verify'
 import type { RockRidgeVersion } from './codec/rock-ridge'
 import { SECTOR_SIZE } from './codec/volume-descriptor'
 import { addBootImage, bootImageFor, followReplacedBootFiles, isohybridFor, type ElToritoOptions, type IsohybridOptions } from './edit/boot-editor'
@@ -26,14 +29,12 @@ import { NAMESPACES, NamespaceView, type Namespace, type ViewOptions } from './n
 import { validateIsoName, type InterchangeLevel, type IsoNameRules } from './naming/iso9660'
 import type { DescriptorSet } from './read/descriptors'
 import type { ElToritoInfo } from './read/el-torito'
-import { readImage, refreshOrigin, type Extensions, type ImageOrigin, type OpenOptions, type VolumeInfo } from './read/open-image'
-import { describeReadOnly, type ReadOnlyReason } from './read/read-only-reasons'
+import { readImage, type Extensions, type ImageOrigin, type OpenOptions, type VolumeInfo } from './read/open-image'
+import type { ReadOnlyReason } from './read/read-only-reasons'
 import type { SystemAreaInfo } from './read/system-area'
 import { layoutFor, loadAll, writeImage, type WriteOptions } from './write/master'
 import { READ_AHEAD_PADDING_SECTORS, type WriteContent } from './write/layout'
 import { defaultTimestampMs, defaultVolumeIdentity, settingsFromOrigin, validateVolume, type ImageSettings, type VolumeIdentity } from './write/settings'
-import { parseImplantedMd5 } from './codec/isomd5sum'
-import { verifyChecksums, type ChecksumCheck, type ChecksumProgress } from './checksum/verify'
 
 export type { OpenOptions, VolumeInfo, Extensions } from './read/open-image'
 export type { ReadOnlyReason } from './read/read-only-reasons'
@@ -77,28 +78,33 @@ export class IsoImage {
   private boot: BootConfiguration | undefined
   /** The system area's tables (MBR, GPT, APM), as read at open (or added). */
   private systemAreaTables: SystemAreaModel | undefined
-  private stale: string | undefined
 
+  /**
+   * `file`: the image file it was opened from by path, which commits write into; `opened`: what was read,
+   * for an image opened from a descriptor or a ByteSource (not committable).
+   */
   private constructor (
     readonly root: Node,
     public settings: ImageSettings,
-    private currentOrigin: ImageOrigin | undefined,
-    private owned: FileByteSource | undefined,
-    private readonly openedPath?: string
+    private readonly file: ImageFile | undefined,
+    private readonly opened: ImageOrigin | undefined
   ) {
     this.edits = new ImageEditor(root, () => this.settings, () => this.defaultNamespace)
-    this.boot = currentOrigin?.boot
-    this.systemAreaTables = currentOrigin?.systemAreaModel
+    const origin = this.origin
+    this.boot = origin?.boot
+    this.systemAreaTables = origin?.systemAreaModel
+    // An edit whose commit could never be written is refused at once, not at the commit.
+    if (origin !== undefined) this.edits.guard = directories => this.checkEdit(directories)
   }
 
   /** The file the image was opened from, if it was opened by path. */
   get path (): string | undefined {
-    return this.openedPath
+    return this.file?.path
   }
 
   /** What was read from the image file (after a commit: from the committed image). */
   get origin (): ImageOrigin | undefined {
-    return this.currentOrigin
+    return this.file?.origin ?? this.opened
   }
 
   /** Opens an image file by path, by an open descriptor, or from any ByteSource. */
@@ -113,7 +119,8 @@ export class IsoImage {
       const pending = typeof target === 'string' ? readJournal(target) : undefined
       const { origin, root } = await readImage(pending !== undefined ? new JournaledByteSource(source, pending) : source, options)
       if (pending !== undefined) origin.diagnostics.warn({ structure: 'image' }, 'an interrupted in-place commit is pending; mounting the image read-write finishes it')
-      return new IsoImage(root, settingsFromOrigin(origin, root), origin, owned, typeof target === 'string' ? target : undefined)
+      const file = typeof target === 'string' && owned !== undefined ? new ImageFile(target, owned, origin) : undefined
+      return new IsoImage(root, settingsFromOrigin(origin, root), file, file === undefined ? origin : undefined)
     } catch (err) {
       await owned?.close()
       throw err
@@ -420,7 +427,7 @@ export class IsoImage {
       boot = addBootImage(boot, boot.catalog, image, options)
     }
     this.boot = boot
-    this.edits.changes.structure = true
+    this.edits.changes.boot = true
   }
 
   /** Removes El Torito (pycdlib rm_eltorito): the catalog file goes; boot files stay as files. */
@@ -433,13 +440,13 @@ export class IsoImage {
     }
     this.boot = undefined
     this.systemAreaTables = undefined
-    this.changes.structure = true
+    this.changes.boot = true
   }
 
   /** Makes the image bootable from a disk as well (syslinux isohybrid; xorriso -isohybrid-mbr/-gpt). */
   async addIsohybrid (options: IsohybridOptions): Promise<void> {
     this.systemAreaTables = await isohybridFor(this.boot, options)
-    this.changes.structure = true
+    this.changes.boot = true
   }
 
   /**
@@ -450,7 +457,7 @@ export class IsoImage {
   async addHybrid (options: HybridOptions): Promise<void> {
     this.systemAreaTables = await hybridSystemArea(this.boot, options)
     if (options.partitionOffset !== undefined) this.settings.partitionOffset = options.partitionOffset
-    this.changes.structure = true
+    this.changes.boot = true
   }
 
   /**
@@ -464,7 +471,7 @@ export class IsoImage {
   /** Drops the system area's boot code and tables (El Torito stays): the image boots as a CD only. */
   async removeIsohybrid (): Promise<void> {
     this.systemAreaTables = undefined
-    this.changes.structure = true
+    this.changes.boot = true
   }
 
   // --- Writing ---------------------------------------------------------------------------------------
@@ -474,14 +481,14 @@ export class IsoImage {
    * as the image was opened: PASS, FAIL or NA for each (checksum/verify.ts).
    */
   async verifyChecksums (onProgress?: (progress: ChecksumProgress) => void): Promise<ChecksumCheck[]> {
-    const origin = this.currentOrigin
+    const origin = this.origin
     if (origin === undefined) throw new InvalidInputError('UNSUPPORTED', 'a new image has no checksums until it is written')
     return await verifyChecksums({ source: origin.source, descriptors: origin.descriptors, walk: () => this.walk('/') }, onProgress)
   }
 
   /** The size the image would have if written now, in bytes. */
   async estimateSize (options: { paddingSectors?: number } = {}): Promise<number> {
-    return (await layoutFor(this.root, this.settings, await this.content(options.paddingSectors))).totalSectors * SECTOR_SIZE
+    return (await layoutFor(this.root, this.settings, await this.content(true, options.paddingSectors))).totalSectors * SECTOR_SIZE
   }
 
   /**
@@ -489,111 +496,94 @@ export class IsoImage {
    * a descriptor or a stream. Memory stays bounded: metadata is laid out first, data is streamed.
    */
   async write (target: string | number | Writable, options: WriteOptions & { paddingSectors?: number } = {}): Promise<{ bytes: number }> {
-    if (typeof target === 'string' && this.origin !== undefined && this.owned !== undefined && sameFile(target, this.owned.fd)) {
+    if (typeof target === 'string' && this.file !== undefined && sameFile(target, this.file.source.fd)) {
       throw new InvalidInputError('BAD_ARGUMENT', 'writing over the image being read would destroy what is read; write elsewhere (the commit of a mount handles in-place updates)')
     }
     await this.requireUnderstood()
     // An opened image keeps its volume dates (settings.volume): GRUB's search --fs-uuid and blkid take the
     // modification date as the volume's UUID, and grub-mkrescue's EFI GRUB finds its ISO by it.
-    const content = await this.content(options.paddingSectors)
+    const content = await this.content(true, options.paddingSectors)
     const layout = await layoutFor(this.root, this.settings, content)
     // An image written from one that carried an implantisomd5 checksum carries a fresh one (files only:
     // it is computed by reading the written image back).
-    const implanted = this.currentOrigin !== undefined ? parseImplantedMd5(this.currentOrigin.descriptors.primary.applicationUse) : undefined
+    const implanted = this.origin !== undefined ? parseImplantedMd5(this.origin.descriptors.primary.applicationUse) : undefined
     const finish = typeof target === 'string' && implanted !== undefined ? finishImplanted(implanted, layout) : undefined
     return await writeImage(layout, content, target, { ...options, finish: options.finish ?? finish })
   }
 
   /**
-   * Reads the whole structure (every directory, the boot structures) and fails unless it was read without
-   * a single irregularity: an image written from a model that skipped something would lose it. The mount
-   * calls this before its first change; writes and commits call it too.
+   * Fails unless what a write needs was read without a single irregularity. Without `directories`: the
+   * whole tree (loaded for it), as a write elsewhere or a remaster rewrites it all. With them: the
+   * structures every commit rewrites (descriptors, system area, boot catalog) and those directories (the
+   * loaded ones): what a commit that rewrites them, or patches their records, needs. A commit checks what
+   * it touches itself; this is for callers who want to know first (isotool info, a mount).
    */
-  async requireUnderstood (): Promise<void> {
-    const [refusal] = this.readOnlyReasons
-    if (refusal !== undefined) throw new InvalidInputError('READ_ONLY', `the image cannot be written: ${describeReadOnly(refusal)}`, { reason: refusal.code })
-    await loadAll(this.root)
-    const warnings = this.warnings
-    if (warnings.length > 0) {
-      throw new InvalidImageError('IMAGE_STRICT',
-        `${warnings.length} irregularit${warnings.length === 1 ? 'y' : 'ies'} (first: ${warnings[0]}); an image not fully understood is never written`,
-        { structure: 'image' })
+  async requireUnderstood (directories?: Iterable<Node>): Promise<void> {
+    if (directories === undefined) {
+      await requireTreeUnderstood(this.root, this.origin)
+      return
     }
+    requireImageUnderstood(this.origin)
+    for (const dir of directories) requireDirectoryUnderstood(dir)
   }
 
   /**
-   * Writes the changes made since open into the image file itself (see commit/commit.ts: in place,
-   * append or remaster), then carries on from the committed image: more changes and commits may follow.
-   * Reading the model while a commit runs is safe; `excludeReaders` is called around the moment the model
-   * switches to the committed image (a mount keeps its readers out for it). Changing it is not.
+   * Writes the changes made since open into the image file itself (see commit/commit.ts: only what
+   * changed, in place where it fits and after the image's end where it does not; or a remaster), then
+   * carries on from the committed image: more changes and commits may follow. Reading the model while a
+   * commit runs is safe; `excludeReaders` is called around the moment the model switches to the committed
+   * image (a mount keeps its readers out for it). Changing it is not.
    */
-  async commit (options: CommitOptions & { excludeReaders?: <T>(work: () => Promise<T>) => Promise<T> } = {}): Promise<CommitResult> {
-    const origin = this.currentOrigin
-    if (origin === undefined || this.owned === undefined || this.openedPath === undefined) {
-      throw new InvalidInputError('UNSUPPORTED', 'only an image opened from a file path can be committed')
-    }
-    if (this.stale !== undefined) throw new InvalidInputError('STALE', this.stale)
-    if (this.changes.empty) return { mode: 'unchanged', bytesWritten: 0, reasons: [] }
-    await this.requireUnderstood()
-    // The volume dates stay (see write()): boot loaders find the image by them. A grown or remastered
-    // volume ends in padding as mkisofs's do (only appends and remasters lay out a new end).
-    const content = await this.content(READ_AHEAD_PADDING_SECTORS)
-    let result: CommitResult
-    try {
-      result = await commitChanges({
-        context: { path: this.openedPath, source: this.owned, descriptors: origin.descriptors },
-        root: this.root,
-        settings: this.settings,
-        content,
-        changes: this.changes
-      }, options)
-    } catch (err) {
-      // The commit's journal could be neither applied nor undone: the image is the new one once a mount
-      // replays it, and this model describes neither. Nothing more may be committed from it.
-      if (journalPending(this.openedPath)) {
-        this.stale = `${userMessage(err)}; reopen (remount) the image to complete the commit before changing it further`
-      }
-      throw err
-    }
-    const exclusive = options.excludeReaders ?? (async work => await work())
-    try {
-      await exclusive(async () => {
-        const source = await rebaseAfterCommit(result, this.owned as FileByteSource, this.openedPath as string, this.changes, content.boot)
-        this.owned = source
-        this.currentOrigin = await refreshOrigin(origin, source)
-      })
-    } catch (err) {
-      // The changes are in the image, but this model no longer says where things are in it: a further
-      // commit planned from it would write at the wrong places.
-      this.stale = `the changes were committed (${result.mode}) but the image could not be read again (${userMessage(err)}); reopen it`
-      throw new InvalidInputError('STALE', this.stale)
-    }
-    this.changes.clear()
-    return result
+  async commit (options: ImageCommitOptions = {}): Promise<CommitResult> {
+    if (this.file === undefined) throw new InvalidInputError('UNSUPPORTED', 'only an image opened from a file path can be committed')
+    return await this.file.commit({
+      root: this.root,
+      settings: this.settings,
+      changes: this.changes,
+      // A grown or remastered volume ends in padding as mkisofs's do (only appends and remasters lay
+      // out a new end).
+      content: async whole => await this.content(whole, READ_AHEAD_PADDING_SECTORS)
+    }, options)
   }
 
   /** Why this model may no longer be committed (a commit it could not follow), if so. */
   get staleReason (): string | undefined {
-    return this.stale
+    return this.file?.stale
   }
 
   async close (): Promise<void> {
-    await this.owned?.close()
+    await this.file?.close()
   }
 
   // --- Internals -------------------------------------------------------------------------------------
 
   /**
-   * What a write or commit lays out besides the tree. The whole tree is loaded by then, so hidden boot
-   * images whose size was only implied get theirs (up to the next file), and boot files replaced by name
-   * are followed.
+   * What a write or commit lays out besides the tree. For a whole-tree write (`whole`) the whole tree is
+   * loaded first, so hidden boot images whose size was only implied get theirs (up to the next file); boot
+   * files replaced by name are followed either way.
    */
-  private async content (paddingSectors = 0): Promise<WriteContent> {
-    await loadAll(this.root)
-    const origin = this.currentOrigin
-    if (origin !== undefined) origin.payloads.resolveGuessedSizes(fileStarts(this.root), origin.dataEnd)
+  private async content (whole: boolean, paddingSectors = 0): Promise<WriteContent> {
+    const origin = this.origin
+    if (whole) {
+      await loadAll(this.root)
+      if (origin !== undefined) origin.payloads.resolveGuessedSizes(fileStarts(this.root), origin.dataEnd)
+    }
     if (this.boot !== undefined) followReplacedBootFiles(this.boot, this.edits.tree.formerPlaces)
     return { boot: this.boot, systemArea: this.systemAreaTables, paddingSectors }
+  }
+
+  /**
+   * The edit guard: a change in a directory read with irregularities fails at once (READ_ONLY). Its model
+   * may lack what was skipped (an ignored entry could even hold the new name), and no commit would write
+   * it. (What keeps the whole image from being written, read-only reasons and image-wide irregularities,
+   * is refused at the commit: the model itself is sound.)
+   */
+  private checkEdit (directories: ReadonlyArray<Node | undefined>): void {
+    try {
+      for (const dir of directories) if (dir !== undefined) requireDirectoryUnderstood(dir)
+    } catch (err) {
+      throw new InvalidInputError('READ_ONLY', `the change cannot be written: ${(err as Error).message}`)
+    }
   }
 
   private async addNode (path: string, kind: FileKind, options: AddOptions, content: EntryContent): Promise<Node> {

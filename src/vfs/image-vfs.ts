@@ -308,7 +308,11 @@ export class ImageVfs implements Vfs {
   private async mutate<T> (work: () => Promise<T>): Promise<T> {
     this.requireWritable()
     await this.requireUnderstood()
-    return await this.changing.shared(work)
+    return await this.changing.shared(work).catch(err => {
+      // A change refused where a commit could never write it (a directory read with irregularities).
+      if ((err as { code?: string }).code === 'READ_ONLY') this.sayOnce((err as Error).message)
+      throw err
+    })
   }
 
   /**
@@ -320,26 +324,33 @@ export class ImageVfs implements Vfs {
   }
 
   /**
-   * Before the first change, the whole image is read once: one it does not fully understand stays
-   * read-only (EROFS, and the reason in the log). Mounting stays fast: a read-write mount starts this
-   * reading once it is live (prepareForWrites), so that the first write does not wait for it (1.6 s on a
-   * 50,000-file image).
+   * A change is refused (EROFS, the reason said once in the log) where no commit could write it: anywhere
+   * when a structure every commit rewrites was read with irregularities (checked here, from what was read
+   * at open), and in a directory read with irregularities (the image's edit guard, when a change touches
+   * it). Nothing is read for it: a read-write mount answers its first lookups as fast as a read-only one.
    */
   private understood?: Promise<void>
+  private readonly said = new Set<string>()
 
-  /** Starts reading the whole image in the background; its outcome reaches the first write. */
+  /** Says at once, once the mount is live, if the image as a whole cannot be written. */
   prepareForWrites (): void {
     if (this.readOnly) return
     this.requireUnderstood().catch(() => {})
   }
 
   private async requireUnderstood (): Promise<void> {
-    this.understood ??= this.image.requireUnderstood().catch(err => {
-      // Said once, where the user sees it (the daemon's terminal); each refused write is then EROFS.
-      this.environment.onReadOnly?.((err as Error).message)
+    this.understood ??= this.image.requireUnderstood([]).catch(err => {
+      this.sayOnce((err as Error).message)
       throw new InvalidInputError('READ_ONLY', `the image stays read-only: ${(err as Error).message}`)
     })
     await this.understood
+  }
+
+  /** Said where the user sees it (the daemon's terminal); each refused change is then EROFS. */
+  private sayOnce (reason: string): void {
+    if (this.said.has(reason)) return
+    this.said.add(reason)
+    this.environment.onReadOnly?.(reason)
   }
 
   private requireWritable (): void {

@@ -109,10 +109,11 @@ t.test('an image opened with a pending journal reads as the journal completes it
   const a = await edit.lookup('/b.txt')
   await edit.editableData(a).write(Buffer.from('BEE'), 0, 3, 0)
   // The in-place commit's patches, journaled as a crash right before applying them would leave them.
-  const { planInPlace } = await import('../../src/iso/commit/in-place')
+  const { planDelta } = await import('../../src/iso/commit/delta-plan')
   const context = { path: image, source: edit.source, descriptors: edit.descriptors }
-  const plan = await planInPlace(context as never, edit.root, edit.settings, edit.changes, { paddingSectors: 0 })
+  const plan = await planDelta({ context: context as never, root: edit.root, settings: edit.settings, changes: edit.changes, content: { paddingSectors: 0 } })
   if (!('patches' in plan)) throw new Error(plan.reason)
+  t.notOk(plan.layout.appends, 'a change that fits is planned in place')
   const fd = fs.openSync(image, 'r')
   prepareJournal(image, fd, plan.patches)
   fs.closeSync(fd)

@@ -67,11 +67,11 @@ t.test('isotool info has a Writable line with the same reason', async t => {
   t.match(run(process.execPath, [ISOTOOL, 'info', plainImage]).stdout, /^Writable: +yes$/m)
 })
 
-t.test('a reason found after the mount came up (an irregular record) is said once on the daemon\'s stderr', async t => {
+t.test('a directory read with an irregular record refuses changes inside it (said once on the daemon\'s stderr); the rest stays writable', async t => {
   const image = path.join(dir, 'irregular.iso')
   fs.copyFileSync(plainImage, image)
   const bytes = fs.readFileSync(image)
-  // A Rock Ridge PX entry cut short in a subdirectory: read with a warning, so never written back.
+  // A Rock Ridge PX entry cut short in a subdirectory: read with a warning, so that directory is never written back.
   const record = await recordOf(image, '/docs/b.txt')
   shrinkEntry(bytes, suspEntry(bytes, record, 'PX'), 8)
   fs.writeFileSync(image, bytes)
@@ -80,11 +80,19 @@ t.test('a reason found after the mount came up (an irregular record) is said onc
   const daemon = spawn(process.execPath, [ISOMOUNT, '-f', image, mountpoint], { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   daemon.stderr.setEncoding('utf8').on('data', (text: string) => { stderr += text })
+  const exited = new Promise<void>(resolve => daemon.once('exit', () => resolve()))
   t.teardown(async () => { await forceUnmount(mountpoint) })
   await waitFor(() => isMounted(mountpoint), 30_000, 'the mount')
-  t.throws(() => fs.writeFileSync(path.join(mountpoint, 'new.txt'), 'x'), { code: 'EROFS' }, 'writes: EROFS')
-  t.throws(() => fs.writeFileSync(path.join(mountpoint, 'other.txt'), 'x'), { code: 'EROFS' }, 'again')
+  t.throws(() => fs.writeFileSync(path.join(mountpoint, 'docs/new.txt'), 'x'), { code: 'EROFS' }, 'a new file in that directory: EROFS')
+  t.throws(() => fs.writeFileSync(path.join(mountpoint, 'docs/other.txt'), 'x'), { code: 'EROFS' }, 'again')
+  t.throws(() => fs.appendFileSync(path.join(mountpoint, 'docs/b.txt'), 'x'), { code: 'EROFS' }, 'a change of a file in it: EROFS')
   await waitFor(() => /stays read-only/.test(stderr), 10_000, 'the warning')
   t.equal(stderr.match(/stays read-only/g)?.length, 1, 'said once')
   t.match(stderr, /PX/, 'naming what was irregular')
+  t.match(stderr, /\/docs/, 'and where')
+  fs.writeFileSync(path.join(mountpoint, 'top.txt'), 'top\n')
+  t.equal(run(process.execPath, [ISOMOUNT, '-u', mountpoint], { allowFailure: true }).status, 0, 'a change elsewhere is committed')
+  await exited
+  t.equal(run('bsdtar', ['-xOf', image, 'top.txt']).stdout, 'top\n', 'bsdtar reads it')
+  t.equal(run('bsdtar', ['-xOf', image, 'docs/b.txt']).stdout, 'beta\n', 'and the irregular directory as it was')
 })

@@ -21,6 +21,8 @@ const isRoot = process.getuid?.() === 0
 const src = path.join(dir, 'src')
 writeTree(src, { 'keep.txt': 'keep\n', 'data.bin': pattern(48 * 2 ** 20, 1), docs: { 'a.txt': 'a\n' } })
 const base = genisoimage(path.join(dir, 'base.iso'), ['-R', '-J', '-iso-level', '3'], src)
+/** Enough new entries that docs/ no longer fits its extent: written again after the image, its record in / patched. */
+const manyNotes = 'for i in $(seq 1 60); do echo $i > docs/a-note-with-a-longer-name-$i.txt; done'
 const newData = path.join(dir, 'new.bin')
 fs.writeFileSync(newData, pattern(96 * 2 ** 20, 2))
 const patch = path.join(dir, 'patch.bin')
@@ -37,10 +39,14 @@ function stateByMount (t: Test, image: string): Record<string, TreeEntry> {
 
 interface Mode {
   mode: 'append' | 'remaster' | 'inplace'
+  /** What the commit does, for the test's name. */
+  label: string
   /** What the script does through the mount. */
   change: string
   /** Kill points: a name and a condition on what is on disk, polled every millisecond. */
   points: Array<[string, (image: string, sizeBefore: number) => boolean]>
+  /** Points where a kill must land inside the commit at least once, and the state it must leave. */
+  inside: Array<[string, 'before' | 'after']>
 }
 
 /** Temporary images of a remaster (master.ts): `.IMAGE.isomount-PID-TIME.tmp`. */
@@ -84,40 +90,61 @@ async function killAt (t: Test, image: string, change: string, mode: string, rea
 const MODES: Mode[] = [
   {
     mode: 'append',
+    label: 'append',
     change: `cp '${newData}' new.bin && echo changed > keep.txt`,
     points: [
       ['as the commit starts', () => true],
       ['once data is being appended', (image, before) => fs.statSync(image).size > before],
       ['halfway through the appended data', (image, before) => fs.statSync(image).size > before + 48 * 2 ** 20],
       ['when all the data is there', (image, before) => fs.statSync(image).size >= before + 96 * 2 ** 20]
-    ]
+    ],
+    inside: [['halfway', 'before']]
+  },
+  {
+    // Every step of a commit that writes only what changed: data and a directory appended, a directory
+    // rewritten in its extent, records patched, 24 MiB of data patched in place: the journal holds all
+    // of that with the descriptors.
+    mode: 'append',
+    label: 'append of what changed (directories moved and rewritten in place, records and data patched)',
+    change: `cp '${newData}' new.bin && dd if='${patch}' of=data.bin bs=1M seek=8 conv=notrunc status=none && ${manyNotes}`,
+    // The points of a plain append before the commit point are tried once (halfway); then the journal's.
+    points: [
+      ['halfway through the appended data', (image, before) => fs.statSync(image).size > before + 48 * 2 ** 20],
+      ['while the journal is written', image => journalBytes(image) >= 0 && journalBytes(image) < JOURNAL_AT_LEAST],
+      ['once the journal is complete', image => journalComplete(image)]
+    ],
+    inside: [['halfway', 'before'], ['once the journal is complete', 'after']]
   },
   {
     mode: 'remaster',
+    label: 'remaster',
     change: `cp '${newData}' new.bin && rm data.bin`,
     points: [
       ['as the commit starts', () => true],
       ['once the temporary image exists', image => temporaries(image).length > 0],
       ['halfway through the temporary image', image => tempBytes(image) > 48 * 2 ** 20],
       ['when the temporary image is nearly whole', image => tempBytes(image) > 90 * 2 ** 20]
-    ]
+    ],
+    inside: [['halfway', 'before']]
   },
   {
     mode: 'inplace',
+    label: 'inplace',
     change: `dd if='${patch}' of=data.bin bs=1M seek=8 conv=notrunc status=none`,
     points: [
       ['as the commit starts', () => true],
       ['while the journal is written', image => journalBytes(image) >= 0 && journalBytes(image) < JOURNAL_AT_LEAST],
       ['once the journal is complete', image => journalComplete(image)]
-    ]
+    ],
+    inside: [['once the journal is complete', 'after']]
   }
 ]
 
-for (const { mode, change, points } of MODES) {
-  t.test(`kill -9 during a ${mode} commit leaves the image before or after`, async t => {
+for (const [n, { mode, label, change, points, inside }] of MODES.entries()) {
+  t.test(`kill -9 during a ${label} commit leaves the image before or after`, async t => {
     // The states to compare with: before (the base) and after (the same change committed undisturbed).
     const before = stateByMount(t, base)
-    const reference = path.join(dir, `${mode}-reference.iso`)
+    const reference = path.join(dir, `${mode}-${n}-reference.iso`)
     fs.copyFileSync(base, reference)
     const ref = mountImage(t, reference, [`commit=${mode}`])
     run('bash', ['-c', change], { cwd: ref.mountpoint })
@@ -127,7 +154,7 @@ for (const { mode, change, points } of MODES) {
 
     const outcomes: string[] = []
     for (const [label, reached] of points) {
-      const image = path.join(dir, `${mode}-killed.iso`)
+      const image = path.join(dir, `${mode}-${n}-killed.iso`)
       // A point the commit passes in a few milliseconds can be missed on a loaded machine: a few tries.
       let killed = false
       for (let attempt = 1; attempt <= 3 && !killed; attempt++) {
@@ -145,14 +172,15 @@ for (const { mode, change, points } of MODES) {
       t.equal(again.unmount().status, 0)
       t.same(temporaries(image), [], 'no temporary image is left beside it')
       t.notOk(journal(image), 'no journal is left')
-      const bsdtar = snapshot(extractWithBsdtar(image, path.join(dir, `${mode}-x-${outcomes.length}`)))
+      const bsdtar = snapshot(extractWithBsdtar(image, path.join(dir, `${mode}-${n}-x-${outcomes.length}`)))
       t.same(bsdtar, which === 'after' ? after : before, 'bsdtar reads the same state')
     }
     t.comment(outcomes.join('; '))
-    // The kills must have landed inside the commit, not merely after it: for append and remaster a kill
-    // after data was written still leaves "before"; for in place, a kill with the journal complete "after".
-    const inside = mode === 'inplace' ? 'once the journal is complete: killed, after' : 'halfway'
-    t.ok(outcomes.some(o => o.startsWith(inside) ? o.includes('killed') && (mode === 'inplace' || o.endsWith('before')) : false), `a kill landed inside the commit (${inside})`)
+    // The kills must have landed inside the commit, not merely after it: a kill after data was appended
+    // but before the commit point still leaves "before"; one with the journal complete, "after".
+    for (const [point, state] of inside) {
+      t.ok(outcomes.some(o => o.startsWith(point) && o.includes('killed') && o.endsWith(state)), `a kill landed inside the commit (${point}: ${state})`)
+    }
   })
 }
 

@@ -36,6 +36,17 @@ export function parsePathTable (buf: Buffer, order: PathTableByteOrder, where: I
   return records
 }
 
+/**
+ * 9.4.6: the parent's directory number is 16 bits. A tree of more than 65,535 directories has parents
+ * numbered beyond that; xorriso records the number's low 16 bits (genisoimage refuses such a tree:
+ * "Unable to generate sane path tables - too many directories"). Readers take the tree from the
+ * directory records (Linux, isoinfo, bsdtar, 7z, pycdlib and isovfy all read xorriso's 70,000-directory
+ * image), so we record as xorriso does.
+ */
+export function recordedParentNumber (parent: number): number {
+  return parent % 0x10000
+}
+
 export function serializePathTable (records: readonly PathTableRecord[], order: PathTableByteOrder): Buffer {
   const size = records.reduce((sum, r) => sum + pathTableRecordLength(r.identifier.length), 0)
   const buf = Buffer.alloc(size)
@@ -43,12 +54,13 @@ export function serializePathTable (records: readonly PathTableRecord[], order: 
   for (const record of records) {
     buf[offset] = record.identifier.length
     buf[offset + 1] = record.extendedAttributeLength
+    const parent = recordedParentNumber(record.parent)
     if (order === 'L') {
       buf.writeUInt32LE(record.extent, offset + 2)
-      buf.writeUInt16LE(record.parent, offset + 6)
+      buf.writeUInt16LE(parent, offset + 6)
     } else {
       buf.writeUInt32BE(record.extent, offset + 2)
-      buf.writeUInt16BE(record.parent, offset + 6)
+      buf.writeUInt16BE(parent, offset + 6)
     }
     record.identifier.copy(buf, offset + 8)
     offset += pathTableRecordLength(record.identifier.length)

@@ -6,4 +6,6 @@ export interface CommitContext {
   path: string
   source: FileByteSource
   descriptors: DescriptorSet
+  /** Where the image's El Torito catalog is and the bytes its sectors hold (a commit rewrites it there). */
+  catalog?: { lba: number, size: number }
 }

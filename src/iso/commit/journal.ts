@@ -48,6 +48,24 @@ export function journalPath (imagePath: string): string {
   return path.join(path.dirname(imagePath), `.${path.basename(imagePath)}.isomount-journal`)
 }
 
+/** Adjacent or overlapping patches merged (later ones winning), in offset order: fewer, larger writes. */
+export function coalescePatches (patches: readonly Patch[]): Patch[] {
+  const runs: Patch[] = []
+  for (const p of [...patches].sort((a, b) => a.offset - b.offset)) {
+    const last = runs[runs.length - 1]
+    if (last !== undefined && p.offset <= last.offset + last.bytes.length) {
+      const end = Math.max(last.offset + last.bytes.length, p.offset + p.bytes.length)
+      const merged = Buffer.alloc(end - last.offset)
+      last.bytes.copy(merged)
+      p.bytes.copy(merged, p.offset - last.offset)
+      runs[runs.length - 1] = { offset: last.offset, bytes: merged }
+    } else {
+      runs.push(p)
+    }
+  }
+  return runs
+}
+
 /**
  * Writes `patches` into the open image `fd` (at `imagePath`) so that a crash at any moment leaves the old
  * bytes or the new ones: journal, fsync, apply, fsync, remove. If applying fails, the old bytes are put

@@ -3,7 +3,7 @@ import { BufferSource, type DataSource } from '../model/data-source'
 import { ChangeSet } from '../model/change-set'
 import { HostFileSource, spoolStream } from '../model/host-sources'
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type FileKind, type InodeInit } from '../model/inode'
-import { NodeFlag, type Node } from '../model/node'
+import { depthOf, NodeFlag, type Node } from '../model/node'
 import { OverlayData } from '../model/overlay-data'
 import type { Namespace } from '../namespace'
 import { defaultTimestampMs, type ImageSettings } from '../write/settings'
@@ -69,6 +69,11 @@ export class ImageEditor {
   readonly tree: TreeEditor
   /** Where edited content is kept until written (default: the system's temporary directory). */
   tempDir?: string
+  /**
+   * Called before each edit with the directories whose records it changes; throws to refuse an edit
+   * that no commit could ever write (a directory read with irregularities: IsoImage sets it).
+   */
+  guard?: (directories: ReadonlyArray<Node | undefined>) => void
 
   constructor (root: Node, private readonly settings: () => ImageSettings, private readonly defaultNamespace: () => Namespace) {
     this.tree = new TreeEditor(root, settings)
@@ -101,9 +106,11 @@ export class ImageEditor {
     if (kind !== 'file' && kind !== 'directory' && this.settings().rockRidge === undefined) {
       throw new InvalidInputError('UNSUPPORTED', `${kind === 'symlink' ? 'symbolic links' : 'special files'} need Rock Ridge`)
     }
+    this.guard?.([parent])
     const node = await this.tree.createIn(parent, name, namespace, this.inodeInit(kind, content, options), options)
     if (options.hidden === true) node.flags |= NodeFlag.HIDDEN
-    this.changes.structure = true
+    this.changes.directories.add(parent)
+    if (node.isDirectory) this.changes.directories.add(node)
     return node
   }
 
@@ -133,32 +140,45 @@ export class ImageEditor {
   /** Another name for `target`'s inode in `parent`. */
   async linkChild (target: Node, parent: Node, name: string, options: NameOptions & { namespace?: Namespace } = {}): Promise<Node> {
     const namespace = options.namespace ?? (parent.names.iso === undefined ? 'joliet' : this.defaultNamespace())
+    this.guard?.([parent, target.parent])
     const node = await this.tree.linkIn(target, parent, name, namespace, options)
-    this.changes.structure = true
+    this.changes.directories.add(parent)
+    // The link count in the other names' records follows.
+    if (node.names.iso !== undefined) this.changes.inodeChanged(target.inode, target.parent, 'attributes')
     return node
   }
 
   /** Removes one entry; a directory must be empty. A boot file stays in the catalog, hidden. */
   async remove (node: Node): Promise<void> {
+    const parent = node.parent
+    this.guard?.([parent])
     await this.tree.remove(node)
-    this.changes.structure = true
+    this.changes.directories.add(parent as Node)
+    // A file with other names: their records' link count follows.
+    if (!node.isDirectory && node.names.iso !== undefined && node.inode.nlink > 0) this.changes.inodeChanged(node.inode, parent, 'attributes')
   }
 
   /** Moves `node` to `path` (in `namespace`); an existing target must have been removed first. */
   async rename (node: Node, path: string, namespace: Namespace): Promise<void> {
+    const from = node.parent
+    if (this.guard !== undefined) this.guard([from, (await this.tree.parentOf(path, namespace)).parent, node.isDirectory ? node : undefined])
+    const depth = depthOf(node)
     await this.tree.rename(node, path, namespace)
-    this.changes.structure = true
+    this.changes.directories.add(from as Node)
+    this.changes.directories.add(node.parent as Node)
+    if (node.isDirectory && node.parent !== from && !this.changes.moved.has(node)) this.changes.moved.set(node, depth)
   }
 
   /** Changes a node's names in place (its parent's name indexes are kept right). */
   async changeNames (node: Node, change: (names: Node['names']) => void): Promise<void> {
     const parent = node.parent
     if (parent?.dir === undefined) throw new InvalidInputError('BAD_PATH', 'the root has no name')
+    this.guard?.([parent])
     // Joliet names merged first (see TreeEditor.remove), so the change sees and keeps them.
     await parent.dir.complete()
     parent.dir.remove(node)
     change(node.names)
-    this.changes.structure = true
+    this.changes.directories.add(parent)
     if (node.names.iso === undefined && node.names.joliet === undefined) {
       node.parent = undefined
       return
@@ -168,6 +188,7 @@ export class ImageEditor {
 
   setAttributes (node: Node, attributes: Attributes): void {
     checkIds(attributes)
+    this.guard?.([node.parent, node.isDirectory ? node : undefined])
     const inode = node.inode
     if (attributes.mode !== undefined) inode.mode = (inode.mode & S_IFMT) | (attributes.mode & 0o7777)
     if (attributes.uid !== undefined) inode.uid = attributes.uid
@@ -177,15 +198,16 @@ export class ImageEditor {
     if (attributes.ctimeMs !== undefined) inode.times.ctimeMs = attributes.ctimeMs
     if (attributes.mode !== undefined || attributes.uid !== undefined || attributes.gid !== undefined) {
       // A posix attribute set where none was recorded adds PX to the records: no longer a same-size edit.
-      if (!inode.posix) this.changes.structure = true
+      if (!inode.posix) this.changes.inodeChanged(inode, node.parent, 'reshaped')
       inode.posix = true
     }
-    this.changes.attributes.add(inode)
+    this.changes.inodeChanged(inode, node.parent, 'attributes')
   }
 
   setHidden (node: Node, hidden: boolean): void {
+    this.guard?.([node.parent])
     node.flags = hidden ? node.flags | NodeFlag.HIDDEN : node.flags & ~NodeFlag.HIDDEN
-    this.changes.structure = true
+    if (node.parent !== undefined) this.changes.directories.add(node.parent)
   }
 
   /**
@@ -196,14 +218,15 @@ export class ImageEditor {
     const inode = node.inode
     if (inode.kind !== 'file') throw new InvalidInputError(node.isDirectory ? 'IS_A_DIRECTORY' : 'BAD_ARGUMENT', 'not a regular file')
     if (!(inode.data instanceof OverlayData)) {
+      this.guard?.([node.parent])
       inode.data = new OverlayData(inode.data, this.tempDir)
       // The content is no longer what the zisofs stream holds; it will be written uncompressed.
       if (inode.compressed !== undefined) {
         inode.compressed = undefined
-        this.changes.structure = true
+        this.changes.inodeChanged(inode, node.parent, 'reshaped')
       }
     }
-    this.changes.data.add(inode)
+    this.changes.inodeChanged(inode, node.parent, 'data')
     return inode.data as OverlayData
   }
 }

@@ -24,6 +24,18 @@ export interface Origin {
   joliet?: RecordLocation
 }
 
+/** Where a directory's records lie in one tree: the extent (after any extended attribute record) and its size in bytes. */
+export interface DirectoryExtent {
+  extent: number
+  size: number
+}
+
+/** A directory's places in the image, per tree: learned as it (or its parent, for Joliet) is read; moved by a commit. */
+export interface DirectoryExtents {
+  iso?: DirectoryExtent
+  joliet?: DirectoryExtent
+}
+
 /** Flags of a node: ECMA-119 9.1.6 bits the views honour, and bits of our own above the record's byte. */
 export const NodeFlag = {
   HIDDEN: 0x01,
@@ -59,6 +71,13 @@ export class Node {
   }
 }
 
+/** ECMA-119 6.8.2.1 levels: the root is the first. */
+export function depthOf (node: Node): number {
+  let depth = 1
+  for (let n = node.parent; n !== undefined; n = n.parent) depth++
+  return depth
+}
+
 type NameOf = (node: Node) => string | undefined
 
 interface NameIndex {
@@ -75,6 +94,13 @@ interface NameIndex {
  * are O(1) whatever the directory's size.
  */
 export class Directory {
+  /** Where the image holds this directory, per tree; undefined for a directory an edit made. */
+  extents?: DirectoryExtents
+  /**
+   * What was irregular in reading it (its records, their Rock Ridge entries, its Joliet twin): a commit
+   * neither rewrites it nor patches its records then (the bytes it would write could lose what was skipped).
+   */
+  irregularities?: string[]
   private entries?: Set<Node>
   private listed?: readonly Node[]
   private loading?: Promise<void>

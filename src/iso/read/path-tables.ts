@@ -128,11 +128,14 @@ function compare (
     if (i === 0) {
       path = ''
       if (record.parent !== 1 || !(record.identifier.length === 1 && record.identifier[0] === 0)) differences.push('record 1 is not the root')
-    } else if (record.parent < 1 || record.parent > i) {
-      differences.push(`record ${i + 1} names parent ${record.parent}, which does not precede it`)
-      path = `?${i + 1}`
     } else {
-      path = `${paths[record.parent - 1]}/${record.identifier.toString('latin1')}`
+      const parent = parentNumber(record, i, paths, directories)
+      if (parent === undefined) {
+        differences.push(`record ${i + 1} names parent ${record.parent}, which does not precede it`)
+        path = `?${i + 1}`
+      } else {
+        path = `${paths[parent - 1]}/${record.identifier.toString('latin1')}`
+      }
     }
     paths.push(path)
     const extent = directories.get(path)
@@ -145,6 +148,20 @@ function compare (
   for (const difference of differences.slice(0, REPORTED_DIFFERENCES)) diag.warn(where, difference)
   if (differences.length > REPORTED_DIFFERENCES) diag.warn(where, `${differences.length - REPORTED_DIFFERENCES} more differences from the directory tree`)
   return differences.length === 0
+}
+
+/**
+ * The parent a record at 0-based `index` names. Numbers are 16-bit (9.4.6); beyond 65,535 directories
+ * xorriso records their low 16 bits (codec recordedParentNumber), so every number with those bits that
+ * precedes the record is a candidate, and the tree says which one holds a directory of that name.
+ */
+function parentNumber (record: PathTableRecord, index: number, paths: readonly string[], directories: Map<string, number>): number | undefined {
+  let first: number | undefined
+  for (let n = record.parent === 0 ? 0x10000 : record.parent; n <= index; n += 0x10000) {
+    first ??= n
+    if (directories.has(`${paths[n - 1]}/${record.identifier.toString('latin1')}`)) return n
+  }
+  return first
 }
 
 /** Paths are kept as raw identifier bytes (latin1 strings); messages show them as their tree names them. */

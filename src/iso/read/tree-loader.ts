@@ -1,12 +1,13 @@
 import { InvalidImageError } from '../../errors'
 import { logger } from '../../log'
-import type { Diagnostics } from '../codec/diagnostics'
+import type { Diagnostics, WarningLog } from '../codec/diagnostics'
 import { FileFlags, isSelfOrParent, type DirectoryRecord } from '../codec/directory-record'
 import { recordDateToMs } from '../codec/datetime'
 import { decodeUcs2 } from '../codec/joliet'
 import { SECTOR_SIZE } from '../codec/volume-descriptor'
 import type { ByteSource } from '../io/byte-source'
-import { ImageExtentsSource, UnreadableSource, ZisofsSource, type FileSection } from '../model/data-source'
+import { ImageExtentsSource, UnreadableSource, ZisofsSource, type DataSource, type FileSection } from '../model/data-source'
+import { OverlayData } from '../model/overlay-data'
 import { Inode, kindOfMode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type InodeInit, type Times } from '../model/inode'
 import { Directory, Node, NodeFlag, type Names, type RecordLocation } from '../model/node'
 import {
@@ -78,7 +79,7 @@ export class TreeLoader {
   constructor (
     private readonly source: ByteSource,
     private readonly sectors: SectorCache,
-    private readonly diag: Diagnostics,
+    private readonly diag: WarningLog,
     private readonly options: TreeOptions
   ) {}
 
@@ -100,20 +101,25 @@ export class TreeLoader {
   /** The lazily loaded directory at `extents`: ISO9660 entries first, Joliet merged in when needed. */
   private directory (node: () => Node, extents: DirectoryExtents): Directory {
     const state: { childExtents?: Map<Node, DirectoryExtents> } = {}
-    return new Directory(
+    const dir = new Directory(
       async () => await this.loadDirectory(node(), extents, state),
       this.options.joliet ? async () => await this.mergeJolietDirectory(node(), extents, state) : undefined)
+    // The same object the parent's Joliet merge completes: a commit learns both trees' places from it.
+    dir.extents = extents
+    return dir
   }
 
   private async loadDirectory (
     parent: Node, extents: DirectoryExtents, state: { childExtents?: Map<Node, DirectoryExtents> }
   ): Promise<Node[]> {
     const nodes: Node[] = []
+    // What is irregular in this directory is kept with it (a commit that would rewrite it refuses).
+    const diag = this.diag.scope(parent.dir as Directory)
     const { entries, relocatedAway } = extents.iso !== undefined
-      ? await this.readIsoDirectory(extents.iso)
+      ? await this.readIsoDirectory(extents.iso, diag)
       : { entries: [], relocatedAway: 0 }
     const childExtents = new Map<Node, DirectoryExtents>()
-    for (const entry of entries) nodes.push(this.isoNode(parent, entry, childExtents))
+    for (const entry of entries) nodes.push(this.isoNode(parent, entry, childExtents, diag))
     state.childExtents = childExtents
     // RRIP 4.1.5: a directory whose every entry moved to its CL place is the relocation directory.
     if (relocatedAway > 0 && nodes.length === 0) parent.flags |= NodeFlag.RELOCATION_DIRECTORY
@@ -131,31 +137,31 @@ export class TreeLoader {
   ): Promise<void> {
     await parent.parent?.dir?.complete()
     if (extents.joliet === undefined) return
-    const jolietEntries = await this.readJolietDirectory(extents.joliet)
+    const jolietEntries = await this.readJolietDirectory(extents.joliet, this.diag.scope(parent.dir as Directory))
     const isoNodes = [...(parent.dir?.peek() ?? [])]
     const added = this.mergeJoliet(parent, isoNodes, jolietEntries, state.childExtents ?? new Map())
     for (const node of added) parent.dir?.add(node)
     state.childExtents = undefined
   }
 
-  private async readIsoDirectory (location: DirectoryLocation): Promise<{ entries: IsoEntry[], relocatedAway: number }> {
-    const records = await this.readRecords(location, this.loadedIso, 'directory')
+  private async readIsoDirectory (location: DirectoryLocation, diag: Diagnostics): Promise<{ entries: IsoEntry[], relocatedAway: number }> {
+    const records = await this.readRecords(location, this.loadedIso, 'directory', diag)
     const entries: IsoEntry[] = []
     let relocatedAway = 0
-    for (const sections of groupFileSections(records, this.diag)) {
+    for (const sections of groupFileSections(records, diag)) {
       const first = sections[0]
       if (isSelfOrParent(first.record)) continue
       const entry: IsoEntry = { sections }
       if (this.options.rockRidge) {
         const where = { structure: 'directory record', lba: first.lba, offset: first.offset }
-        entry.rr = await this.rockRidgeOf(first.record, this.options.suspSkip, where)
+        entry.rr = await this.rockRidgeOf(first.record, this.options.suspSkip, where, diag)
         // RRIP 4.1.5.3: a relocated directory shows at its CL record's place, not in the relocation directory.
         if (entry.rr.relocated) {
           relocatedAway++
           continue
         }
         if (entry.rr.childLink !== undefined) {
-          const self = await this.relocatedSelf(entry.rr.childLink)
+          const self = await this.relocatedSelf(entry.rr.childLink, diag)
           if (self === undefined) continue
           entry.relocated = self
         }
@@ -166,23 +172,23 @@ export class TreeLoader {
   }
 
   /** The "." record of a directory relocated to `extent`, which carries its size and attributes. */
-  private async relocatedSelf (extent: number): Promise<IsoEntry['relocated']> {
+  private async relocatedSelf (extent: number, diag: Diagnostics): Promise<IsoEntry['relocated']> {
     const where = { structure: 'relocated directory', lba: extent }
     if ((extent + 1) * SECTOR_SIZE > this.sectors.size) {
-      this.diag.warn({ ...where, field: 'CL location' }, 'CL points beyond the end of the image; entry ignored')
+      diag.warn({ ...where, field: 'CL location' }, 'CL points beyond the end of the image; entry ignored')
       return undefined
     }
     const sector = await this.sectors.readRange(extent, 0, SECTOR_SIZE, where)
-    const [self] = parseDirectoryRecords(sector, extent, this.diag, where)
+    const [self] = parseDirectoryRecords(sector, extent, diag, where)
     if (self === undefined || !isSelfOrParent(self.record) || (self.record.flags & FileFlags.DIRECTORY) === 0) {
-      this.diag.warn({ ...where, field: 'CL location' }, 'CL does not point at a directory; entry ignored')
+      diag.warn({ ...where, field: 'CL location' }, 'CL does not point at a directory; entry ignored')
       return undefined
     }
-    const rr = await this.rockRidgeOf(self.record, this.options.suspSkip, where)
+    const rr = await this.rockRidgeOf(self.record, this.options.suspSkip, where, diag)
     return { self: self.record, rr }
   }
 
-  private isoNode (parent: Node, entry: IsoEntry, childExtents: Map<Node, DirectoryExtents>): Node {
+  private isoNode (parent: Node, entry: IsoEntry, childExtents: Map<Node, DirectoryExtents>, diag: Diagnostics): Node {
     const first = entry.sections[0]
     const record = entry.relocated?.self ?? first.record
     const rr = entry.relocated?.rr ?? entry.rr
@@ -198,7 +204,7 @@ export class TreeLoader {
       node = new Node(parent, names, inode, this.directory(() => node, extents))
       childExtents.set(node, extents)
     } else {
-      node = new Node(parent, names, this.fileInode(entry.sections, rr, location), undefined)
+      node = new Node(parent, names, this.fileInode(entry.sections, rr, location, diag), undefined)
     }
     node.flags = first.record.flags & (FileFlags.HIDDEN | FileFlags.ASSOCIATED)
     node.origin = { iso: location }
@@ -207,7 +213,7 @@ export class TreeLoader {
     return node
   }
 
-  private fileInode (sections: LocatedRecord[], rr: RockRidgeInfo | undefined, location: RecordLocation): Inode {
+  private fileInode (sections: LocatedRecord[], rr: RockRidgeInfo | undefined, location: RecordLocation, diag: Diagnostics = this.diag): Inode {
     const first = sections[0].record
     const lba = first.extent + first.extendedAttributeLength
     let size = 0
@@ -242,7 +248,7 @@ export class TreeLoader {
         // The recorded bytes are not the content: the file reads as an I/O error, never as them.
         const where = { structure: 'directory record', lba: location.lba, offset: location.offset, field: 'ZF algorithm' }
         const detail = `zisofs algorithm "${rr.zisofs.algorithm}" is not supported`
-        this.diag.warn(where, `${detail}; the file cannot be read`)
+        diag.warn(where, `${detail}; the file cannot be read`)
         init.data = new UnreadableSource(rr.zisofs.uncompressedSize, () => new InvalidImageError('IMAGE_BAD_ZISOFS', detail, where))
       }
     }
@@ -250,7 +256,7 @@ export class TreeLoader {
       // RRIP 1.12 sparse files are read by nobody: Linux isofs ignores SF and shows the recorded bytes
       // with the record's size, and so does this; the warning keeps such an image from being written back
       // (the SF entry would be lost) and says why the content may look wrong.
-      this.diag.warn({ structure: 'directory record', lba: location.lba, offset: location.offset, field: 'SF' },
+      diag.warn({ structure: 'directory record', lba: location.lba, offset: location.offset, field: 'SF' },
         `sparse file (virtual size ${rr.sparse.virtualSize}) is not supported; its recorded ${size} bytes are shown, as Linux shows them`)
     }
     const inode = new Inode(init)
@@ -269,7 +275,7 @@ export class TreeLoader {
   private sharedByData (lba: number, size: number): Inode | undefined {
     const inode = this.inodesByStart.get(lba)
     if (inode === undefined) return undefined
-    return (inode.compressed?.raw ?? inode.data).size === size ? inode : undefined
+    return recordedData(inode).size === size ? inode : undefined
   }
 
   private sharedBySerial (rr: RockRidgeInfo | undefined): Inode | undefined {
@@ -298,30 +304,32 @@ export class TreeLoader {
     return { mode, uid: px.uid, gid: px.gid, times, posix: true, nlink: Math.max(1, px.links) }
   }
 
-  private async rockRidgeOf (record: DirectoryRecord, skip: number, where: { structure: string, lba?: number, offset?: number }): Promise<RockRidgeInfo> {
-    const entries = await collectSystemUse(record.systemUse, skip, this.sectors, this.diag, where)
-    return interpretRockRidge(entries, this.diag, where)
+  private async rockRidgeOf (
+    record: DirectoryRecord, skip: number, where: { structure: string, lba?: number, offset?: number }, diag: Diagnostics = this.diag
+  ): Promise<RockRidgeInfo> {
+    const entries = await collectSystemUse(record.systemUse, skip, this.sectors, diag, where)
+    return interpretRockRidge(entries, diag, where)
   }
 
-  private async readRecords (location: DirectoryLocation, loaded: Set<number>, kind: string): Promise<LocatedRecord[]> {
+  private async readRecords (location: DirectoryLocation, loaded: Set<number>, kind: string, diag: Diagnostics): Promise<LocatedRecord[]> {
     const where = { structure: kind, lba: location.extent }
     if (loaded.has(location.extent)) {
-      this.diag.warn(where, 'directory is referenced more than once (a loop or a shared extent); shown empty here')
+      diag.warn(where, 'directory is referenced more than once (a loop or a shared extent); shown empty here')
       return []
     }
     loaded.add(location.extent)
     try {
-      const buf = await readDirectoryExtent(this.source, location.extent, location.size, this.diag, where)
-      return parseDirectoryRecords(buf, location.extent, this.diag, where)
+      const buf = await readDirectoryExtent(this.source, location.extent, location.size, diag, where)
+      return parseDirectoryRecords(buf, location.extent, diag, where)
     } catch (err) {
       loaded.delete(location.extent)
       throw err
     }
   }
 
-  private async readJolietDirectory (location: DirectoryLocation): Promise<LocatedRecord[][]> {
-    const records = await this.readRecords(location, this.loadedJoliet, 'Joliet directory')
-    return groupFileSections(records, this.diag).filter(sections => !isSelfOrParent(sections[0].record))
+  private async readJolietDirectory (location: DirectoryLocation, diag: Diagnostics): Promise<LocatedRecord[][]> {
+    const records = await this.readRecords(location, this.loadedJoliet, 'Joliet directory', diag)
+    return groupFileSections(records, diag).filter(sections => !isSelfOrParent(sections[0].record))
   }
 
   /**
@@ -425,8 +433,17 @@ function pickByName (candidates: Node[], name: string, isDirectory: boolean): No
  * symlinks, devices) are all candidates for each other and pair by name.
  */
 function nodeDataKey (node: Node): string {
-  const data = node.inode.compressed?.raw ?? node.inode.data
+  const data = recordedData(node.inode)
   return data.size > 0 && data instanceof ImageExtentsSource ? `${data.lba}:${data.size}` : 'empty'
+}
+
+/**
+ * A file's data as the image records it, even once an edit made it an overlay (a mount writes into a file
+ * before its directory's Joliet twin is merged): what pairs the Joliet record with it.
+ */
+function recordedData (inode: Inode): DataSource {
+  const data = inode.compressed?.raw ?? inode.data
+  return data instanceof OverlayData && data.base !== undefined ? data.base : data
 }
 
 function sectionsKey (sections: LocatedRecord[]): string {

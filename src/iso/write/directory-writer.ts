@@ -56,11 +56,11 @@ export function directoryRecord (identifier: Buffer, extent: number, dataLength:
 }
 
 export function pathTableRecords (tree: TreePlan, base = 0): PathTableRecord[] {
-  // Parent numbers are 16-bit (ECMA-119 9.4.6); beyond 65535 directories readers use the directory tree.
+  // Parent numbers beyond 16 bits are recorded as xorriso records them (codec recordedParentNumber).
   return tree.directories.map(dir => ({
     extendedAttributeLength: 0,
     extent: dir.extent - base,
-    parent: Math.min(dir.parent.number, 0xffff),
+    parent: dir.parent.number,
     identifier: dir.identifier
   }))
 }
@@ -93,7 +93,8 @@ export function isoDirectory (layout: Layout, set: TreeSet, dir: DirectoryPlan, 
     const xa = xaField(layout, typeof record === 'string' || (record.target !== undefined && record.role !== 'placeholder'), node.inode)
     if (plan === undefined) return xa
     const rendered = renderSystemUse(rockRidgeFor(record, dir, layout.settings, layout.links, layout.serials, base), plan, set.continuation.lba - base)
-    rendered.areas.forEach((bytes, i) => areas.push({ sector: plan.areas[i].sector, offset: plan.areas[i].offset, bytes }))
+    // An area kept where the image has it is not written again.
+    rendered.areas.forEach((bytes, i) => { if (plan.areas[i].lba === undefined) areas.push({ sector: plan.areas[i].sector, offset: plan.areas[i].offset, bytes }) })
     return evenLength(Buffer.concat([xa, rendered.inline]))
   }
   const self = dir.node.inode

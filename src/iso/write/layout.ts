@@ -127,16 +127,10 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
   const links = countLinks(iso)
   const serials = needsSerials(links)
   const allocator = new ContinuationAllocator()
-  sizeIsoDirectories(iso, settings, links, allocator, serials)
-  const xaOnly = (): number => settings.xa ? XA_RECORD_SIZE : 0
-  if (joliet !== undefined) sizeDirectories(joliet, xaOnly)
+  sizeTrees(iso, joliet, settings, links, allocator, serials)
 
-  let next = 16
-  const primaryLba = next++
-  const bootRecordLba = content.boot !== undefined ? next++ : undefined
-  const enhancedLba = settings.interchangeLevel === 4 ? next++ : undefined
-  const jolietLba = joliet !== undefined ? next++ : undefined
-  const terminatorLba = next++
+  const { primaryLba, bootRecordLba, enhancedLba, jolietLba, terminatorLba } = descriptorSequence(settings, content)
+  let next = terminatorLba + 1
   const offset = settings.partitionOffset ?? 0
   let mirrorDescriptors: Pick<TreeSet, 'primaryLba' | 'enhancedLba' | 'jolietLba' | 'terminatorLba'> | undefined
   if (offset > 0) {
@@ -171,14 +165,17 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
 
   const placed = new Map<Placed, FileSectionPlan[]>()
   const data = new Map<Placed, DataSource>()
+  const fixed = new Set<Placed>()
   const catalogInode = content.boot?.catalog
+  const continued = filesWithContinuations(iso)
   const place = (what: Placed): void => {
     if (placed.has(what) || what === catalogInode || (!(what instanceof Region) && what.kind !== 'file')) return
     const source = what instanceof Region ? what.data : what.compressed?.raw ?? what.data
-    const kept = placement?.fixed.get(what)
+    const kept = continued.has(what as Inode) ? undefined : placement?.fixed.get(what)
     if (kept !== undefined) {
       placed.set(what, kept)
       data.set(what, source)
+      fixed.add(what)
       return
     }
     if (source.size > 0xffffffff && settings.interchangeLevel < 3) {
@@ -195,19 +192,12 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
   for (const tree of [iso, joliet]) {
     for (const dir of tree?.directories ?? []) for (const record of dir.records) place(record.node.inode)
   }
-  // The padding (genisoimage's 150 sectors) ends the volume; with appended partitions, xorriso puts it
-  // after them, outside the volume, where its "Gap1" partition claims it. Cylinder alignment (isohybrid)
-  // pads the device, or with appended partitions the volume's data before them.
-  const align = content.systemArea?.alignSectors ?? 1
-  const alignUp = (sectors: number): number => Math.ceil(sectors / align) * align
-  if (appended.length === 0) next += content.paddingSectors
-  else next = alignUp(next)
-  const dataSectors = next
   // Appended partitions: after the data, in the order they had, each from a 2 KiB sector.
-  for (const payload of appended) place(payload.holder)
-  if (appended.length > 0) next += content.paddingSectors + (content.systemArea?.appendedTailSectors ?? 0)
-  const deviceSectors = Math.ceil((next * 4 + trailerBlocks(content.systemArea)) / 4)
-  const totalSectors = appended.length === 0 ? alignUp(deviceSectors) : deviceSectors
+  const { dataSectors, totalSectors } = deviceEnd(next, content, appended.length > 0, from => {
+    next = from
+    for (const payload of appended) place(payload.holder)
+    return next
+  })
   return {
     settings,
     totalSectors,
@@ -227,10 +217,46 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
     content: data,
     links,
     serials,
-    fixed: new Set(placement?.fixed.keys() ?? []),
+    fixed,
     bodyStartLba,
     written: new Map()
   }
+}
+
+/**
+ * Files whose ISO9660 record needs a continuation area (SUSP 5.1: a long Rock Ridge name, many foreign
+ * entries). libarchive (bsdtar) accepts a regular file's continuation area only before the file's data
+ * (archive_read_support_format_iso9660.c register_CE: "Invalid parameter in SUSP CE extension", and it
+ * stops reading the image). The areas a write makes are new, after the directories: a file kept where it
+ * was, before them, is written again after them. Few files have such names; their data is what it costs.
+ */
+export function filesWithContinuations (iso: TreePlan): Set<Inode> {
+  const found = new Set<Inode>()
+  for (const dir of iso.directories) {
+    for (const record of dir.records) if (record.target === undefined && (record.systemUse?.areas.length ?? 0) > 0) found.add(record.node.inode)
+  }
+  return found
+}
+
+/** ECMA-119 8: the primary descriptor at 16, then El Torito's boot record, the enhanced, the Joliet, the terminator. */
+export function descriptorSequence (
+  settings: ImageSettings, content: WriteContent
+): Pick<Layout, 'primaryLba' | 'bootRecordLba' | 'enhancedLba' | 'jolietLba' | 'terminatorLba'> {
+  let next = 16
+  const primaryLba = next++
+  const bootRecordLba = content.boot !== undefined ? next++ : undefined
+  const enhancedLba = settings.interchangeLevel === 4 ? next++ : undefined
+  const jolietLba = settings.joliet !== undefined ? next++ : undefined
+  return { primaryLba, bootRecordLba, enhancedLba, jolietLba, terminatorLba: next }
+}
+
+/** Sizes every directory of the trees (records packed into sectors, Rock Ridge entries placed, CE areas allocated). */
+export function sizeTrees (
+  iso: TreePlan | undefined, joliet: TreePlan | undefined, settings: ImageSettings, links: Map<Inode, number>, allocator: ContinuationAllocator,
+  serials: boolean
+): void {
+  if (iso !== undefined) sizeIsoDirectories(iso, settings, links, allocator, serials)
+  if (joliet !== undefined) sizeDirectories(joliet, () => settings.xa ? XA_RECORD_SIZE : 0)
 }
 
 /** The volume's own trees as a set (base 0), then the partition's, if any. */
@@ -251,6 +277,25 @@ export function treeSets (layout: Layout): TreeSet[] {
 /** The last sector of the descriptors (both sets): what an append's commit point rewrites. */
 export function headSectors (layout: Layout): number {
   return Math.max(layout.terminatorLba, layout.mirror?.terminatorLba ?? 0) + 1
+}
+
+/**
+ * Where the volume's data and the device end, from the sector after the data (`next`); `placeAppended`
+ * places the appended partitions from the sector it is given and returns the sector after them. The
+ * padding (genisoimage's 150 sectors) ends the volume; with appended partitions, xorriso puts it after
+ * them, outside the volume, where its "Gap1" partition claims it, with what the image had there besides.
+ * Cylinder alignment (isohybrid) pads the device, or with appended partitions the volume's data before them.
+ */
+export function deviceEnd (
+  next: number, content: WriteContent, hasAppended: boolean, placeAppended: (from: number) => number
+): { dataSectors: number, totalSectors: number } {
+  const align = content.systemArea?.alignSectors ?? 1
+  const alignUp = (sectors: number): number => Math.ceil(sectors / align) * align
+  const dataSectors = hasAppended ? alignUp(next) : next + content.paddingSectors
+  let end = dataSectors
+  if (hasAppended) end = placeAppended(dataSectors) + content.paddingSectors + (content.systemArea?.appendedTailSectors ?? 0)
+  const deviceSectors = Math.ceil((end * 4 + trailerBlocks(content.systemArea)) / 4)
+  return { dataSectors, totalSectors: hasAppended ? deviceSectors : alignUp(deviceSectors) }
 }
 
 /** Path tables, the ISO9660 directories, their continuation areas, the Joliet directories: placed from `start`. */
@@ -291,7 +336,7 @@ export function startOf (layout: Layout, payload: Payload): number | undefined {
 }
 
 /** Empty files record extent 0 (nothing to point at); larger ones are split at MAX_SECTION. */
-function sectionsFor (size: number, lba: number): FileSectionPlan[] {
+export function sectionsFor (size: number, lba: number): FileSectionPlan[] {
   if (size === 0) return [{ lba: 0, length: 0 }]
   const sections: FileSectionPlan[] = []
   for (let offset = 0; offset < size; offset += MAX_SECTION) {
@@ -321,7 +366,7 @@ function countLinks (iso: TreePlan): Map<Inode, number> {
  * Serials are then written in every record, RRIP 1.12's PX in any version as xorriso -hardlinks on does:
  * pycdlib refuses an image whose PX entries differ in size.
  */
-function needsSerials (links: Map<Inode, number>): boolean {
+export function needsSerials (links: Map<Inode, number>): boolean {
   for (const [inode, count] of links) if (count > 1 && inode.kind !== 'directory' && inode.data.size === 0) return true
   return false
 }
@@ -412,7 +457,7 @@ function placeDirectories (tree: TreePlan, start: number): number {
   return next
 }
 
-function pathTablePlan (tree: TreePlan, lba: number): PathTablePlan {
+export function pathTablePlan (tree: TreePlan, lba: number): PathTablePlan {
   const size = tree.directories.reduce((sum, d) => sum + pathTableRecordLength(d.identifier.length), 0)
   const sectors = Math.max(1, Math.ceil(size / SECTOR_SIZE))
   return { size, lLba: lba, mLba: lba + sectors, sectors }

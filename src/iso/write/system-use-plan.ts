@@ -12,6 +12,8 @@ export interface ContinuationArea {
   sector: number
   offset: number
   length: number
+  /** An area kept where the image has it (its bytes unchanged), outside the region: its absolute LBA. */
+  lba?: number
 }
 
 export interface SystemUsePlan {
@@ -80,7 +82,7 @@ export function renderSystemUse (
   entries: readonly SuspEntry[], plan: SystemUsePlan, regionLba: number
 ): { inline: Buffer, areas: Buffer[] } {
   const ceTo = (area: ContinuationArea): Buffer => serializeSuspEntry(makeCE({
-    block: regionLba + area.sector, offset: area.offset, length: area.length
+    block: area.lba ?? regionLba + area.sector, offset: area.offset, length: area.length
   }))
   const inlineParts = entries.slice(0, plan.inlineCount).map(serializeSuspEntry)
   if (plan.areas.length > 0) inlineParts.push(ceTo(plan.areas[0]))

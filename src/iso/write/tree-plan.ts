@@ -62,7 +62,8 @@ export function jolietIdentifierBytes (identifier: string): Buffer {
   return encodeUcs2(identifier)
 }
 
-function isInIsoTree (node: Node): boolean {
+/** Whether an entry has a record of its own in the ISO9660 tree (the relocation directory is the writer's business). */
+export function isInIsoTree (node: Node): boolean {
   return node.names.iso !== undefined && (node.flags & NodeFlag.RELOCATION_DIRECTORY) === 0
 }
 
@@ -115,11 +116,41 @@ export function planIsoTree (root: Node, settings: ImageSettings): TreePlan {
       queue.push(plan)
     }
   }
-  for (const dir of queue) {
-    dir.records.sort((a, b) => compareIsoIdentifiers(
-      a.node.names.iso as string, b.node.names.iso as string, a.role !== 'placeholder' && a.node.isDirectory, b.role !== 'placeholder' && b.node.isDirectory))
-  }
+  for (const dir of queue) sortIsoRecords(dir.records)
   return { directories: numberInPathTableOrder(rootPlan) }
+}
+
+/** ECMA-119 9.3: a directory's records by name, extension, then version (a placeholder sorts as the file it is). */
+function sortIsoRecords (records: RecordPlan[]): void {
+  records.sort((a, b) => compareIsoIdentifiers(
+    a.node.names.iso as string, b.node.names.iso as string, a.role !== 'placeholder' && a.node.isDirectory, b.role !== 'placeholder' && b.node.isDirectory))
+}
+
+/**
+ * One directory's records in the ISO9660 tree, sorted, where no relocation is involved (a commit that
+ * writes only some directories checks that first); `target` gives the plan a subdirectory's record points at.
+ */
+export function isoRecords (node: Node, target: (child: Node, identifier: Buffer) => DirectoryPlan): RecordPlan[] {
+  const records: RecordPlan[] = []
+  for (const child of loadedEntries(node)) {
+    if (!isInIsoTree(child)) continue
+    const identifier = isoIdentifierBytes(child.names.iso as string)
+    records.push({ node: child, identifier, role: 'entry', target: child.isDirectory ? target(child, identifier) : undefined, length: 0 })
+  }
+  sortIsoRecords(records)
+  return records
+}
+
+/** One directory's records in the Joliet tree, sorted by UCS-2 code units; `target` as for isoRecords. */
+export function jolietRecords (node: Node, target: (child: Node, identifier: Buffer) => DirectoryPlan): RecordPlan[] {
+  const records: RecordPlan[] = []
+  for (const child of loadedEntries(node)) {
+    if (child.names.joliet === undefined) continue
+    const identifier = jolietIdentifierBytes(child.names.joliet)
+    records.push({ node: child, identifier, role: 'entry', target: child.isDirectory ? target(child, identifier) : undefined, length: 0 })
+  }
+  records.sort((a, b) => compareJolietNames(a.node.names.joliet as string, b.node.names.joliet as string))
+  return records
 }
 
 /** The Joliet tree: every node with a Joliet name; no depth limit is enforced (as genisoimage). */
@@ -128,18 +159,11 @@ export function planJolietTree (root: Node): TreePlan {
   const queue: DirectoryPlan[] = [rootPlan]
   for (let i = 0; i < queue.length; i++) {
     const dir = queue[i]
-    for (const child of loadedEntries(dir.node)) {
-      if (child.names.joliet === undefined) continue
-      const identifier = jolietIdentifierBytes(child.names.joliet)
-      if (child.isDirectory) {
-        const plan = newDirectory(child, dir, identifier, dir.depth + 1)
-        dir.records.push({ node: child, identifier, role: 'entry', target: plan, length: 0 })
-        queue.push(plan)
-      } else {
-        dir.records.push({ node: child, identifier, role: 'entry', length: 0 })
-      }
-    }
-    dir.records.sort((a, b) => compareJolietNames(a.node.names.joliet as string, b.node.names.joliet as string))
+    dir.records = jolietRecords(dir.node, (child, identifier) => {
+      const plan = newDirectory(child, dir, identifier, dir.depth + 1)
+      queue.push(plan)
+      return plan
+    })
   }
   return { directories: numberInPathTableOrder(rootPlan) }
 }
@@ -159,7 +183,7 @@ function numberInPathTableOrder (root: DirectoryPlan): DirectoryPlan[] {
   return ordered
 }
 
-function newDirectory (node: Node, parent: DirectoryPlan | undefined, identifier: Buffer, depth: number): DirectoryPlan {
+export function newDirectory (node: Node, parent: DirectoryPlan | undefined, identifier: Buffer, depth: number): DirectoryPlan {
   const plan: DirectoryPlan = { node, number: 0, depth, parent: undefined as unknown as DirectoryPlan, identifier, records: [], extent: 0, size: 0 }
   plan.parent = parent ?? plan
   return plan
@@ -186,7 +210,8 @@ function syntheticRelocationDirectory (root: Node, settings: ImageSettings): Nod
   return node
 }
 
-function pathOf (node: Node): string {
+/** A node's path for messages, in the names a user sees first (Rock Ridge, else ISO9660, else Joliet). */
+export function pathOf (node: Node): string {
   const parts: string[] = []
   for (let n: Node | undefined = node; n?.parent !== undefined; n = n.parent) parts.push(n.names.rr ?? n.names.iso ?? n.names.joliet ?? '?')
   return '/' + parts.reverse().join('/')
