@@ -13,8 +13,10 @@ const READY_TIMEOUT_MS = 120_000
 
 const HELP_OPTIONS = `
 Mount options (-o, comma-separated; Linux isofs names where they mean the same):
-  namespace=rockridge|joliet|iso9660   names to show (default: Rock Ridge, else Joliet, else ISO9660)
-  norock, nojoliet                     ignore Rock Ridge / Joliet
+  namespace=rockridge|udf|joliet|iso9660
+                                       names to show (default: Rock Ridge, else UDF, else Joliet,
+                                       else ISO9660)
+  norock, noudf, nojoliet              ignore Rock Ridge / UDF / Joliet
   uid=N, gid=N, mode=OCTAL, dmode=OCTAL  owner and permissions where the image records none
   check=relaxed|strict                 strict: refuse images with any irregularity
   session=N                            read session N (1-based; default the newest)
@@ -28,7 +30,7 @@ Mount options (-o, comma-separated; Linux isofs names where they mean the same):
 
 Examples:
   isomount debian.iso /mnt/iso
-  isomount -o namespace=joliet,ro win.iso /mnt/win
+  isomount -o namespace=udf,ro win.iso /mnt/win
   isomount -u /mnt/iso        unmount, commit, and wait until the image is on disk
   isomount sync /mnt/iso      commit now and stay mounted`
 

@@ -16,6 +16,7 @@ interface ImageFlags {
   namespace?: string
   rock: boolean
   joliet: boolean
+  udf: boolean
   strict?: boolean
   session?: number
 }
@@ -29,8 +30,9 @@ function parseSession (text: string): number {
 /** Options every subcommand that reads an image takes. */
 function imageOptions (command: Command): Command {
   return command
-    .option('-n, --namespace <ns>', 'rockridge, joliet or iso9660 (default: the richest the image has)')
+    .option('-n, --namespace <ns>', 'rockridge, udf, joliet or iso9660 (default: Rock Ridge, else UDF, else Joliet, else ISO9660)')
     .option('--no-rock', 'ignore Rock Ridge')
+    .option('--no-udf', 'ignore UDF')
     .option('--no-joliet', 'ignore Joliet')
     .option('--strict', 'refuse images with any irregularity')
     .option('--session <n>', 'read session N (1-based; default the newest)', parseSession)
@@ -46,7 +48,7 @@ async function withImage (
 ): Promise<void> {
   const namespace = flags.namespace !== undefined ? parseNamespace(flags.namespace) : undefined
   if (!fs.existsSync(path)) throw new InvalidInputError('NOT_FOUND', `${path}: no such file`)
-  const options: OpenOptions = { rockRidge: flags.rock, joliet: flags.joliet, strict: flags.strict === true }
+  const options: OpenOptions = { rockRidge: flags.rock, joliet: flags.joliet, udf: flags.udf, strict: flags.strict === true }
   if (flags.session !== undefined) options.session = flags.session
   const image = await IsoImage.open(path, options)
   try {

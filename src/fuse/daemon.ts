@@ -100,6 +100,7 @@ export async function runMount (request: MountRequest, ready: (err?: Error) => v
       strict: options.check === 'strict',
       rockRidge: !options.norock,
       joliet: !options.nojoliet,
+      udf: !options.noudf,
       session: options.session
     })
     for (const warning of image.warnings) log('image warning: %s', warning)

@@ -134,6 +134,7 @@ export class IsoImage {
 
   get descriptors (): DescriptorSet {
     if (this.origin === undefined) throw new InvalidInputError('UNSUPPORTED', 'a new image has no descriptors until it is written')
+    if (this.origin.descriptors === undefined) throw new InvalidInputError('UNSUPPORTED', 'the image has no ISO9660 volume descriptors (it is a UDF file system only)')
     return this.origin.descriptors
   }
 
@@ -167,13 +168,18 @@ export class IsoImage {
     return this.origin?.diagnostics.messages ?? []
   }
 
-  /** Namespaces this image offers, in the order the kernel prefers them. */
+  /** Namespaces this image offers, in order of preference (see NAMESPACES). */
   get namespaces (): Namespace[] {
     const e = this.extensions
-    return NAMESPACES.filter(ns => (ns === 'rockridge' && e.rockRidge !== undefined) || (ns === 'joliet' && e.joliet !== undefined) || ns === 'iso9660')
+    const iso = this.origin === undefined || this.origin.descriptors !== undefined
+    return NAMESPACES.filter(ns => (ns === 'rockridge' && e.rockRidge !== undefined) || (ns === 'udf' && e.udf !== undefined) ||
+      (ns === 'joliet' && e.joliet !== undefined) || (ns === 'iso9660' && iso))
   }
 
-  /** Rock Ridge when present, else Joliet, else plain ISO9660 (Linux isofs's rule). */
+  /**
+   * Rock Ridge when present (Linux isofs's rule), else UDF (Windows media: the ISO9660 side holds little
+   * more than a README), else Joliet, else plain ISO9660.
+   */
   get defaultNamespace (): Namespace {
     return this.namespaces[0]
   }
@@ -438,6 +444,9 @@ export class IsoImage {
    * calls this before its first change; writes and commits call it too.
    */
   async requireUnderstood (): Promise<void> {
+    if (this.origin !== undefined && this.origin.descriptors === undefined) {
+      throw new InvalidInputError('READ_ONLY', 'the image is a UDF file system without an ISO9660 volume, which is read only')
+    }
     await loadAll(this.root)
     await this.readBootStructures()
     const warnings = this.warnings
@@ -468,7 +477,7 @@ export class IsoImage {
     let result: CommitResult
     try {
       result = await commitChanges({
-        context: { path: this.openedPath, source: this.owned, descriptors: origin.descriptors },
+        context: { path: this.openedPath, source: this.owned, descriptors: origin.descriptors as DescriptorSet },
         root: this.root,
         settings: this.settings,
         content,
@@ -529,7 +538,7 @@ export class IsoImage {
     const origin = this.origin as ImageOrigin
     await loadAll(this.root)
     const byStart = inodesByStart(this.root)
-    const volumeSectors = origin.descriptors.primary.volumeSpaceSize
+    const volumeSectors = origin.descriptors?.primary.volumeSpaceSize ?? 0
     if (this.boot === 'unread') {
       this.boot = origin.elTorito !== undefined ? await bootConfigurationOf(origin.source, origin.elTorito, byStart, volumeSectors) : undefined
     }

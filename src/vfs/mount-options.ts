@@ -5,12 +5,14 @@ export type CommitMode = 'auto' | 'inplace' | 'append' | 'remaster' | 'never'
 
 /**
  * Mount options. Names follow Linux isofs where the meaning is the same (norock, nojoliet, uid=, gid=,
- * mode=, dmode=, check=, session=, hide, showassoc); namespace=, commit= and ro are ours.
+ * mode=, dmode=, check=, session=, hide, showassoc); namespace=, noudf, commit= and ro are ours.
  */
 export interface MountOptions {
   namespace?: Namespace
   norock: boolean
   nojoliet: boolean
+  /** Ignore the UDF file system of a bridge image. */
+  noudf: boolean
   uid?: number
   gid?: number
   /** Permission bits for files whose image records none (no Rock Ridge), as isofs `mode=`. */
@@ -29,6 +31,7 @@ export interface MountOptions {
 export const DEFAULT_MOUNT_OPTIONS: MountOptions = {
   norock: false,
   nojoliet: false,
+  noudf: false,
   check: 'relaxed',
   hide: false,
   showassoc: false,
@@ -68,6 +71,7 @@ function applyOption (options: MountOptions, key: string, value: string | undefi
     case 'namespace': options.namespace = parseNamespace(required()); break
     case 'norock': options.norock = flag(); break
     case 'nojoliet': options.nojoliet = flag(); break
+    case 'noudf': options.noudf = flag(); break
     case 'uid': options.uid = integer(key, required(), 10); break
     case 'gid': options.gid = integer(key, required(), 10); break
     case 'mode': options.mode = integer(key, required(), 8) & 0o7777; break

@@ -86,7 +86,7 @@ export function settingsFromOrigin (origin: ImageOrigin, root: Node): ImageSetti
     interchangeLevel: e.enhanced ? 4 : 3,
     rockRidge: rr === undefined ? undefined : rr === 'unknown' ? '1.09' : rr,
     joliet: e.joliet !== undefined ? { level: e.joliet.level, long: false } : undefined,
-    xa: hasXaSignature(origin.descriptors.primary.applicationUse),
+    xa: origin.descriptors !== undefined && hasXaSignature(origin.descriptors.primary.applicationUse),
     volume: {
       systemId: identifierText(v.systemId),
       volumeId: identifierText(v.volumeId),

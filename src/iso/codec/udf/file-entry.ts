@@ -1,0 +1,193 @@
+import { InvalidImageError, type ImageLocation } from '../../../errors'
+import { parseLongAd, serializeLongAd, type LongAd } from './addresses'
+import { parseEntityId, serializeEntityId, type EntityId } from './entity-id'
+import { parseIcbTag, serializeIcbTag, type IcbTag } from './icb'
+import { sealDescriptor, serializeTag, TagId, type DescriptorTag } from './tag'
+import { parseTimestamp, serializeTimestamp, type Timestamp } from './timestamp'
+
+/*
+ * ECMA-167 4/14.9 file entry and 4/14.17 extended file entry (UDF 2.00+: a creation time, an object size
+ * and a stream directory): one file's attributes, then its extended attributes and its allocation
+ * descriptors (or, with ICB flag type 3, its data itself). Both are read into one shape; `extended`
+ * says which was recorded, and the fields only the extended one has are undefined for the other.
+ */
+
+export const FILE_ENTRY_FIXED_SIZE = 176
+export const EXTENDED_FILE_ENTRY_FIXED_SIZE = 216
+
+/** 4/14.9.5: permission bits, five per class (execute, write, read, change attributes, delete). */
+export const Permission = { EXECUTE: 1, WRITE: 2, READ: 4, CHANGE_ATTRIBUTES: 8, DELETE: 16 } as const
+
+/** UDF 2.3.6.2: an owner or group of 2^32 − 1 is "not specified". */
+export const UNSPECIFIED_ID = 0xffffffff
+
+export interface FileEntry {
+  tag: DescriptorTag
+  extended: boolean
+  icbTag: IcbTag
+  uid: number
+  gid: number
+  permissions: number
+  linkCount: number
+  recordFormat: number
+  recordDisplayAttributes: number
+  recordLength: number
+  /** The file's length in bytes (a number: JavaScript integers are exact up to 8 PiB). */
+  informationLength: number
+  /** Extended file entries: the length of the file and its streams. */
+  objectSize?: number
+  logicalBlocksRecorded: number
+  accessTime: Timestamp
+  modificationTime: Timestamp
+  creationTime?: Timestamp
+  attributeTime: Timestamp
+  checkpoint: number
+  reserved?: number
+  extendedAttributeIcb: LongAd
+  streamDirectoryIcb?: LongAd
+  implementationId: EntityId
+  uniqueId: bigint
+  extendedAttributes: Buffer
+  /** The allocation descriptors, or the data itself for an embedded file (ICB flags type 3). */
+  allocationDescriptors: Buffer
+}
+
+/**
+ * Parses a file entry or an extended one (the tag, already verified, says which) from `buf`, the
+ * entry's block: the two lengths are checked against it before anything is sliced, so a damaged length
+ * costs an error naming the field, never an allocation.
+ */
+export function parseFileEntry (buf: Buffer, tag: DescriptorTag, where: ImageLocation): FileEntry {
+  const extended = tag.id === TagId.EXTENDED_FILE_ENTRY
+  const fixed = extended ? EXTENDED_FILE_ENTRY_FIXED_SIZE : FILE_ENTRY_FIXED_SIZE
+  if (buf.length < fixed) {
+    throw new InvalidImageError('IMAGE_BAD_RECORD', `${buf.length} bytes cannot hold a ${fixed}-byte file entry`, where)
+  }
+  const lengthsAt = extended ? 208 : 168
+  const eaLength = buf.readUInt32LE(lengthsAt)
+  const adLength = buf.readUInt32LE(lengthsAt + 4)
+  if (eaLength > buf.length - fixed) {
+    throw new InvalidImageError('IMAGE_BAD_RECORD', `extended attributes of ${eaLength} bytes overrun the ${buf.length}-byte entry`, { ...where, field: 'length of extended attributes' })
+  }
+  if (adLength > buf.length - fixed - eaLength) {
+    throw new InvalidImageError('IMAGE_BAD_RECORD', `allocation descriptors of ${adLength} bytes overrun the ${buf.length}-byte entry`, { ...where, field: 'length of allocation descriptors' })
+  }
+  const common = {
+    tag,
+    extended,
+    icbTag: parseIcbTag(buf, 16),
+    uid: buf.readUInt32LE(36),
+    gid: buf.readUInt32LE(40),
+    permissions: buf.readUInt32LE(44),
+    linkCount: buf.readUInt16LE(48),
+    recordFormat: buf[50],
+    recordDisplayAttributes: buf[51],
+    recordLength: buf.readUInt32LE(52),
+    informationLength: readLength(buf, 56, where, 'information length'),
+    extendedAttributes: Buffer.from(buf.subarray(fixed, fixed + eaLength)),
+    allocationDescriptors: Buffer.from(buf.subarray(fixed + eaLength, fixed + eaLength + adLength))
+  }
+  if (!extended) {
+    return {
+      ...common,
+      logicalBlocksRecorded: readLength(buf, 64, where, 'logical blocks recorded'),
+      accessTime: parseTimestamp(buf, 72),
+      modificationTime: parseTimestamp(buf, 84),
+      attributeTime: parseTimestamp(buf, 96),
+      checkpoint: buf.readUInt32LE(108),
+      extendedAttributeIcb: parseLongAd(buf, 112),
+      implementationId: parseEntityId(buf, 128),
+      uniqueId: buf.readBigUInt64LE(160)
+    }
+  }
+  return {
+    ...common,
+    objectSize: readLength(buf, 64, where, 'object size'),
+    logicalBlocksRecorded: readLength(buf, 72, where, 'logical blocks recorded'),
+    accessTime: parseTimestamp(buf, 80),
+    modificationTime: parseTimestamp(buf, 92),
+    creationTime: parseTimestamp(buf, 104),
+    attributeTime: parseTimestamp(buf, 116),
+    checkpoint: buf.readUInt32LE(128),
+    reserved: buf.readUInt32LE(132),
+    extendedAttributeIcb: parseLongAd(buf, 136),
+    streamDirectoryIcb: parseLongAd(buf, 152),
+    implementationId: parseEntityId(buf, 168),
+    uniqueId: buf.readBigUInt64LE(200)
+  }
+}
+
+/** A 64-bit length; past 2^53 it cannot be a real size here (and could not be computed with exactly). */
+function readLength (buf: Buffer, offset: number, where: ImageLocation, field: string): number {
+  const value = buf.readBigUInt64LE(offset)
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new InvalidImageError('IMAGE_BAD_RECORD', `${field} ${value} is beyond any image`, { ...where, field })
+  }
+  return Number(value)
+}
+
+export function fileEntrySize (entry: FileEntry): number {
+  return (entry.extended ? EXTENDED_FILE_ENTRY_FIXED_SIZE : FILE_ENTRY_FIXED_SIZE) + entry.extendedAttributes.length + entry.allocationDescriptors.length
+}
+
+export function serializeFileEntry (entry: FileEntry): Buffer {
+  const fixed = entry.extended ? EXTENDED_FILE_ENTRY_FIXED_SIZE : FILE_ENTRY_FIXED_SIZE
+  const buf = Buffer.alloc(fileEntrySize(entry))
+  serializeTag(entry.tag, buf)
+  serializeIcbTag(entry.icbTag, buf, 16)
+  buf.writeUInt32LE(entry.uid, 36)
+  buf.writeUInt32LE(entry.gid, 40)
+  buf.writeUInt32LE(entry.permissions, 44)
+  buf.writeUInt16LE(entry.linkCount, 48)
+  buf[50] = entry.recordFormat
+  buf[51] = entry.recordDisplayAttributes
+  buf.writeUInt32LE(entry.recordLength, 52)
+  buf.writeBigUInt64LE(BigInt(entry.informationLength), 56)
+  if (!entry.extended) {
+    buf.writeBigUInt64LE(BigInt(entry.logicalBlocksRecorded), 64)
+    serializeTimestamp(entry.accessTime, buf, 72)
+    serializeTimestamp(entry.modificationTime, buf, 84)
+    serializeTimestamp(entry.attributeTime, buf, 96)
+    buf.writeUInt32LE(entry.checkpoint, 108)
+    serializeLongAd(entry.extendedAttributeIcb, buf, 112)
+    serializeEntityId(entry.implementationId, buf, 128)
+    buf.writeBigUInt64LE(entry.uniqueId, 160)
+    buf.writeUInt32LE(entry.extendedAttributes.length, 168)
+    buf.writeUInt32LE(entry.allocationDescriptors.length, 172)
+  } else {
+    buf.writeBigUInt64LE(BigInt(entry.objectSize ?? entry.informationLength), 64)
+    buf.writeBigUInt64LE(BigInt(entry.logicalBlocksRecorded), 72)
+    serializeTimestamp(entry.accessTime, buf, 80)
+    serializeTimestamp(entry.modificationTime, buf, 92)
+    serializeTimestamp(entry.creationTime ?? entry.modificationTime, buf, 104)
+    serializeTimestamp(entry.attributeTime, buf, 116)
+    buf.writeUInt32LE(entry.checkpoint, 128)
+    buf.writeUInt32LE(entry.reserved ?? 0, 132)
+    serializeLongAd(entry.extendedAttributeIcb, buf, 136)
+    serializeLongAd(entry.streamDirectoryIcb ?? { length: 0, location: { block: 0, partition: 0 }, implementationUse: Buffer.alloc(6) }, buf, 152)
+    serializeEntityId(entry.implementationId, buf, 168)
+    buf.writeBigUInt64LE(entry.uniqueId, 200)
+    buf.writeUInt32LE(entry.extendedAttributes.length, 208)
+    buf.writeUInt32LE(entry.allocationDescriptors.length, 212)
+  }
+  entry.extendedAttributes.copy(buf, fixed)
+  entry.allocationDescriptors.copy(buf, fixed + entry.extendedAttributes.length)
+  sealDescriptor(buf, 0, entry.tag.crcLength)
+  return buf
+}
+
+/** POSIX permission bits (and setuid/setgid/sticky from the ICB flags) of a file entry (UDF 3.3.3.3). */
+export function posixPermissions (permissions: number, icbFlags: number): number {
+  const rwx = (bits: number): number => ((bits & Permission.READ) !== 0 ? 4 : 0) | ((bits & Permission.WRITE) !== 0 ? 2 : 0) | ((bits & Permission.EXECUTE) !== 0 ? 1 : 0)
+  let mode = rwx(permissions & 0x1f) | (rwx((permissions >> 5) & 0x1f) << 3) | (rwx((permissions >> 10) & 0x1f) << 6)
+  if ((icbFlags & 0x40) !== 0) mode |= 0o4000
+  if ((icbFlags & 0x80) !== 0) mode |= 0o2000
+  if ((icbFlags & 0x100) !== 0) mode |= 0o1000
+  return mode
+}
+
+/** The UDF permissions of POSIX mode bits; change-attribute and delete follow write, as Linux udf sets them. */
+export function udfPermissions (mode: number): number {
+  const cls = (bits: number): number => ((bits & 4) !== 0 ? Permission.READ : 0) | ((bits & 2) !== 0 ? Permission.WRITE | Permission.CHANGE_ATTRIBUTES | Permission.DELETE : 0) | ((bits & 1) !== 0 ? Permission.EXECUTE : 0)
+  return cls(mode & 7) | (cls((mode >> 3) & 7) << 5) | (cls((mode >> 6) & 7) << 10)
+}
