@@ -62,7 +62,7 @@ export async function describeImage (image: IsoImage, path: string, json: boolea
     `Created:        ${v.createdMs !== undefined ? dateString(v.createdMs) : '-'}`,
     `Modified:       ${v.modifiedMs !== undefined ? dateString(v.modifiedMs) : '-'}`,
     `Volume size:    ${v.volumeSpaceSize} blocks of ${v.logicalBlockSize} bytes`,
-    `Descriptors:    ${facts.descriptors.map(d => `${d.lba} ${d.type}`).join(', ')}`,
+    `Descriptors:    ${image.origin?.descriptors === undefined && image.origin !== undefined ? 'none (no ISO9660 volume)' : facts.descriptors.map(d => `${d.lba} ${d.type}`).join(', ')}`,
     `Rock Ridge:     ${image.extensions.rockRidge !== undefined ? `${image.extensions.rockRidge.version} ${image.extensions.rockRidge.identifiers.join(' ')}` : 'no'}`,
     `Joliet:         ${image.extensions.joliet !== undefined ? `level ${image.extensions.joliet.level}, volume id ${image.extensions.joliet.volumeId}` : 'no'}`,
     `ISO 9660:1999:  ${image.extensions.enhanced ? 'enhanced volume descriptor present' : 'no'}`,

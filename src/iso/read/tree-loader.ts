@@ -158,11 +158,11 @@ export class TreeLoader {
   }
 
   /**
-   * Third stage: the directory's UDF twin. Its Joliet-only entries come first (a UDF directory may pair
-   * with one of them), and its UDF ICB is learned when the parent's UDF directory is matched.
+   * Another stage: the directory's UDF twin. Its UDF ICB is learned when the parent's UDF directory is
+   * matched. Joliet and UDF each pair their entries with the nodes already there, whichever came first
+   * (an entry only those two trees have is one node), so a UDF walk never reads Joliet directories.
    */
   private async mergeUdfDirectory (parent: Node, extents: DirectoryExtents, state: DirectoryState): Promise<void> {
-    if (this.options.joliet) await parent.dir?.complete('joliet')
     await parent.parent?.dir?.complete('udf')
     if (extents.udf === undefined || this.udf === undefined) return
     const added = await this.udf.merge(parent, extents.udf, state.childExtents ?? new Map())

@@ -27,8 +27,8 @@ const JOLIET_SHORT_LIMIT = 64
 
 /** The name an entry already matched is known by, to compare another tree's name with. */
 export function plainName (node: Node): string {
-  const { rr, joliet, iso } = node.names
-  return rr ?? (joliet !== undefined ? withoutVersion(joliet) : withoutVersion(iso ?? ''))
+  const { rr, joliet, udf, iso } = node.names
+  return rr ?? (joliet !== undefined ? withoutVersion(joliet) : udf ?? withoutVersion(iso ?? ''))
 }
 
 /**
@@ -38,6 +38,8 @@ export function plainName (node: Node): string {
  * files have its data, so they are the same file named differently in each tree (a mangled name).
  */
 export function pickByName (candidates: Node[], name: string, isDirectory: boolean, free: (node: Node) => boolean): Node | undefined {
+  // The usual case for a file: one candidate with its data, which it is whatever its name.
+  if (!isDirectory && candidates.length === 1) return free(candidates[0]) ? candidates[0] : undefined
   const unmatched = candidates.filter(free)
   if (unmatched.length === 0) return undefined
   const lower = name.toLowerCase()

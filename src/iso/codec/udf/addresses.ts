@@ -53,7 +53,7 @@ export interface LongAd {
 export const LONG_AD_SIZE = 16
 
 export function parseLongAd (buf: Buffer, offset: number): LongAd {
-  return { length: buf.readUInt32LE(offset), location: parseLbAddr(buf, offset + 4), implementationUse: Buffer.from(buf.subarray(offset + 10, offset + 16)) }
+  return { length: buf.readUInt32LE(offset), location: parseLbAddr(buf, offset + 4), implementationUse: buf.subarray(offset + 10, offset + 16) }
 }
 
 export function serializeLongAd (ad: LongAd, buf: Buffer, offset: number): void {
@@ -109,14 +109,14 @@ export function parseAllocationDescriptor (kind: AdKind, buf: Buffer, offset: nu
     case 'long':
       ad.block = buf.readUInt32LE(offset + 4)
       ad.partition = buf.readUInt16LE(offset + 8)
-      ad.implementationUse = Buffer.from(buf.subarray(offset + 10, offset + 16))
+      ad.implementationUse = buf.subarray(offset + 10, offset + 16)
       break
     case 'extended':
       ad.recordedLength = buf.readUInt32LE(offset + 4) & 0x3fffffff
       ad.informationLength = buf.readUInt32LE(offset + 8)
       ad.block = buf.readUInt32LE(offset + 12)
       ad.partition = buf.readUInt16LE(offset + 16)
-      ad.implementationUse = Buffer.from(buf.subarray(offset + 18, offset + 20))
+      ad.implementationUse = buf.subarray(offset + 18, offset + 20)
       break
   }
   return ad

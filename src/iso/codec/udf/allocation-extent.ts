@@ -21,7 +21,7 @@ export function parseAllocationExtent (buf: Buffer, tag: DescriptorTag, where: I
     throw new InvalidImageError('IMAGE_BAD_RECORD', `${length} bytes of allocation descriptors overrun the ${buf.length}-byte block`,
       { ...where, field: 'length of allocation descriptors' })
   }
-  return { tag, previous: buf.readUInt32LE(16), allocationDescriptors: Buffer.from(buf.subarray(AED_FIXED_SIZE, AED_FIXED_SIZE + length)) }
+  return { tag, previous: buf.readUInt32LE(16), allocationDescriptors: buf.subarray(AED_FIXED_SIZE, AED_FIXED_SIZE + length) }
 }
 
 export function serializeAllocationExtent (aed: AllocationExtentDescriptor): Buffer {

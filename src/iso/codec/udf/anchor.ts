@@ -25,7 +25,7 @@ export function parseAnchor (buf: Buffer, location: number, diag: Diagnostics, w
     tag,
     main: parseExtentAd(buf, 16),
     reserve: parseExtentAd(buf, 24),
-    reserved: Buffer.from(buf.subarray(32, ANCHOR_SIZE))
+    reserved: buf.subarray(32, ANCHOR_SIZE)
   }
 }
 

@@ -21,7 +21,7 @@ export interface Charspec {
 }
 
 export function parseCharspec (buf: Buffer, offset: number): Charspec {
-  return { type: buf[offset], info: Buffer.from(buf.subarray(offset + 1, offset + CHARSPEC_SIZE)) }
+  return { type: buf[offset], info: buf.subarray(offset + 1, offset + CHARSPEC_SIZE) }
 }
 
 export function serializeCharspec (charspec: Charspec, buf: Buffer, offset: number): void {

@@ -20,8 +20,8 @@ export const OSTA_DOMAIN = '*OSTA UDF Compliant'
 export function parseEntityId (buf: Buffer, offset: number): EntityId {
   return {
     flags: buf[offset],
-    identifier: Buffer.from(buf.subarray(offset + 1, offset + 24)),
-    suffix: Buffer.from(buf.subarray(offset + 24, offset + ENTITY_ID_SIZE))
+    identifier: buf.subarray(offset + 1, offset + 24),
+    suffix: buf.subarray(offset + 24, offset + ENTITY_ID_SIZE)
   }
 }
 

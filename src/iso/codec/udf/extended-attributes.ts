@@ -44,8 +44,8 @@ export function parseExtendedAttributes (area: Buffer, tag: DescriptorTag, where
     attributes.push({
       type: area.readUInt32LE(offset),
       subtype: area[offset + 4],
-      reserved: Buffer.from(area.subarray(offset + 5, offset + 8)),
-      data: Buffer.from(area.subarray(offset + 12, offset + length))
+      reserved: area.subarray(offset + 5, offset + 8),
+      data: area.subarray(offset + 12, offset + length)
     })
     offset += length
   }

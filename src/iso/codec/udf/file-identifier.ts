@@ -63,9 +63,9 @@ export function parseFileIdentifier (buf: Buffer, offset: number, tag: Descripto
     fileVersion: buf.readUInt16LE(offset + 16),
     characteristics: buf[offset + 18],
     icb: parseLongAd(buf, offset + 20),
-    implementationUse: Buffer.from(buf.subarray(offset + FID_FIXED_SIZE, nameStart)),
-    identifier: Buffer.from(buf.subarray(nameStart, nameStart + identifierLength)),
-    padding: Buffer.from(buf.subarray(nameStart + identifierLength, end))
+    implementationUse: buf.subarray(offset + FID_FIXED_SIZE, nameStart),
+    identifier: buf.subarray(nameStart, nameStart + identifierLength),
+    padding: buf.subarray(nameStart + identifierLength, end)
   }
 }
 

@@ -47,16 +47,16 @@ export function parseFileSetDescriptor (buf: Buffer, tag: DescriptorTag): FileSe
     fileSetNumber: buf.readUInt32LE(40),
     fileSetDescriptorNumber: buf.readUInt32LE(44),
     logicalVolumeIdCharset: parseCharspec(buf, 48),
-    logicalVolumeId: Buffer.from(buf.subarray(112, 240)),
+    logicalVolumeId: buf.subarray(112, 240),
     fileSetCharset: parseCharspec(buf, 240),
-    fileSetId: Buffer.from(buf.subarray(304, 336)),
-    copyrightFileId: Buffer.from(buf.subarray(336, 368)),
-    abstractFileId: Buffer.from(buf.subarray(368, 400)),
+    fileSetId: buf.subarray(304, 336),
+    copyrightFileId: buf.subarray(336, 368),
+    abstractFileId: buf.subarray(368, 400),
     rootDirectory: parseLongAd(buf, 400),
     domainId: parseEntityId(buf, 416),
     next: parseLongAd(buf, 448),
     systemStreamDirectory: parseLongAd(buf, 464),
-    reserved: Buffer.from(buf.subarray(480, 512))
+    reserved: buf.subarray(480, 512)
   }
 }
 

@@ -68,10 +68,10 @@ export function parseIntegrityDescriptor (buf: Buffer, tag: DescriptorTag, diag:
     integrityType: buf.readUInt32LE(28),
     next: parseExtentAd(buf, 32),
     nextUniqueId: buf.readBigUInt64LE(40),
-    contentsUseReserved: Buffer.from(buf.subarray(48, 72)),
+    contentsUseReserved: buf.subarray(48, 72),
     freeSpace,
     sizes,
-    implementationUse: Buffer.from(buf.subarray(useStart, useStart + useLength))
+    implementationUse: buf.subarray(useStart, useStart + useLength)
   }
 }
 
@@ -104,7 +104,7 @@ export function parseIntegrityImplementationUse (use: Buffer): IntegrityImplemen
     minReadRevision: use.readUInt16LE(40),
     minWriteRevision: use.readUInt16LE(42),
     maxWriteRevision: use.readUInt16LE(44),
-    rest: Buffer.from(use.subarray(46))
+    rest: use.subarray(46)
   }
 }
 

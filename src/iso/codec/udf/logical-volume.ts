@@ -42,15 +42,15 @@ export function parseLogicalVolumeDescriptor (buf: Buffer, tag: DescriptorTag, w
     tag,
     sequenceNumber: buf.readUInt32LE(16),
     descriptorCharset: parseCharspec(buf, 20),
-    logicalVolumeId: Buffer.from(buf.subarray(84, 212)),
+    logicalVolumeId: buf.subarray(84, 212),
     blockSize: buf.readUInt32LE(212),
     domainId: parseEntityId(buf, 216),
     fileSetLocation: parseLongAd(buf, 248),
     implementationId: parseEntityId(buf, 272),
-    implementationUse: Buffer.from(buf.subarray(304, 432)),
+    implementationUse: buf.subarray(304, 432),
     integritySequence: parseExtentAd(buf, 432),
     partitionMaps,
-    mapTablePadding: Buffer.from(table.subarray(used))
+    mapTablePadding: table.subarray(used)
   }
 }
 

@@ -136,10 +136,10 @@ function parsePartitionMap (bytes: Buffer): PartitionMap {
         allocationUnitSize: bytes.readUInt32LE(52),
         alignmentUnitSize: bytes.readUInt16LE(56),
         flags: bytes[58],
-        reserved: Buffer.from(bytes.subarray(59, 64))
+        reserved: bytes.subarray(59, 64)
       }
     case PartitionMapKind.VIRTUAL:
-      return { type: 2, kind: 'virtual', id, volumeSequenceNumber, partitionNumber, reserved: Buffer.from(bytes.subarray(40, 64)) }
+      return { type: 2, kind: 'virtual', id, volumeSequenceNumber, partitionNumber, reserved: bytes.subarray(40, 64) }
     default:
       return { type: 2, kind: 'other', id, bytes: Buffer.from(bytes) }
   }

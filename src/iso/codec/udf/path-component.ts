@@ -27,7 +27,7 @@ export function parsePathComponents (data: Buffer, where: ImageLocation): PathCo
       throw new InvalidImageError('IMAGE_BAD_RECORD', `path component of ${length} bytes at byte ${offset} overruns the ${data.length}-byte link`,
         { ...where, field: 'length of component identifier' })
     }
-    list.push({ type: data[offset], version: data.readUInt16LE(offset + 2), identifier: Buffer.from(data.subarray(offset + 4, offset + 4 + length)) })
+    list.push({ type: data[offset], version: data.readUInt16LE(offset + 2), identifier: data.subarray(offset + 4, offset + 4 + length) })
     offset += 4 + length
   }
   return list

@@ -5,6 +5,10 @@ import type { Diagnostics } from '../diagnostics'
  * ECMA-167 3/7.2 and 4/7.2: the 16-byte tag that starts every UDF descriptor. Its checksum covers the tag
  * itself, its CRC (CRC-ITU-T, 7.2.6) the descriptor's body; its location says where the descriptor was
  * meant to be (an absolute sector for volume structures, a partition block for file structures).
+ *
+ * Every UDF parser here returns byte fields (identifiers, implementation use, reserved bytes) as views
+ * into the buffer it was given, as directory-record.ts does: a directory's entries are parsed by the
+ * thousand and most of what they hold is looked at once. Copy what you keep.
  */
 
 export const TAG_SIZE = 16

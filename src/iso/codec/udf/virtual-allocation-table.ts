@@ -47,7 +47,7 @@ export function parseVat200 (data: Buffer, where: ImageLocation): VirtualAllocat
   }
   return {
     header: {
-      logicalVolumeId: Buffer.from(data.subarray(4, 132)),
+      logicalVolumeId: data.subarray(4, 132),
       previousVatLocation: data.readUInt32LE(132),
       files: data.readUInt32LE(136),
       directories: data.readUInt32LE(140),
@@ -55,8 +55,8 @@ export function parseVat200 (data: Buffer, where: ImageLocation): VirtualAllocat
       minWriteRevision: data.readUInt16LE(146),
       maxWriteRevision: data.readUInt16LE(148),
       reserved: data.readUInt16LE(150),
-      implementationUse: Buffer.from(data.subarray(HEADER_FIXED_SIZE, HEADER_FIXED_SIZE + useLength)),
-      padding: Buffer.from(data.subarray(HEADER_FIXED_SIZE + useLength, headerLength))
+      implementationUse: data.subarray(HEADER_FIXED_SIZE, HEADER_FIXED_SIZE + useLength),
+      padding: data.subarray(HEADER_FIXED_SIZE + useLength, headerLength)
     },
     entries: readEntries(data.subarray(headerLength))
   }

@@ -49,14 +49,14 @@ export function parsePrimaryVolumeDescriptor (buf: Buffer, tag: DescriptorTag): 
     tag,
     sequenceNumber: buf.readUInt32LE(16),
     number: buf.readUInt32LE(20),
-    volumeId: Buffer.from(buf.subarray(24, 56)),
+    volumeId: buf.subarray(24, 56),
     volumeSequenceNumber: buf.readUInt16LE(56),
     maxVolumeSequenceNumber: buf.readUInt16LE(58),
     interchangeLevel: buf.readUInt16LE(60),
     maxInterchangeLevel: buf.readUInt16LE(62),
     characterSetList: buf.readUInt32LE(64),
     maxCharacterSetList: buf.readUInt32LE(68),
-    volumeSetId: Buffer.from(buf.subarray(72, 200)),
+    volumeSetId: buf.subarray(72, 200),
     descriptorCharset: parseCharspec(buf, 200),
     explanatoryCharset: parseCharspec(buf, 264),
     volumeAbstract: parseExtentAd(buf, 328),
@@ -64,10 +64,10 @@ export function parsePrimaryVolumeDescriptor (buf: Buffer, tag: DescriptorTag): 
     applicationId: parseEntityId(buf, 344),
     recorded: parseTimestamp(buf, 376),
     implementationId: parseEntityId(buf, 388),
-    implementationUse: Buffer.from(buf.subarray(420, 484)),
+    implementationUse: buf.subarray(420, 484),
     predecessorLocation: buf.readUInt32LE(484),
     flags: buf.readUInt16LE(488),
-    reserved: Buffer.from(buf.subarray(490, 512))
+    reserved: buf.subarray(490, 512)
   }
 }
 
@@ -108,7 +108,7 @@ export interface VolumeDescriptorPointer {
 }
 
 export function parseVolumeDescriptorPointer (buf: Buffer, tag: DescriptorTag): VolumeDescriptorPointer {
-  return { tag, sequenceNumber: buf.readUInt32LE(16), next: parseExtentAd(buf, 20), reserved: Buffer.from(buf.subarray(28, 512)) }
+  return { tag, sequenceNumber: buf.readUInt32LE(16), next: parseExtentAd(buf, 20), reserved: buf.subarray(28, 512) }
 }
 
 export function serializeVolumeDescriptorPointer (d: VolumeDescriptorPointer): Buffer {
@@ -130,7 +130,7 @@ export interface ImplementationUseVolumeDescriptor {
 }
 
 export function parseImplementationUseVolumeDescriptor (buf: Buffer, tag: DescriptorTag): ImplementationUseVolumeDescriptor {
-  return { tag, sequenceNumber: buf.readUInt32LE(16), implementationId: parseEntityId(buf, 20), implementationUse: Buffer.from(buf.subarray(52, 512)) }
+  return { tag, sequenceNumber: buf.readUInt32LE(16), implementationId: parseEntityId(buf, 20), implementationUse: buf.subarray(52, 512) }
 }
 
 export function serializeImplementationUseVolumeDescriptor (d: ImplementationUseVolumeDescriptor): Buffer {
@@ -159,12 +159,12 @@ export interface LogicalVolumeInfo {
 export function parseLogicalVolumeInfo (use: Buffer): LogicalVolumeInfo {
   return {
     charset: parseCharspec(use, 0),
-    logicalVolumeId: Buffer.from(use.subarray(64, 192)),
-    info1: Buffer.from(use.subarray(192, 228)),
-    info2: Buffer.from(use.subarray(228, 264)),
-    info3: Buffer.from(use.subarray(264, 300)),
+    logicalVolumeId: use.subarray(64, 192),
+    info1: use.subarray(192, 228),
+    info2: use.subarray(228, 264),
+    info3: use.subarray(264, 300),
     implementationId: parseEntityId(use, 300),
-    implementationUse: Buffer.from(use.subarray(332, 460))
+    implementationUse: use.subarray(332, 460)
   }
 }
 
@@ -216,13 +216,13 @@ export function parsePartitionDescriptor (buf: Buffer, tag: DescriptorTag): Part
     flags: buf.readUInt16LE(20),
     number: buf.readUInt16LE(22),
     contents: parseEntityId(buf, 24),
-    contentsUse: Buffer.from(buf.subarray(56, 184)),
+    contentsUse: buf.subarray(56, 184),
     accessType: buf.readUInt32LE(184),
     start: buf.readUInt32LE(188),
     length: buf.readUInt32LE(192),
     implementationId: parseEntityId(buf, 196),
-    implementationUse: Buffer.from(buf.subarray(228, 356)),
-    reserved: Buffer.from(buf.subarray(356, 512))
+    implementationUse: buf.subarray(228, 356),
+    reserved: buf.subarray(356, 512)
   }
 }
 
@@ -278,7 +278,7 @@ export interface TerminatingDescriptor {
 }
 
 export function parseTerminatingDescriptor (buf: Buffer, tag: DescriptorTag): TerminatingDescriptor {
-  return { tag, reserved: Buffer.from(buf.subarray(TAG_SIZE, 512)) }
+  return { tag, reserved: buf.subarray(TAG_SIZE, 512) }
 }
 
 export function serializeTerminatingDescriptor (d: TerminatingDescriptor): Buffer {

@@ -25,7 +25,7 @@ export function parseVolumeStructure (buf: Buffer, offset = 0): VolumeStructureD
   if (buf.length - offset < VRS_UNIT) return undefined
   const identifier = buf.toString('latin1', offset + 1, offset + 6)
   if (!KNOWN.has(identifier)) return undefined
-  return { type: buf[offset], identifier, version: buf[offset + 6], data: Buffer.from(buf.subarray(offset + 7, offset + VRS_UNIT)) }
+  return { type: buf[offset], identifier, version: buf[offset + 6], data: buf.subarray(offset + 7, offset + VRS_UNIT) }
 }
 
 export function serializeVolumeStructure (vsd: VolumeStructureDescriptor): Buffer {

@@ -26,6 +26,43 @@ export interface UdfContext {
   source: ByteSource
   map: LogicalVolumeMap
   diag: Diagnostics
+  /** Blocks read ahead, by image position (prefetchBlocks): a directory's file entries are read in runs. */
+  prefetched?: Map<number, Buffer>
+}
+
+/** File entries read ahead in one read at most: 64 blocks (128 KiB of 2048-byte blocks). */
+const MAX_PREFETCH_RUN = 64
+
+/**
+ * Reads the blocks at `addrs` (a directory's file entries) in as few reads as their places allow:
+ * writers put a directory's entries next to each other (genisoimage, pycdlib, mkudffs), so a directory
+ * of 100 files costs a couple of reads instead of 100. Addresses that cannot be resolved are left for
+ * the entry's own read to report.
+ */
+export async function prefetchBlocks (ctx: UdfContext, addrs: readonly LbAddr[]): Promise<Map<number, Buffer>> {
+  const size = ctx.map.blockSize
+  const positions: number[] = []
+  for (const addr of addrs) {
+    try {
+      positions.push(ctx.map.position(addr, { structure: 'file entry' }))
+    } catch {}
+  }
+  positions.sort((a, b) => a - b)
+  const blocks = new Map<number, Buffer>()
+  let i = 0
+  while (i < positions.length) {
+    let j = i
+    while (j + 1 < positions.length && positions[j + 1] - positions[i] < MAX_PREFETCH_RUN * size &&
+      (positions[j + 1] === positions[j] || positions[j + 1] === positions[j] + size)) j++
+    const start = positions[i]
+    const length = positions[j] - start + size
+    if (start + length <= ctx.source.size) {
+      const run = await readExactly(ctx.source, start, length, { structure: 'file entries', lba: Math.floor(start / 2048) })
+      for (let at = 0; at < length; at += size) blocks.set(start + at, run.subarray(at, at + size))
+    }
+    i = j + 1
+  }
+  return blocks
 }
 
 export interface LocatedEntry {
@@ -46,18 +83,32 @@ export type EntryData =
  */
 export type DataPiece = ImageRange & { hole?: boolean, logical: LbAddr }
 
-export function blockWhere (structure: string, ctx: UdfContext, addr: LbAddr): ImageLocation {
-  const where: ImageLocation = { structure: `${structure} (partition ${addr.partition} block ${addr.block})` }
-  const partition = ctx.map.partitions[addr.partition]
-  if (partition?.kind === 'physical') where.lba = partition.start + addr.block
+/**
+ * Where a descriptor of the file structure is, for messages: its absolute 2048-byte sector (and offset,
+ * on volumes with smaller blocks), which a hex editor finds whatever partition it is in.
+ */
+export function whereAt (structure: string, position: number): ImageLocation {
+  const where: ImageLocation = { structure, lba: Math.floor(position / 2048) }
+  if (position % 2048 !== 0) where.offset = position % 2048
   return where
 }
 
+/** Where a block of a partition is, for messages, or only what it is when the block cannot be placed. */
+export function blockWhere (structure: string, ctx: UdfContext, addr: LbAddr): ImageLocation {
+  try {
+    return whereAt(structure, ctx.map.position(addr, { structure }))
+  } catch {
+    return { structure: `${structure} (partition ${addr.partition} block ${addr.block})` }
+  }
+}
+
+const FILE_ENTRY_TAGS = [TagId.FILE_ENTRY, TagId.EXTENDED_FILE_ENTRY, TagId.INDIRECT_ENTRY]
+
 /** Reads one block of a partition and verifies its tag (`ids`: what may be there). */
 export async function readDescriptorBlock (ctx: UdfContext, addr: LbAddr, ids: readonly number[], structure: string): Promise<{ buf: Buffer, tag: ReturnType<typeof verifyTag>, position: number, where: ImageLocation }> {
-  const where = blockWhere(structure, ctx, addr)
-  const position = ctx.map.position(addr, where)
-  const buf = await readExactly(ctx.source, position, ctx.map.blockSize, where)
+  const position = ctx.map.position(addr, { structure: `${structure} (partition ${addr.partition} block ${addr.block})` })
+  const where = whereAt(structure, position)
+  const buf = ctx.prefetched?.get(position) ?? await readExactly(ctx.source, position, ctx.map.blockSize, where)
   const tag = verifyTag(buf, 0, { location: addr.block, available: buf.length }, ctx.diag, where)
   if (!ids.includes(tag.id)) {
     throw new InvalidImageError('IMAGE_BAD_DESCRIPTOR', `expected a ${ids.map(tagName).join(' or ')}, found a ${tagName(tag.id)}`, { ...where, field: 'tag identifier' })
@@ -67,39 +118,43 @@ export async function readDescriptorBlock (ctx: UdfContext, addr: LbAddr, ids: r
 
 /** The file entry of an ICB, following indirect entries (strategy 4096) to the one that prevails. */
 export async function readIcb (ctx: UdfContext, icb: LbAddr): Promise<LocatedEntry> {
-  const visited = new Set<string>()
+  let visited: Set<string> | undefined
   let addr = icb
   for (let step = 0; step <= MAX_INDIRECTIONS; step++) {
-    const key = `${addr.partition}:${addr.block}`
+    const { buf, tag, position, where } = await readDescriptorBlock(ctx, addr, FILE_ENTRY_TAGS, 'file entry')
+    let next: LbAddr | undefined
+    let entry: FileEntry | undefined
+    if (tag.id === TagId.INDIRECT_ENTRY) {
+      const indirect = parseIndirectEntry(buf, tag).indirect
+      if (extentLength(indirect.length) === 0) throw new InvalidImageError('IMAGE_BAD_RECORD', 'indirect entry points nowhere', { ...where, field: 'indirect ICB' })
+      next = indirect.location
+    } else {
+      entry = parseFileEntry(buf, tag, where)
+      // UDF 2.3.5.1: under strategy 4096 the block after the entry may hold an indirect entry to a newer ICB.
+      if (entry.icbTag.strategyType === 4096) next = await newerIcb(ctx, addr)
+    }
+    if (next === undefined && entry !== undefined) return { entry, addr, position }
+    visited ??= new Set([icbKey(icb)])
+    const key = icbKey(next as LbAddr)
     if (visited.has(key)) {
-      throw new InvalidImageError('IMAGE_LOOP', `indirect entries lead back to block ${addr.block}`, blockWhere('ICB', ctx, icb))
+      // An entry whose newer ICB leads back to one already read is the newest there is.
+      if (entry !== undefined) return { entry, addr, position }
+      throw new InvalidImageError('IMAGE_LOOP', `indirect entries lead back to block ${(next as LbAddr).block}`, blockWhere('ICB', ctx, icb))
     }
     visited.add(key)
-    const { buf, tag, position, where } = await readDescriptorBlock(ctx, addr, [TagId.FILE_ENTRY, TagId.EXTENDED_FILE_ENTRY, TagId.INDIRECT_ENTRY], 'file entry')
-    if (tag.id === TagId.INDIRECT_ENTRY) {
-      const next = parseIndirectEntry(buf, tag).indirect
-      if (extentLength(next.length) === 0) throw new InvalidImageError('IMAGE_BAD_RECORD', 'indirect entry points nowhere', { ...where, field: 'indirect ICB' })
-      addr = next.location
-      continue
-    }
-    const entry = parseFileEntry(buf, tag, where)
-    // UDF 2.3.5.1: under strategy 4096 the block after the entry may hold an indirect entry to a newer ICB.
-    if (entry.icbTag.strategyType === 4096) {
-      const newer = await newerIcb(ctx, addr)
-      if (newer !== undefined && !visited.has(`${newer.partition}:${newer.block}`)) {
-        addr = newer
-        continue
-      }
-    }
-    return { entry, addr, position }
+    addr = next as LbAddr
   }
   throw new InvalidImageError('IMAGE_LOOP', `more than ${MAX_INDIRECTIONS} indirect entries`, blockWhere('ICB', ctx, icb))
+}
+
+function icbKey (addr: LbAddr): string {
+  return `${addr.partition}:${addr.block}`
 }
 
 async function newerIcb (ctx: UdfContext, addr: LbAddr): Promise<LbAddr | undefined> {
   const next = { partition: addr.partition, block: addr.block + 1 }
   try {
-    const where = blockWhere('indirect entry', ctx, next)
+    const where = { structure: 'indirect entry' }
     const buf = await readExactly(ctx.source, ctx.map.position(next, where), ctx.map.blockSize, where)
     const tag = verifyTag(buf, 0, { id: TagId.INDIRECT_ENTRY, available: buf.length }, { strict: false, warn: () => {} }, where)
     const indirect = parseIndirectEntry(buf, tag).indirect
@@ -118,7 +173,7 @@ async function newerIcb (ctx: UdfContext, addr: LbAddr): Promise<LbAddr | undefi
  */
 export async function entryData (ctx: UdfContext, located: LocatedEntry, structure = 'file entry'): Promise<EntryData> {
   const { entry, addr } = located
-  const where = blockWhere(structure, ctx, addr)
+  const where = whereAt(structure, located.position)
   const adType = entry.icbTag.flags & IcbFlag.AD_MASK
   if (adType === IcbFlag.EMBEDDED) {
     const area = entry.allocationDescriptors
@@ -131,12 +186,14 @@ export async function entryData (ctx: UdfContext, located: LocatedEntry, structu
   if (kind === undefined) {
     throw new InvalidImageError('IMAGE_BAD_RECORD', `allocation descriptor type ${adType} is not one of 0-3`, { ...where, field: 'ICB flags' })
   }
+  const blockSize = ctx.map.blockSize
   const pieces: DataPiece[] = []
   let covered = 0
   const wanted = entry.informationLength
   let area = entry.allocationDescriptors
   let areaWhere = where
-  const visited = new Set<string>()
+  let adWhere: ImageLocation = { ...where, field: 'allocation descriptor' }
+  let visited: Set<string> | undefined
   for (let continuation = 0; ; continuation++) {
     let next: AllocationDescriptor | undefined
     for (const ad of parseAllocationDescriptors(kind, area, areaWhere)) {
@@ -146,15 +203,15 @@ export async function entryData (ctx: UdfContext, located: LocatedEntry, structu
       }
       if (covered >= wanted) continue
       const length = Math.min(ad.length, wanted - covered)
-      const logical = { partition: ad.partition ?? addr.partition, block: ad.block }
+      const partition = ad.partition ?? addr.partition
       if (ad.type === ExtentType.RECORDED) {
         let within = 0
-        for (const range of ctx.map.resolve(logical, length, { ...areaWhere, field: 'allocation descriptor' })) {
-          pushPiece(pieces, { ...range, logical: { partition: logical.partition, block: logical.block + Math.floor(within / ctx.map.blockSize) } }, ctx.map.blockSize)
+        for (const range of ctx.map.resolve({ partition, block: ad.block }, length, adWhere)) {
+          pushPiece(pieces, range.position, range.length, false, partition, ad.block + Math.floor(within / blockSize), blockSize)
           within += range.length
         }
       } else {
-        pushPiece(pieces, { position: 0, length, hole: true, logical }, ctx.map.blockSize)
+        pushPiece(pieces, 0, length, true, partition, ad.block, blockSize)
       }
       covered += length
     }
@@ -163,7 +220,8 @@ export async function entryData (ctx: UdfContext, located: LocatedEntry, structu
       throw new InvalidImageError('IMAGE_LOOP', `more than ${MAX_CONTINUATIONS} allocation extents`, { ...where, field: 'allocation descriptors' })
     }
     const nextAddr = { partition: next.partition ?? addr.partition, block: next.block }
-    const key = `${nextAddr.partition}:${nextAddr.block}`
+    visited ??= new Set()
+    const key = icbKey(nextAddr)
     if (visited.has(key)) {
       throw new InvalidImageError('IMAGE_LOOP', `allocation extents lead back to block ${nextAddr.block}`, { ...where, field: 'allocation descriptors' })
     }
@@ -171,6 +229,7 @@ export async function entryData (ctx: UdfContext, located: LocatedEntry, structu
     const read = await readDescriptorBlock(ctx, nextAddr, [TagId.ALLOCATION_EXTENT], 'allocation extent descriptor')
     area = parseAllocationExtent(read.buf, read.tag, read.where).allocationDescriptors
     areaWhere = read.where
+    adWhere = { ...read.where, field: 'allocation descriptor' }
   }
   if (covered < wanted) {
     ctx.diag.warn({ ...where, field: 'information length' }, `allocation descriptors cover ${covered} of the ${wanted} bytes the entry says; cut to what they cover`)
@@ -190,11 +249,11 @@ export async function readPieces (source: ByteSource, pieces: readonly DataPiece
 }
 
 /** Appends a piece, joining it to the last one when both the image bytes and the logical blocks continue it. */
-function pushPiece (pieces: DataPiece[], piece: DataPiece, blockSize: number): void {
+function pushPiece (pieces: DataPiece[], position: number, length: number, hole: boolean, partition: number, block: number, blockSize: number): void {
   const last = pieces[pieces.length - 1]
-  const continues = last !== undefined && last.hole === piece.hole && last.length % blockSize === 0 &&
-    last.logical.partition === piece.logical.partition && last.logical.block + last.length / blockSize === piece.logical.block &&
-    (piece.hole === true || last.position + last.length === piece.position)
-  if (continues) last.length += piece.length
-  else pieces.push({ ...piece })
+  const continues = last !== undefined && (last.hole === true) === hole && last.length % blockSize === 0 &&
+    last.logical.partition === partition && last.logical.block + last.length / blockSize === block &&
+    (hole || last.position + last.length === position)
+  if (continues) last.length += length
+  else pieces.push(hole ? { position: 0, length, hole: true, logical: { partition, block } } : { position, length, logical: { partition, block } })
 }

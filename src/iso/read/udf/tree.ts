@@ -6,14 +6,15 @@ import { Directory, Node, NodeFlag, type UdfRecordLocation } from '../../model/n
 import { dataKey, inoOf, nodeDataKey, pickByName, pushTo, type DirectoryExtents } from '../tree-matching'
 import { readUdfDirectory } from './directory'
 import { entryAttributes, readUdfFile, type UdfAttributes, type UdfFile } from './files'
-import { readIcb, type UdfContext } from './entries'
+import { prefetchBlocks, readIcb, type UdfContext } from './entries'
 import type { UdfVolume } from './volume'
 
 /*
  * The UDF tree of an image, merged into the one tree of nodes as the Joliet tree is (read/tree-loader.ts):
  * a UDF directory is read when its node is first looked at through the udf namespace, after the node's
- * ISO9660 and Joliet entries; its files pair with theirs by where their data is, its directories by
- * name, and what only UDF has (Windows install media put everything there) becomes nodes of its own.
+ * ISO9660 entries; its files pair with the entries there (and Joliet's, if merged first) by where their
+ * data is, its directories by name, and what only UDF has (Windows install media put everything there)
+ * becomes nodes of its own.
  * Attributes: Rock Ridge's where an inode has them, else the UDF file entry's.
  */
 
@@ -64,9 +65,10 @@ export class UdfTree {
       parent.origin = { ...parent.origin, udf: { entry: { partition: addr.partition, block: addr.block, position } } }
       applyAttributes(parent.inode, entryAttributes(this.ctx, listing.self))
     }
+    const ctx: UdfContext = { ...this.ctx, prefetched: await prefetchBlocks(this.ctx, listing.entries.map(e => e.icb)) }
     const files: UdfFile[] = []
     for (const record of listing.entries) {
-      const file = await forgivingAsync(this.ctx.diag, 'entry ignored', async () => await readUdfFile(this.ctx, record))
+      const file = await forgivingAsync(this.ctx.diag, 'entry ignored', async () => await readUdfFile(ctx, record))
       if (file !== undefined) files.push(file)
     }
     const filesByData = new Map<string, Node[]>()
@@ -81,7 +83,7 @@ export class UdfTree {
       const candidates = file.isDirectory ? directories : filesByData.get(fileDataKey(file)) ?? []
       const match = pickByName(candidates, file.name, file.isDirectory, free)
       if (match === undefined) {
-        added.push(this.udfOnlyNode(parent, file))
+        added.push(this.udfOnlyNode(parent, file, childExtents))
         continue
       }
       match.names.udf = file.name
@@ -95,13 +97,15 @@ export class UdfTree {
     return added
   }
 
-  private udfOnlyNode (parent: Node, file: UdfFile): Node {
+  private udfOnlyNode (parent: Node, file: UdfFile, childExtents: Map<Node, DirectoryExtents>): Node {
     let node: Node
     if (file.isDirectory) {
       const inode = new Inode({ ...initOf(file.attributes), ino: inoOf(file.entryPosition) })
       inode.recordedDirectorySize = file.directorySize
       const extents: DirectoryExtents = { udf: file.icb }
       node = new Node(parent, { udf: file.name }, inode, this.host.directory(() => node, extents))
+      // A Joliet merge after this one may pair a Joliet directory with it, and then learn where it is.
+      childExtents.set(node, extents)
     } else {
       node = new Node(parent, { udf: file.name }, this.fileInode(file))
     }

@@ -36,6 +36,8 @@ const log = logger('read')
 
 /** Block sizes tried, most likely first: optical media and bridge images use 2048, hard disks 512 or 4096. */
 const BLOCK_SIZES = [2048, 512, 4096, 1024]
+/** Spacings of the recognition sequence's descriptors: 2048 bytes, or one sector of a larger size. */
+const VRS_STEPS = [2048, 4096, 8192, 16384, 32768]
 /** Volume recognition sequence descriptors scanned (ISO9660 descriptors come first on a bridge image). */
 const MAX_VRS_DESCRIPTORS = 64
 /** Descriptors read from one volume descriptor sequence, pointers included, and pointers followed. */
@@ -76,17 +78,23 @@ export interface UdfVolume {
   fileSetId: string
 }
 
-/** The NSR descriptor of the volume recognition sequence, if there is one (a UDF volume is recorded). */
+/**
+ * The NSR descriptor of the volume recognition sequence, if there is one (a UDF volume is recorded).
+ * ECMA-167 2/8.4: descriptors follow each other every 2048 bytes from byte 32768, or every sector where
+ * sectors are larger (a 4096-byte hard disk file system): both spacings are tried.
+ */
 export async function findUdfRecognition (source: ByteSource): Promise<string | undefined> {
-  let inExtendedArea = false
-  for (let i = 0; i < MAX_VRS_DESCRIPTORS; i++) {
-    const position = VRS_START + i * VRS_UNIT
-    if (position + VRS_UNIT > source.size) return undefined
-    const vsd = parseVolumeStructure(await readExactly(source, position, VRS_UNIT, { structure: 'volume recognition sequence', lba: position / VRS_UNIT }))
-    if (vsd === undefined) return undefined
-    if (vsd.identifier === 'BEA01') inExtendedArea = true
-    else if (vsd.identifier === 'TEA01') inExtendedArea = false
-    else if ((vsd.identifier === 'NSR02' || vsd.identifier === 'NSR03') && inExtendedArea) return vsd.identifier
+  for (const step of VRS_STEPS) {
+    let inExtendedArea = false
+    for (let i = 0; i < MAX_VRS_DESCRIPTORS; i++) {
+      const position = VRS_START + i * step
+      if (position + VRS_UNIT > source.size) break
+      const vsd = parseVolumeStructure(await readExactly(source, position, VRS_UNIT, { structure: 'volume recognition sequence', lba: position / VRS_UNIT }))
+      if (vsd === undefined) break
+      if (vsd.identifier === 'BEA01') inExtendedArea = true
+      else if (vsd.identifier === 'TEA01') inExtendedArea = false
+      else if ((vsd.identifier === 'NSR02' || vsd.identifier === 'NSR03') && inExtendedArea) return vsd.identifier
+    }
   }
   return undefined
 }
