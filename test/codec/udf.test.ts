@@ -197,6 +197,19 @@ async function collect (image: IsoImage): Promise<Array<import('../../src').Node
 t.test('tag checksum and CRC-ITU', async t => {
   t.equal(crcItu(Buffer.from('123456789')), 0x31c3, 'CRC-ITU-T (x^16+x^12+x^5+1, initial 0) check value')
   t.equal(crcItu(Buffer.alloc(0)), 0)
+  // Two bytes at a time, checked against the polynomial division done bit by bit.
+  const bitwise = (data: Uint8Array): number => {
+    let crc = 0
+    for (const byte of data) {
+      crc ^= byte << 8
+      for (let k = 0; k < 8; k++) crc = (crc & 0x8000) !== 0 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
+    }
+    return crc
+  }
+  const random = Buffer.from(Array.from({ length: 600 }, (_, i) => (i * 7919 + 13) % 251))
+  let agree = true
+  for (let start = 0; start < 3; start++) for (let end = start; end <= random.length; end += 13) agree &&= crcItu(random, start, end) === bitwise(random.subarray(start, end))
+  t.ok(agree, 'equal to the bit-by-bit CRC for every length and odd or even start')
   const d = Buffer.alloc(64)
   d.writeUInt16LE(TagId.TERMINATING, 0)
   d.writeUInt16LE(3, 2)

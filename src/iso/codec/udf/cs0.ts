@@ -40,19 +40,24 @@ export function ostaCharspec (): Charspec {
  * compression ID is an error naming the field (the bytes cannot be interpreted as any text).
  */
 export function decodeDchars (bytes: Buffer, where: ImageLocation): string {
-  if (bytes.length === 0) return ''
-  const id = bytes[0]
-  if (id === 8 || id === 254) return bytes.toString('latin1', 1)
+  return decodeDcharsIn(bytes, 0, bytes.length, where)
+}
+
+/** The same, for the d-characters at `start` to `end` of `buf`. */
+export function decodeDcharsIn (buf: Buffer, start: number, end: number, where: ImageLocation): string {
+  if (end <= start) return ''
+  const id = buf[start]
+  if (id === 8 || id === 254) return buf.toString('latin1', start + 1, end)
   if (id === 16 || id === 255) {
-    const units = bytes.subarray(1, 1 + ((bytes.length - 1) & ~1))
-    const swapped = Buffer.allocUnsafe(units.length)
-    for (let i = 0; i < units.length; i += 2) {
-      swapped[i] = units[i + 1]
-      swapped[i + 1] = units[i]
+    const length = (end - start - 1) & ~1
+    const swapped = Buffer.allocUnsafe(length)
+    for (let i = 0; i < length; i += 2) {
+      swapped[i] = buf[start + 2 + i]
+      swapped[i + 1] = buf[start + 1 + i]
     }
     return swapped.toString('utf16le')
   }
-  throw new InvalidImageError('IMAGE_BAD_RECORD', `compression ID ${id} is not an OSTA CS0 one (8 or 16)`, where)
+  throw new InvalidImageError('IMAGE_BAD_RECORD', `compression ID ${id} is not an OSTA CS0 one (8 or 16)`, { ...where, field: where.field ?? 'compression ID' })
 }
 
 /** Encodes text as d-characters: 8-bit when every character fits a byte (what writers prefer), else 16. */

@@ -42,31 +42,49 @@ export function fidLength (implementationUseLength: number, identifierLength: nu
 
 /**
  * Parses the descriptor at `offset` of `buf` (a directory's data, tag already verified); its lengths
- * are checked against the bytes left before anything is sliced.
+ * are checked against the bytes left before anything is sliced. Byte fields are views into `buf`, made
+ * when first asked for (a reader of a directory wants the name and the ICB of each entry, no more).
  */
-export function parseFileIdentifier (buf: Buffer, offset: number, tag: DescriptorTag, where: ImageLocation): FileIdentifier {
+export function parseFileIdentifier (buf: Buffer, offset: number, tag: DescriptorTag, where: ImageLocation): RecordedFileIdentifier {
   const left = buf.length - offset
   if (left < FID_FIXED_SIZE) {
     throw new InvalidImageError('IMAGE_BAD_RECORD', `${left} bytes left cannot hold a file identifier descriptor`, where)
   }
   const identifierLength = buf[offset + 19]
   const useLength = buf.readUInt16LE(offset + 36)
-  const length = fidLength(useLength, identifierLength)
   if (FID_FIXED_SIZE + useLength + identifierLength > left) {
     throw new InvalidImageError('IMAGE_BAD_RECORD', `its ${FID_FIXED_SIZE + useLength + identifierLength} bytes overrun the directory (${left} left)`,
       { ...where, field: useLength > left ? 'length of implementation use' : 'length of file identifier' })
   }
-  const nameStart = offset + FID_FIXED_SIZE + useLength
-  const end = Math.min(buf.length, offset + length)
-  return {
-    tag,
-    fileVersion: buf.readUInt16LE(offset + 16),
-    characteristics: buf[offset + 18],
-    icb: parseLongAd(buf, offset + 20),
-    implementationUse: buf.subarray(offset + FID_FIXED_SIZE, nameStart),
-    identifier: buf.subarray(nameStart, nameStart + identifierLength),
-    padding: buf.subarray(nameStart + identifierLength, end)
+  return new RecordedFileIdentifier(buf, offset, tag, useLength, identifierLength)
+}
+
+export class RecordedFileIdentifier implements FileIdentifier {
+  readonly fileVersion: number
+  readonly characteristics: number
+  /** Where the identifier's bytes are in the buffer parsed (to decode them without a view). */
+  readonly identifierStart: number
+  readonly identifierEnd: number
+  /** The descriptor's length, padding included. */
+  readonly length: number
+  private readonly end: number
+
+  constructor (private readonly buf: Buffer, private readonly offset: number, readonly tag: DescriptorTag, useLength: number, identifierLength: number) {
+    this.fileVersion = buf.readUInt16LE(offset + 16)
+    this.characteristics = buf[offset + 18]
+    this.identifierStart = offset + FID_FIXED_SIZE + useLength
+    this.identifierEnd = this.identifierStart + identifierLength
+    this.length = fidLength(useLength, identifierLength)
+    this.end = Math.min(buf.length, offset + this.length)
   }
+
+  get icb (): LongAd { return parseLongAd(this.buf, this.offset + 20) }
+  /** The ICB's block and partition, read without building the long_ad. */
+  get icbBlock (): number { return this.buf.readUInt32LE(this.offset + 24) }
+  get icbPartition (): number { return this.buf.readUInt16LE(this.offset + 28) }
+  get implementationUse (): Buffer { return this.buf.subarray(this.offset + FID_FIXED_SIZE, this.identifierStart) }
+  get identifier (): Buffer { return this.buf.subarray(this.identifierStart, this.identifierEnd) }
+  get padding (): Buffer { return this.buf.subarray(this.identifierEnd, this.end) }
 }
 
 export function fileIdentifierLength (fid: FileIdentifier): number {

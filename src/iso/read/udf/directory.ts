@@ -1,8 +1,8 @@
 import { InvalidImageError, IsoError, type ImageLocation } from '../../../errors'
 import type { LbAddr } from '../../codec/udf/addresses'
-import { decodeDchars } from '../../codec/udf/cs0'
+import { decodeDcharsIn } from '../../codec/udf/cs0'
 import { EXTENDED_FILE_ENTRY_FIXED_SIZE, FILE_ENTRY_FIXED_SIZE } from '../../codec/udf/file-entry'
-import { FileCharacteristic, parseFileIdentifier, fileIdentifierLength, FID_FIXED_SIZE } from '../../codec/udf/file-identifier'
+import { FileCharacteristic, parseFileIdentifier, FID_FIXED_SIZE } from '../../codec/udf/file-identifier'
 import { FileType } from '../../codec/udf/icb'
 import { TagId, verifyTag } from '../../codec/udf/tag'
 import type { RecordLocation } from '../../model/node'
@@ -66,13 +66,13 @@ function parseEntries (ctx: UdfContext, bytes: Buffer, pieces: DataPiece[], embe
     try {
       const tag = verifyTag(bytes, offset, { id: TagId.FILE_IDENTIFIER, location: block, available: bytes.length - offset }, ctx.diag, at)
       const fid = parseFileIdentifier(bytes, offset, tag, at)
-      length = fileIdentifierLength(fid)
+      length = fid.length
       const skip = (fid.characteristics & (FileCharacteristic.PARENT | FileCharacteristic.DELETED | FileCharacteristic.METADATA)) !== 0
       if (!skip) {
         entries.push({
-          name: decodeDchars(fid.identifier, { ...at, field: 'file identifier' }),
+          name: decodeDcharsIn(bytes, fid.identifierStart, fid.identifierEnd, at),
           characteristics: fid.characteristics,
-          icb: fid.icb.location,
+          icb: { block: fid.icbBlock, partition: fid.icbPartition },
           location: { lba: at.lba as number, offset: at.offset as number, length }
         })
       }

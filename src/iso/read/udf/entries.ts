@@ -192,7 +192,6 @@ export async function entryData (ctx: UdfContext, located: LocatedEntry, structu
   const wanted = entry.informationLength
   let area = entry.allocationDescriptors
   let areaWhere = where
-  let adWhere: ImageLocation = { ...where, field: 'allocation descriptor' }
   let visited: Set<string> | undefined
   for (let continuation = 0; ; continuation++) {
     let next: AllocationDescriptor | undefined
@@ -206,7 +205,7 @@ export async function entryData (ctx: UdfContext, located: LocatedEntry, structu
       const partition = ad.partition ?? addr.partition
       if (ad.type === ExtentType.RECORDED) {
         let within = 0
-        for (const range of ctx.map.resolve({ partition, block: ad.block }, length, adWhere)) {
+        for (const range of ctx.map.resolve({ partition, block: ad.block }, length, areaWhere)) {
           pushPiece(pieces, range.position, range.length, false, partition, ad.block + Math.floor(within / blockSize), blockSize)
           within += range.length
         }
@@ -229,7 +228,6 @@ export async function entryData (ctx: UdfContext, located: LocatedEntry, structu
     const read = await readDescriptorBlock(ctx, nextAddr, [TagId.ALLOCATION_EXTENT], 'allocation extent descriptor')
     area = parseAllocationExtent(read.buf, read.tag, read.where).allocationDescriptors
     areaWhere = read.where
-    adWhere = { ...read.where, field: 'allocation descriptor' }
   }
   if (covered < wanted) {
     ctx.diag.warn({ ...where, field: 'information length' }, `allocation descriptors cover ${covered} of the ${wanted} bytes the entry says; cut to what they cover`)

@@ -59,7 +59,6 @@ export interface UdfFile {
   /** Directories: their information length (what stat shows as the size). */
   directorySize?: number
   symlinkTarget?: string
-  uniqueId: bigint
 }
 
 /** The attributes of an entry read (the root directory's: no identifier descriptor names it). */
@@ -93,8 +92,7 @@ export async function readUdfFile (ctx: UdfContext, record: DirectoryEntryRecord
     fid: record.location,
     entryAddr: located.addr,
     entryPosition: located.position,
-    attributes: attributesOf(ctx, entry, typeBits, where),
-    uniqueId: entry.uniqueId
+    attributes: attributesOf(ctx, entry, typeBits, where)
   }
   if (isDirectory) {
     file.directorySize = entry.informationLength

@@ -1,9 +1,9 @@
 import { forgivingAsync } from '../../codec/diagnostics'
 import type { LbAddr } from '../../codec/udf/addresses'
-import { ImageExtentsSource } from '../../model/data-source'
+import { ImageExtentsSource, type DataSource } from '../../model/data-source'
 import { Inode, type InodeInit } from '../../model/inode'
 import { Directory, Node, NodeFlag, type UdfRecordLocation } from '../../model/node'
-import { dataKey, inoOf, nodeDataKey, pickByName, pushTo, type DirectoryExtents } from '../tree-matching'
+import { inoOf, pickByName, pushTo, type DirectoryExtents } from '../tree-matching'
 import { readUdfDirectory } from './directory'
 import { entryAttributes, readUdfFile, type UdfAttributes, type UdfFile } from './files'
 import { prefetchBlocks, readIcb, type UdfContext } from './entries'
@@ -62,7 +62,7 @@ export class UdfTree {
     if (parent.parent === undefined && parent.names.udf === undefined) {
       const { addr, position } = listing.self
       parent.names.udf = ''
-      parent.origin = { ...parent.origin, udf: { entry: { partition: addr.partition, block: addr.block, position } } }
+      setUdfOrigin(parent, { entry: { partition: addr.partition, block: addr.block, position } })
       applyAttributes(parent.inode, entryAttributes(this.ctx, listing.self))
     }
     const ctx: UdfContext = { ...this.ctx, prefetched: await prefetchBlocks(this.ctx, listing.entries.map(e => e.icb)) }
@@ -71,23 +71,30 @@ export class UdfTree {
       const file = await forgivingAsync(this.ctx.diag, 'entry ignored', async () => await readUdfFile(ctx, record))
       if (file !== undefined) files.push(file)
     }
-    const filesByData = new Map<string, Node[]>()
+    // Files pair by where their data starts (and then its size); numbers, not strings, for keys: this
+    // runs for every file of every directory a UDF walk reads.
+    const filesByStart = new Map<number, Node[]>()
     const directories: Node[] = []
     for (const node of parent.dir?.peek() ?? []) {
       if (node.isDirectory) directories.push(node)
-      else pushTo(filesByData, nodeDataKey(node), node)
+      else pushTo(filesByStart, dataStart(node.inode.compressed?.raw ?? node.inode.data), node)
     }
     const free = (node: Node): boolean => node.names.udf === undefined
     const added: Node[] = []
     for (const file of files) {
-      const candidates = file.isDirectory ? directories : filesByData.get(fileDataKey(file)) ?? []
+      let candidates = directories
+      if (!file.isDirectory) {
+        const start = dataStart(file.data)
+        const size = file.data?.size ?? 0
+        candidates = (filesByStart.get(start) ?? []).filter(n => start === NO_DATA || (n.inode.compressed?.raw ?? n.inode.data).size === size)
+      }
       const match = pickByName(candidates, file.name, file.isDirectory, free)
       if (match === undefined) {
         added.push(this.udfOnlyNode(parent, file, childExtents))
         continue
       }
       match.names.udf = file.name
-      match.origin = { ...match.origin, udf: originOf(file) }
+      setUdfOrigin(match, originOf(file))
       applyAttributes(match.inode, file.attributes)
       if (file.isDirectory) {
         const extents = childExtents.get(match)
@@ -142,8 +149,19 @@ function icbKey (addr: LbAddr): string {
   return `${addr.partition}:${addr.block}`
 }
 
-function fileDataKey (file: UdfFile): string {
-  return dataKey(file.data instanceof ImageExtentsSource ? file.data : undefined)
+/** Files without data in the image (empty, symbolic links, embedded): all candidates for each other, paired by name. */
+const NO_DATA = -1
+
+/** Where a file's data starts in the image (in bytes), or NO_DATA. */
+function dataStart (data: DataSource | undefined): number {
+  if (!(data instanceof ImageExtentsSource) || data.size === 0) return NO_DATA
+  const first = data.sections[0]
+  return first === undefined || first.hole === true ? NO_DATA : first.lba * 2048 + (first.offset ?? 0)
+}
+
+function setUdfOrigin (node: Node, udf: UdfRecordLocation): void {
+  if (node.origin === undefined) node.origin = { udf }
+  else node.origin.udf = udf
 }
 
 function originOf (file: UdfFile): UdfRecordLocation {
