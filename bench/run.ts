@@ -4,16 +4,17 @@ import { commitBenchmarks } from './commit'
 import { corpus } from './corpus'
 import { rows } from './harness'
 import { readBenchmarks } from './read'
+import { udfBenchmarks } from './udf'
 import { writeBenchmarks } from './write'
 
 /*
- * npm run bench [-- --quick] [-- --only read,write,commit]
+ * npm run bench [-- --quick] [-- --only read,udf,write,commit]
  * Every figure is set against a peer measured in the same run (fuseiso, pycdlib, xorriso, genisoimage, cp):
  * these machines are shared and noisy, so ratios mean more than absolute times. Nothing here is asserted
  * by the test suite; the issue's targets are printed as met or not.
  */
 
-const USAGE = `usage: npm run bench [-- --quick] [-- --only read,write,commit]
+const USAGE = `usage: npm run bench [-- --quick] [-- --only read,udf,write,commit]
   --quick   5,000 small files and 2 x 128 MiB instead of 50,000 and 2 x 1 GiB
   --only    run only these sections
 The corpus is built once under /var/tmp/isomount-bench (ISOMOUNT_BENCH_DIR to change); results are
@@ -27,8 +28,8 @@ async function main (): Promise<void> {
   }
   const quick = args.includes('--quick')
   const onlyAt = args.indexOf('--only')
-  const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : ['read', 'write', 'commit']
-  const unknown = only.filter(s => !['read', 'write', 'commit'].includes(s))
+  const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : ['read', 'udf', 'write', 'commit']
+  const unknown = only.filter(s => !['read', 'udf', 'write', 'commit'].includes(s))
   if (unknown.length > 0) {
     console.error(`unknown section ${unknown.join(', ')}\n${USAGE}`)
     process.exitCode = 2
@@ -40,6 +41,7 @@ async function main (): Promise<void> {
   fs.mkdirSync(scratchDir)
   try {
     if (only.includes('read')) await readBenchmarks(c)
+    if (only.includes('udf')) await udfBenchmarks(c)
     if (only.includes('write')) await writeBenchmarks(c, scratchDir)
     if (only.includes('commit')) await commitBenchmarks(c, scratchDir)
   } finally {

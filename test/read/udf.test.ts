@@ -90,6 +90,18 @@ t.test('genisoimage -udf -R -J: one tree, UDF names on the same nodes, Rock Ridg
   t.throws(() => noUdf.view('udf'), /no udf namespace/)
 })
 
+t.test('an image grown by xorriso after genisoimage -udf: its UDF tree is out of date and left out', async t => {
+  const grown = path.join(dir, 'grown.iso')
+  fs.copyFileSync(plain, grown)
+  fs.writeFileSync(path.join(dir, 'newfile'), 'new\n')
+  run('xorriso', ['-dev', grown, '-map', path.join(dir, 'newfile'), '/newfile', '-commit'])
+  const image = await IsoImage.open(grown)
+  t.teardown(() => image.close())
+  t.notOk(image.namespaces.includes('udf'), 'no udf namespace')
+  t.match(image.warnings, [/^UDF volume at LBA 256: it ends at byte \d+, before the ISO9660 root directory \(byte \d+\): it was written for an earlier session; the UDF file system is ignored$/])
+  t.equal((await image.readFile('/newfile')).toString(), 'new\n', 'the newest tree reads')
+})
+
 t.test('the UDF namespace walks without reading Joliet, and Joliet merged later finds the same nodes', async t => {
   const image = await IsoImage.open(bridged)
   t.teardown(() => image.close())

@@ -199,13 +199,30 @@ t.test('a GPT whose partition entries lie past the end of the image', async t =>
   t.match(await exercise(file, true), { error: { code: 'IMAGE_STRICT' } }, 'strict mode refuses')
 })
 
-t.test('random damage: always an IsoError or success, in bounded time and memory', async t => {
-  // Deterministic: a failure names its seed and mutation, and reproduces.
-  let seed = 20261125
-  const random = (): number => {
+/** A deterministic random sequence in [0, 1]: a failure names its seed and mutation, and reproduces. */
+function seeded (start: number): () => number {
+  let seed = start
+  return () => {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff
     return seed / 0x7fffffff
   }
+}
+
+/** exercise(), failing after 10 s: a damaged image must never make reading hang. */
+async function exerciseBounded (file: string): ReturnType<typeof exercise> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([
+      exercise(file),
+      new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error('took more than 10 s')), 10_000) })
+    ])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+t.test('random damage: always an IsoError or success, in bounded time and memory', async t => {
+  const random = seeded(20261125)
   const metadataEnd = 64 * SECTOR
   let errors = 0
   for (let i = 0; i < 250; i++) {
@@ -224,10 +241,7 @@ t.test('random damage: always an IsoError or success, in bounded time and memory
     const started = Date.now()
     let outcome: Awaited<ReturnType<typeof exercise>>
     try {
-      outcome = await Promise.race([
-        exercise(file),
-        new Promise<never>((_resolve, reject) => setTimeout(() => reject(new Error('took more than 10 s')), 10_000))
-      ])
+      outcome = await exerciseBounded(file)
     } catch (err) {
       t.fail(`mutation ${i} (${mutations.join(',')}, cut ${cut}): ${(err as Error).stack ?? String(err)}`)
       continue
@@ -407,11 +421,7 @@ t.test('UDF: anchors and descriptor sequences', async t => {
 })
 
 t.test('UDF: random damage to its structures, always an IsoError or success, in bounded time', async t => {
-  let seed = 20261202
-  const random = (): number => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff
-    return seed / 0x7fffffff
-  }
+  const random = seeded(20261202)
   // The sectors that hold UDF structures: the recognition sequence, both descriptor sequences, the
   // integrity descriptor, the anchor and the partition's first blocks (file set descriptor, directories,
   // file entries). The bridge image can fall back on its ISO9660 trees; the mkudffs one cannot.
@@ -446,10 +456,7 @@ t.test('UDF: random damage to its structures, always an IsoError or success, in 
     const file = path.join(dir, 'udf-fuzz.iso')
     fs.writeFileSync(file, bytes)
     try {
-      const outcome = await Promise.race([
-        exercise(file),
-        new Promise<never>((_resolve, reject) => setTimeout(() => reject(new Error('took more than 10 s')), 10_000))
-      ])
+      const outcome = await exerciseBounded(file)
       if ('error' in outcome) errors++
     } catch (err) {
       t.fail(`mutation ${i} (${mutations.join(',')}): ${(err as Error).stack ?? String(err)}`)

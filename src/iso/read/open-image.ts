@@ -110,7 +110,8 @@ export async function readImage (source: ByteSource, options: OpenOptions): Prom
   const extensions = await detectExtensions(descriptors, rootSelf, sectors, diag)
   const useRockRidge = options.rockRidge !== false && extensions.rockRidge !== undefined
   const useJoliet = options.joliet !== false && descriptors.joliet !== undefined
-  const udf = nsr !== undefined ? await bridgeUdf(source, nsr, descriptors, diag) : undefined
+  // A UDF volume describes the image as its first writer made it: an older session's tree is not it.
+  const udf = nsr !== undefined && descriptors.sessionStart === 0 ? await bridgeUdf(source, nsr, descriptors, diag) : undefined
   if (udf !== undefined) extensions.udf = udfExtension(udf)
   const loader = new TreeLoader(source, sectors, diag, {
     rockRidge: useRockRidge, suspSkip: extensions.susp?.skip ?? 0, joliet: useJoliet, udf: udf !== undefined ? { ctx: { source, map: udf.map, diag }, volume: udf } : undefined
