@@ -3,11 +3,13 @@ import * as path from 'node:path'
 import t, { type Test } from 'tap'
 import { IsoImage } from '../../src'
 import { revisionText } from '../../src/iso/codec/udf/entity-id'
+import type { ImageExtentsSource } from '../../src/iso/model/data-source'
 import { statOf } from '../../src/iso/model/stat'
+import { parseMountOptions } from '../../src/vfs/mount-options'
 import { ISOTOOL, mountImage } from '../helpers/mount'
 import { pycdlibListing } from '../helpers/readers'
 import { genisoimage, run, scratch, writeTree } from '../helpers/tools'
-import { mkudffs, ourUdfListing, pycdlibImage, sevenZipUdfExtract, sevenZipUdfListing, udfinfo, withoutHashes, type Entry } from '../helpers/udf'
+import { mkudffs, ourUdfListing, patchDescriptor, pycdlibImage, sevenZipUdfExtract, sevenZipUdfListing, udfinfo, withoutHashes, type Entry } from '../helpers/udf'
 
 /*
  * The udf namespace on images written by genisoimage -udf (UDF 1.02, with and without Rock Ridge and
@@ -197,6 +199,71 @@ for (const [media, revision, extra] of MKUDFFS) {
   })
 }
 
+t.test('fragmented files: long allocation descriptors out of order, a hole and a continuation extent', async t => {
+  // genisoimage writes every file in one extent; the file entry is rewritten here to point at the same
+  // blocks in another order (and, in the second image, through a hole and an allocation extent).
+  const B = 2048
+  const fsrc = path.join(dir, 'frag-src')
+  const blocks = Buffer.alloc(10 * B)
+  for (let i = 0; i < 10; i++) blocks.fill(i + 1, i * B, (i + 1) * B)
+  writeTree(fsrc, { 'frag.bin': blocks, 'spare.bin': Buffer.alloc(B, 0x55) })
+  const base = genisoimage(path.join(dir, 'frag.iso'), ['-udf'], fsrc)
+  const image = await IsoImage.open(base)
+  const frag = await image.lookup('/frag.bin', 'udf')
+  const spare = await image.lookup('/spare.bin', 'udf')
+  const start = (image.origin?.udf?.map.partitions[0] as { start: number }).start
+  const first = (frag.inode.data as ImageExtentsSource).sections[0].lba - start
+  const spareBlock = (spare.inode.data as ImageExtentsSource).sections[0].lba - start
+  const entry = frag.origin?.udf?.entry.position as number
+  await image.close()
+  /** A long_ad (ECMA-167 4/14.14.2) in partition 0. */
+  const longAd = (buf: Buffer, at: number, type: number, length: number, block: number): void => {
+    buf.fill(0, at, at + 16)
+    buf.writeUInt32LE(type * 0x40000000 + length, at)
+    buf.writeUInt32LE(block, at + 4)
+  }
+  const rewrite = (file: string, ads: Array<[number, number, number]>): void => patchDescriptor(file, entry, B, e => {
+    e.writeUInt16LE((e.readUInt16LE(34) & ~7) | 1, 34) // ICB flags: long allocation descriptors
+    const area = 176 + e.readUInt32LE(168)
+    ads.forEach(([type, length, block], i) => longAd(e, area + i * 16, type, length, block))
+    e.writeUInt32LE(ads.length * 16, 172)
+    e.writeUInt16LE(area + ads.length * 16 - 16, 10) // the CRC covers the new descriptors
+  })
+  const expected = (order: Array<number | null>): Buffer => Buffer.concat(order.map(i => i === null ? Buffer.alloc(B) : blocks.subarray(i * B, (i + 1) * B)))
+
+  const shuffled = path.join(dir, 'frag-shuffled.iso')
+  fs.copyFileSync(base, shuffled)
+  rewrite(shuffled, [[0, 2 * B, first + 6], [0, B, first + 1], [0, 2 * B, first + 8], [0, 5 * B, first]])
+  const opened = await IsoImage.open(shuffled, { strict: true })
+  t.teardown(() => opened.close())
+  const ours = await opened.readFile('/frag.bin', 'udf')
+  t.same(ours, expected([6, 7, 1, 8, 9, 0, 1, 2, 3, 4]), 'the extents in their order')
+  t.equal(((await opened.lookup('/frag.bin', 'udf')).inode.data as ImageExtentsSource).sections.length, 4, 'four sections')
+  const extracted = sevenZipUdfExtract(shuffled, path.join(dir, '7z-frag'))
+  t.same(fs.readFileSync(path.join(extracted, 'frag.bin')), ours, '7-Zip reads the same bytes')
+
+  // The spare file's block becomes an allocation extent descriptor holding the last two descriptors, the
+  // first of them a hole (7-Zip refuses holes, "Unsupported Method"; pycdlib reads extents as one run).
+  const continued = path.join(dir, 'frag-continued.iso')
+  fs.copyFileSync(base, continued)
+  rewrite(continued, [[0, 2 * B, first + 6], [0, B, first + 1], [3, B, spareBlock]])
+  patchDescriptor(continued, (start + spareBlock) * B, B, a => {
+    a.fill(0)
+    a.writeUInt16LE(258, 0)
+    a.writeUInt16LE(2, 2)
+    a.writeUInt32LE(spareBlock, 12)
+    a.writeUInt32LE(32, 20)
+    longAd(a, 24, 2, 2 * B, 0)
+    longAd(a, 40, 0, 5 * B, first)
+    a.writeUInt16LE(24 + 32 - 16, 10)
+  })
+  const withHole = await IsoImage.open(continued, { strict: true })
+  t.teardown(() => withHole.close())
+  t.same(await withHole.readFile('/frag.bin', 'udf'), expected([6, 7, 1, null, null, 0, 1, 2, 3, 4]), 'a hole reads as zeros; the continuation is followed')
+  const sections = ((await withHole.lookup('/frag.bin', 'udf')).inode.data as ImageExtentsSource).sections
+  t.same(sections.map(s => s.hole === true), [false, false, true, false], 'the hole is a section of its own, nowhere in the image')
+})
+
 t.test('isotool: info (text and JSON), ls through --namespace udf, --no-udf', async t => {
   const text = run('node', [ISOTOOL, 'info', plain]).stdout
   t.match(text, /^UDF: +revision 1\.02 \(NSR02\), 2048-byte blocks/m)
@@ -226,4 +293,16 @@ t.test('a read-only mount through namespace=udf shows what 7-Zip extracts', asyn
   t.equal(run('cmp', [path.join(mounted.mountpoint, 'sub/big.bin'), path.join(extracted, 'sub/big.bin')], { allowFailure: true }).status, 0)
   t.equal(fs.statSync(path.join(mounted.mountpoint, 'hello.txt')).mode & 0o7777, 0o444)
   t.equal(mounted.unmount().status, 0)
+  const noUdf = mountImage(t, plain, ['ro', 'noudf'])
+  t.equal(noUdf.result.status, 0, noUdf.result.stderr)
+  t.ok(fs.readdirSync(noUdf.mountpoint).includes('HELLO.TXT'), 'noudf: the ISO9660 names')
+  t.equal(noUdf.unmount().status, 0)
+})
+
+t.test('mount options: namespace=udf and noudf', async t => {
+  t.equal(parseMountOptions(['ro,namespace=udf']).namespace, 'udf')
+  t.equal(parseMountOptions(['noudf']).noudf, true)
+  t.equal(parseMountOptions([]).noudf, false)
+  t.throws(() => parseMountOptions(['noudf=1']), /takes no value/)
+  t.throws(() => parseMountOptions(['namespace=hfs']), /unknown namespace "hfs" \(rockridge, udf, joliet or iso9660\)/)
 })
