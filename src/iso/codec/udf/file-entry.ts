@@ -55,7 +55,8 @@ export interface FileEntry {
 /**
  * Parses a file entry or an extended one (the tag, already verified, says which) from `buf`, the
  * entry's block: the two lengths are checked against it before anything is sliced, so a damaged length
- * costs an error naming the field, never an allocation. Byte fields are views into `buf`.
+ * costs an error naming the field, never an allocation. Byte fields are views into `buf`, and the entry
+ * reads its structured fields when asked: copyFileEntry() gives a plain one to change.
  */
 export function parseFileEntry (buf: Buffer, tag: DescriptorTag, where: ImageLocation): FileEntry {
   return new RecordedFileEntry(buf, tag, where)
@@ -134,6 +135,37 @@ class RecordedFileEntry implements FileEntry {
   get uniqueId (): bigint { return this.buf.readBigUInt64LE(this.extended ? 200 : 160) }
   get extendedAttributes (): Buffer { return this.buf.subarray(this.fixed, this.fixed + this.eaLength) }
   get allocationDescriptors (): Buffer { return this.buf.subarray(this.fixed + this.eaLength, this.fixed + this.eaLength + this.adLength) }
+}
+
+/** A plain copy of a file entry (every field read, byte areas copied), to change and serialize. */
+export function copyFileEntry (entry: FileEntry): FileEntry {
+  return {
+    tag: { ...entry.tag },
+    extended: entry.extended,
+    icbTag: { ...entry.icbTag, parent: { ...entry.icbTag.parent } },
+    uid: entry.uid,
+    gid: entry.gid,
+    permissions: entry.permissions,
+    linkCount: entry.linkCount,
+    recordFormat: entry.recordFormat,
+    recordDisplayAttributes: entry.recordDisplayAttributes,
+    recordLength: entry.recordLength,
+    informationLength: entry.informationLength,
+    objectSize: entry.objectSize,
+    logicalBlocksRecorded: entry.logicalBlocksRecorded,
+    accessTime: entry.accessTime,
+    modificationTime: entry.modificationTime,
+    creationTime: entry.creationTime,
+    attributeTime: entry.attributeTime,
+    checkpoint: entry.checkpoint,
+    reserved: entry.reserved,
+    extendedAttributeIcb: entry.extendedAttributeIcb,
+    streamDirectoryIcb: entry.streamDirectoryIcb,
+    implementationId: entry.implementationId,
+    uniqueId: entry.uniqueId,
+    extendedAttributes: Buffer.from(entry.extendedAttributes),
+    allocationDescriptors: Buffer.from(entry.allocationDescriptors)
+  }
 }
 
 /** A 64-bit length; past 2^53 it cannot be a real size here (and could not be computed with exactly). */

@@ -87,6 +87,19 @@ export class RecordedFileIdentifier implements FileIdentifier {
   get padding (): Buffer { return this.buf.subarray(this.identifierEnd, this.end) }
 }
 
+/** A plain copy of a file identifier descriptor (byte fields copied), to change and serialize. */
+export function copyFileIdentifier (fid: FileIdentifier): FileIdentifier {
+  return {
+    tag: { ...fid.tag },
+    fileVersion: fid.fileVersion,
+    characteristics: fid.characteristics,
+    icb: { ...fid.icb, location: { ...fid.icb.location }, implementationUse: Buffer.from(fid.icb.implementationUse) },
+    implementationUse: Buffer.from(fid.implementationUse),
+    identifier: Buffer.from(fid.identifier),
+    padding: Buffer.from(fid.padding)
+  }
+}
+
 export function fileIdentifierLength (fid: FileIdentifier): number {
   return fidLength(fid.implementationUse.length, fid.identifier.length)
 }
