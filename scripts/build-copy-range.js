@@ -7,6 +7,13 @@
 const path = require('node:path')
 const { rebuild } = require('./node-gyp')
 
+// copy_file_range(2) is Linux's (src/platform says where the addon may be used): elsewhere there is
+// nothing to build, and trying would only print a compiler error.
+if (process.platform !== 'linux') {
+  console.error(`build-copy-range: skipped on ${process.platform} (copy_file_range is Linux-only); large files are copied through JavaScript`)
+  process.exit(0)
+}
+
 try {
   rebuild(path.join(__dirname, '..', 'native'))
   console.error('build-copy-range: built native/build/Release/copy_range.node')

@@ -1,3 +1,5 @@
+import * as fs from 'node:fs'
+import * as path from 'node:path'
 import { Command, CommanderError } from 'commander'
 import { userMessage, IsoError } from '../errors'
 
@@ -9,12 +11,28 @@ export const EXIT_USAGE = 2
 export const EXIT_BROKEN_PIPE = 141
 
 /**
+ * The package's version, from its package.json: the one place it is written, so `--version` cannot
+ * disagree with what npm installed. Found by walking up from this file (dist/src/cli/ when built).
+ */
+export function packageVersion (): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json')
+    if (fs.existsSync(file)) {
+      const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: string, version?: string }
+      if (pkg.name === 'isomount' && pkg.version !== undefined) return pkg.version
+    }
+    if (path.dirname(dir) === dir) return 'unknown'
+  }
+}
+
+/**
  * A program whose usage errors throw (CommanderError) instead of exiting, for runProgram to turn into exit
  * status 2. Set before any subcommand is added: commander copies these settings into a subcommand when
  * it is created, not later.
  */
 export function newProgram (name: string): Command {
   return new Command(name)
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) })
 }

@@ -4,6 +4,7 @@ import { entityIdText, revisionText } from '../iso/codec/udf/entity-id'
 import { IntegrityType } from '../iso/codec/udf/integrity'
 import { accessTypeName } from '../iso/codec/udf/volume-descriptors'
 import { DescriptorType, isVolumeDescriptor } from '../iso/codec/volume-descriptor'
+import { userMessage } from '../errors'
 import type { IsoImage } from '../iso/image'
 import { ImageExtentsSource } from '../iso/model/data-source'
 import type { UdfVolume } from '../iso/read/udf/volume'
@@ -11,6 +12,9 @@ import { dateString } from './format'
 
 const PLATFORMS: Record<number, string> = { 0x00: 'x86 (BIOS)', 0x01: 'PowerPC', 0x02: 'Mac', 0xef: 'EFI' }
 const EMULATIONS = ['none', '1.2M floppy', '1.44M floppy', '2.88M floppy', 'hard disk']
+const COVERS: Record<string, string> = {
+  volume: 'the ISO volume', device: 'the whole device', file: 'a file', region: 'a carried region', gap: 'a gap filler', fixed: 'the system area', map: 'the partition map'
+}
 
 /** What `isotool info` prints: the same facts as text or JSON. */
 export async function describeImage (image: IsoImage, path: string, json: boolean): Promise<string> {
@@ -20,6 +24,7 @@ export async function describeImage (image: IsoImage, path: string, json: boolea
   ])
   // Read before the warnings are collected: a path table that disagrees with the tree adds one.
   const pathTables = await image.origin?.pathTables() ?? []
+  const writable = await writability(image)
   const facts = {
     image: path,
     size: image.source.size,
@@ -44,8 +49,11 @@ export async function describeImage (image: IsoImage, path: string, json: boolea
       gpt: image.systemArea.gpt?.partitions.map((p, i) => ({
         index: p.index ?? i + 1,
         type: guidToString(p.typeGuid), name: p.name, firstLba: p.firstLba, lastLba: p.lastLba
-      }))
+      })),
+      /** What each entry covers and what a commit does with it (IsoImage.partitions()). */
+      partitions: image.partitions()
     },
+    writable,
     warnings: image.warnings
   }
   if (json) return JSON.stringify(facts, null, 2) + '\n'
@@ -68,6 +76,7 @@ export async function describeImage (image: IsoImage, path: string, json: boolea
     `ISO 9660:1999:  ${image.extensions.enhanced ? 'enhanced volume descriptor present' : 'no'}`,
     ...udfLines(facts.udf),
     `Namespaces:     ${image.namespaces.join(', ')}`,
+    `Writable:       ${writable.writable ? 'yes' : `no: ${writable.reason ?? ''}`}`,
     ...pathTables.map(r => `Path tables:    ${r.tree}: ${r.tables.map(c => `${c.kind} at LBA ${c.lba}`).join(', ')}; ` +
       `${r.directories} directories, ${r.consistent ? 'consistent with the directory records' : 'NOT consistent with the directory records (see warnings)'}`)
   ]
@@ -88,11 +97,18 @@ export async function describeImage (image: IsoImage, path: string, json: boolea
     lines.push('System area:    empty')
   } else {
     lines.push(`System area:    ${sa.mbr !== undefined ? 'MBR' : 'no MBR'}${sa.isohybridBootLba512 !== undefined ? `, isohybrid boot image at 512-byte LBA ${sa.isohybridBootLba512}` : ''}${sa.gpt !== undefined ? ', GPT' : ''}`)
+    const role = (table: string, index: number): string => {
+      const p = sa.partitions.find(d => d.table === table && d.index === index)
+      return p === undefined ? '' : `  [${COVERS[p.covers]}; ${p.onCommit === 'kept' ? 'kept as it is' : 'follows it'}]`
+    }
     for (const p of sa.mbr ?? []) {
-      lines.push(`  MBR ${p.index}: ${p.active ? 'active, ' : ''}type 0x${p.type.toString(16).padStart(2, '0')}, start ${p.start}, ${p.sectors} sectors`)
+      lines.push(`  MBR ${p.index}: ${p.active ? 'active, ' : ''}type 0x${p.type.toString(16).padStart(2, '0')}, start ${p.start}, ${p.sectors} sectors${role('mbr', p.index)}`)
     }
     for (const p of sa.gpt ?? []) {
-      lines.push(`  GPT ${p.index}: ${p.type} "${p.name}" blocks ${p.firstLba}-${p.lastLba}`)
+      lines.push(`  GPT ${p.index}: ${p.type} "${p.name}" blocks ${p.firstLba}-${p.lastLba}${role('gpt', p.index)}`)
+    }
+    for (const p of sa.partitions.filter(d => d.table === 'apm')) {
+      lines.push(`  APM ${p.index}: ${p.type} "${p.name ?? ''}" blocks ${p.start}-${p.start + p.blocks - 1}${role('apm', p.index)}`)
     }
   }
   for (const w of image.warnings) lines.push(`Warning:        ${w}`)
@@ -163,6 +179,16 @@ function udfLines (udf: UdfFacts | undefined): string[] {
       `${i.minReadRevision !== undefined ? `; read ${i.minReadRevision}+, written by ${i.minWriteRevision}-${i.maxWriteRevision ?? '?'}` : ''}`)
   }
   return lines
+}
+
+/** Whether a commit could write this image, by the very check a commit makes (it reads the whole tree). */
+async function writability (image: IsoImage): Promise<{ writable: boolean, reason?: string, code?: string }> {
+  try {
+    await image.requireUnderstood()
+    return { writable: true }
+  } catch (err) {
+    return { writable: false, reason: userMessage(err), code: (err as { data?: { reason?: string } }).data?.reason }
+  }
 }
 
 function descriptorName (d: { type: number, version: number }): string {

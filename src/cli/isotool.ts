@@ -11,6 +11,8 @@ import { longListing, mib, Progress } from './format'
 import { describeImage } from './info'
 import { mkisofs } from './mkisofs'
 import { MKISOFS_HELP } from './mkisofs-args'
+import { SHELL_HELP } from './shell/commands'
+import { runShell } from './shell/repl'
 
 interface ImageFlags {
   namespace?: string
@@ -46,17 +48,25 @@ function imageOptions (command: Command): Command {
 async function withImage (
   path: string, flags: ImageFlags, body: (image: IsoImage, namespace?: Namespace) => Promise<void>, warnOnStderr = true
 ): Promise<void> {
-  const namespace = flags.namespace !== undefined ? parseNamespace(flags.namespace) : undefined
+  const namespace = namespaceOf(flags)
   if (!fs.existsSync(path)) throw new InvalidInputError('NOT_FOUND', `${path}: no such file`)
-  const options: OpenOptions = { rockRidge: flags.rock, joliet: flags.joliet, udf: flags.udf, strict: flags.strict === true }
-  if (flags.session !== undefined) options.session = flags.session
-  const image = await IsoImage.open(path, options)
+  const image = await IsoImage.open(path, openOptionsOf(flags))
   try {
     await body(image, namespace)
   } finally {
     if (warnOnStderr) printWarnings(image)
     await image.close()
   }
+}
+
+function namespaceOf (flags: ImageFlags): Namespace | undefined {
+  return flags.namespace !== undefined ? parseNamespace(flags.namespace) : undefined
+}
+
+function openOptionsOf (flags: ImageFlags): OpenOptions {
+  const options: OpenOptions = { rockRidge: flags.rock, joliet: flags.joliet, udf: flags.udf, strict: flags.strict === true }
+  if (flags.session !== undefined) options.session = flags.session
+  return options
 }
 
 function printWarnings (image: IsoImage): void {
@@ -80,11 +90,11 @@ export async function main (argv: string[]): Promise<void> {
     .addHelpText('after', '\n' + MKISOFS_HELP)
     .action(async (rest: string[]) => { await mkisofs(rest) })
   program
-    .description('Inspect, extract and build ISO9660 images (Rock Ridge, Joliet, El Torito, isohybrid).')
+    .description('Inspect, extract and build ISO9660 images (Rock Ridge, Joliet, UDF, El Torito, isohybrid).')
     .showHelpAfterError('(see isotool --help)')
 
   imageOptions(program.command('info')
-    .description('describe an image: descriptors, extensions, El Torito entries, hybrid partition tables')
+    .description('describe an image: descriptors, extensions, UDF volume, El Torito entries, hybrid partition tables')
     .argument('<image>')
     .option('--json', 'machine-readable output'))
     .action(async (path: string, flags: ImageFlags & { json?: boolean }) => {
@@ -148,6 +158,14 @@ export async function main (argv: string[]): Promise<void> {
         progress.done()
         if (process.stderr.isTTY === true) process.stderr.write(`extracted ${totals.entries} entries, ${mib(totals.bytes)}\n`)
       })
+    })
+
+  imageOptions(program.command('shell')
+    .description('an interactive session on an image, without FUSE or root: look around, copy in and out, change, write')
+    .argument('<image>')
+    .addHelpText('after', '\nIn the shell:\n' + SHELL_HELP.split('\n').slice(1).join('\n')))
+    .action(async (path: string, flags: ImageFlags) => {
+      await runShell(path, openOptionsOf(flags), namespaceOf(flags))
     })
 
   if (argv[2] === 'mkisofs') {

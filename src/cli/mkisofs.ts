@@ -3,11 +3,18 @@ import * as path from 'node:path'
 import { InvalidInputError } from '../errors'
 import { HostImport } from '../iso/edit/host-import'
 import { IsoImage, type CreateOptions } from '../iso/image'
+import type { ElToritoOptions } from '../iso/edit/boot-editor'
+import type { AppendedPartition } from '../iso/edit/hybrid-builder'
+import { guidToString } from '../iso/codec/gpt'
+import { isInterval, readDiskPath } from './disk-path'
 import { Node } from '../iso/model/node'
 import { defaultTimestampMs } from '../iso/write/settings'
+import { packageVersion } from './common'
 import { globMatcher } from './glob'
 import { mib, Progress } from './format'
 import { MKISOFS_HELP, parseMkisofsArgs, type MkisofsArgs } from './mkisofs-args'
+import { SplitWriter } from './split-output'
+import { addTranslationTables } from './translation-table'
 
 /** genisoimage pads images with 150 sectors (300 KiB) by default (its -pad). */
 const PAD_SECTORS = 150
@@ -19,45 +26,59 @@ export async function mkisofs (argv: readonly string[]): Promise<void> {
     process.stdout.write(MKISOFS_HELP)
     return
   }
+  if (args.version) {
+    process.stdout.write(`isotool mkisofs ${packageVersion()} (isomount), with the options of genisoimage and xorriso -as mkisofs\n`)
+    return
+  }
+  const say = messages(args.logFile)
+  for (const note of args.notes) say(`isotool: ${note}`)
   const sources = [...args.paths, ...args.pathLists.flatMap(readLines)]
   if (sources.length === 0) throw new InvalidInputError('BAD_ARGUMENT', 'no source paths given (see isotool mkisofs -help)')
   if (args.output === undefined && !args.printSize && process.stdout.isTTY === true) {
     throw new InvalidInputError('BAD_ARGUMENT', 'refusing to write an image to a terminal; give -o FILE')
   }
+  if (args.splitOutput && args.output === undefined && !args.printSize) throw new InvalidInputError('BAD_ARGUMENT', '-split-output needs -o FILE (the pieces are FILE_00, FILE_01, …)')
   const image = IsoImage.create({
     interchangeLevel: args.level,
     rockRidge: args.rockRidge ? args.rockRidgeVersion : undefined,
-    joliet: args.joliet ? 3 : undefined,
+    joliet: args.joliet ? args.jolietLevel : undefined,
     jolietLong: args.jolietLong,
-    volume: volumeOf(args)
+    volume: volumeOf(args),
+    isoNames: args.isoNames,
+    keepDeepDirectories: args.keepDeepDirectories,
+    relocationDirectory: args.hideRrMoved ? '.rr_moved' : undefined,
+    xa: args.xa
   })
   const progress = new Progress('adding', !args.quiet && process.stderr.isTTY === true)
   const exclude = globMatcher([...args.exclude, ...args.excludeLists.flatMap(readLines)])
   const excludedPaths = new Set(args.excludePaths.map(p => path.resolve(p)))
   // genisoimage's attributes for directories no source directory stands for (tree.c init_fstatbuf): mode
-  // 0555, the caller's uid and gid (0 with -r), created now. The root has them until a source directory
-  // grafted onto it gives it its own.
+  // 0555 (-new-dir-mode), the caller's uid and gid (0 with -r; -uid and -gid), created now. The root
+  // has them until a source directory grafted onto it gives it its own.
   const synthetic = {
-    mode: 0o555,
-    uid: args.rationalRock ? 0 : process.getuid?.() ?? 0,
-    gid: args.rationalRock ? 0 : process.getgid?.() ?? 0,
+    mode: args.newDirMode ?? 0o555,
+    uid: args.uid ?? (args.rationalRock ? 0 : process.getuid?.() ?? 0),
+    gid: args.gid ?? (args.rationalRock ? 0 : process.getgid?.() ?? 0),
     mtimeMs: defaultTimestampMs()
   }
   image.setNodeAttributes(image.root, { ...synthetic, atimeMs: synthetic.mtimeMs, ctimeMs: synthetic.mtimeMs })
   const run = new HostImport(image, {
     remember: bootPaths(args),
-    exclude: (host: string, name: string) => exclude(host, name) || excludedPaths.has(path.resolve(host)),
-    hideFromIso: matcher(args.hide),
-    hideFromJoliet: matcher(args.hideJoliet),
-    hidden: matcher(args.hidden),
+    exclude: (host: string, name: string) => exclude(host, name) || excludedPaths.has(path.resolve(host)) || (args.noBackups && isBackup(name)),
+    hideFromIso: matcher([...args.hide, ...args.hideLists.flatMap(readLines)]),
+    hideFromJoliet: matcher([...args.hideJoliet, ...args.hideJolietLists.flatMap(readLines)]),
+    hidden: matcher([...args.hidden, ...args.hiddenLists.flatMap(readLines)]),
     rationalRock: args.rationalRock,
     syntheticDirectory: synthetic,
     attributesFromSource: true,
+    followLinks: args.followLinks,
+    findHardLinks: args.hardLinks,
+    overrides: { uid: args.uid, gid: args.gid, fileMode: args.fileMode, dirMode: args.dirMode },
     onEntry: (n: number) => progress.update(() => `${n} entries`),
-    onSkip: (host: string, reason: string) => { if (!args.quiet) process.stderr.write(`isotool: ${host} left out: ${reason}\n`) }
+    onSkip: (host: string, reason: string) => { if (!args.quiet) say(`isotool: ${host} left out: ${reason}`) }
   })
   for (const spec of sources) {
-    const { target, source } = graft(spec, args.graftPoints)
+    const { target, source } = graft(spec, args.graftPoints, args.root)
     if (!fs.existsSync(source)) throw new InvalidInputError('NOT_FOUND', `${source}: no such file or directory`)
     const st = fs.statSync(source)
     if (!st.isDirectory() && target !== undefined && !target.endsWith('/')) {
@@ -68,6 +89,7 @@ export async function mkisofs (argv: readonly string[]): Promise<void> {
     await run.add(source, target ?? '/')
   }
   progress.done()
+  if (args.translationTable !== undefined) await addTranslationTables(image, run, args.translationTable, !args.hideJolietTranslationTable, synthetic)
   await addBoot(image, args, run)
   const paddingSectors = args.pad ? PAD_SECTORS : 0
   if (args.printSize) {
@@ -76,13 +98,32 @@ export async function mkisofs (argv: readonly string[]): Promise<void> {
     return
   }
   const writing = new Progress('writing', !args.quiet && (process.stderr.isTTY === true || args.verbose))
-  const target = args.output ?? process.stdout
-  const result = await image.write(target, {
-    paddingSectors,
-    onProgress: p => writing.update(() => `${(100 * p.bytesWritten / p.totalBytes).toFixed(1)}% of ${mib(p.totalBytes)}`)
-  })
+  const split = args.splitOutput ? new SplitWriter(args.output as string) : undefined
+  const target = split ?? args.output ?? process.stdout
+  let result: { bytes: number }
+  try {
+    result = await image.write(target, {
+      paddingSectors,
+      onProgress: p => writing.update(() => `${(100 * p.bytesWritten / p.totalBytes).toFixed(1)}% of ${mib(p.totalBytes)}`)
+    })
+  } catch (err) {
+    split?.abort()
+    throw err
+  }
   writing.done()
-  if (args.verbose) process.stderr.write(`${result.bytes / 2048} extents written (${mib(result.bytes)})\n`)
+  if (args.verbose) say(`${result.bytes / 2048} extents written (${mib(result.bytes)})`)
+}
+
+/** Where messages go: stderr, or the -log-file (genisoimage: "Redirect all error, warning and informational messages"). */
+function messages (logFile: string | undefined): (line: string) => void {
+  if (logFile === undefined) return line => { process.stderr.write(`${line}\n`) }
+  fs.writeFileSync(logFile, '')
+  return line => { fs.appendFileSync(logFile, `${line}\n`) }
+}
+
+/** genisoimage -no-bak (tree.c): names with "~" or "#", or ending in ".bak", are editors' backups. */
+function isBackup (name: string): boolean {
+  return name.includes('~') || name.includes('#') || name.endsWith('.bak')
 }
 
 /**
@@ -93,25 +134,21 @@ const DEFAULT_CATALOG = 'boot.catalog'
 
 /** The image paths of the boot files, in host names: what HostImport must find for addBoot. */
 function bootPaths (args: MkisofsArgs): string[] {
-  return args.boots.map(boot => `/${boot.image.replace(/^\/+/, '')}`)
+  return args.boots.filter(boot => !isInterval(boot.image)).map(boot => `/${boot.image.replace(/^\/+/, '')}`)
 }
 
 async function addBoot (image: IsoImage, args: MkisofsArgs, run: HostImport): Promise<void> {
   if (args.isohybridGpt && args.isohybridMbr === undefined) throw new InvalidInputError('BAD_ARGUMENT', '-isohybrid-gpt-basdat needs -isohybrid-mbr')
-  if (args.boots.length === 0) {
-    if (args.isohybridMbr !== undefined) throw new InvalidInputError('BAD_ARGUMENT', '-isohybrid-mbr needs an El Torito boot image (-b)')
-    return
+  if (args.isohybridMbr !== undefined && args.grub2Mbr !== undefined) throw new InvalidInputError('BAD_ARGUMENT', '-isohybrid-mbr and --grub2-mbr exclude each other')
+  if (args.isohybridMbr !== undefined && args.protectiveMsdosLabel) throw new InvalidInputError('BAD_ARGUMENT', '--protective-msdos-label excludes -isohybrid-mbr (xorrisofs(1))')
+  // Appended partitions first: an El Torito entry may name one (-e --interval:appended_partition_2:all::).
+  const appended: AppendedPartition[] = []
+  for (const a of args.appended) {
+    appended.push({ number: a.number, type: partitionType(a.type), payload: await image.region(readDiskPath(a.file, '-append_partition'), `appended partition ${a.number}`) })
   }
-  const paths = bootPaths(args)
   for (const [index, boot] of args.boots.entries()) {
-    // Found by host names, hidden or not: genisoimage boots a boot file -hide left out of every tree
-    // (tree.c search_tree_file looks at every entry read), and in an image without Rock Ridge or Joliet
-    // "isolinux/isolinux.bin" is named ISOLINUX/ISOLINUX.BIN.
-    const node = run.fileAt(paths[index])
-    if (node === undefined) throw new InvalidInputError('NOT_FOUND', `boot image ${boot.image} is not among the files added (genisoimage: "cant find the boot image")`)
     await image.addElTorito({
-      bootFile: paths[index],
-      bootInode: node.inode,
+      ...await bootSource(image, boot, run, appended),
       // The catalog gets its names below, as a file from the host would.
       hiddenCatalog: index === 0,
       platform: boot.platform,
@@ -119,17 +156,60 @@ async function addBoot (image: IsoImage, args: MkisofsArgs, run: HostImport): Pr
       loadSize: boot.loadSize,
       loadSegment: boot.loadSegment,
       bootInfoTable: boot.bootInfoTable,
+      grub2BootInfo: boot.grub2BootInfo,
       bootable: !boot.noBoot
     })
   }
-  await nameCatalog(image, args, run)
-  if (args.isohybridMbr !== undefined) {
-    const marked = args.boots.flatMap((boot, index) => boot.gpt ? [index] : [])
-    if (marked.length > 1) {
-      throw new InvalidInputError('UNSUPPORTED', '-isohybrid-gpt-basdat is given for more than one boot entry; only one can be a GPT partition here')
-    }
-    await image.addIsohybrid({ mbr: fs.readFileSync(args.isohybridMbr), gpt: args.isohybridGpt, gptEntry: marked[0] })
+  if (args.boots.length > 0) await nameCatalog(image, args, run)
+  const mbrFile = args.isohybridMbr ?? args.grub2Mbr
+  if (mbrFile === undefined && !args.protectiveMsdosLabel && appended.length === 0 && args.partitionOffset === undefined) return
+  await image.addHybrid({
+    mbr: mbrFile === undefined ? undefined : { code: readDiskPath(mbrFile, args.grub2Mbr !== undefined ? '--grub2-mbr' : '-isohybrid-mbr'), kind: args.grub2Mbr !== undefined ? 'grub2' : 'isohybrid' },
+    protectiveMsdosLabel: args.protectiveMsdosLabel,
+    gptBootEntries: args.boots.flatMap((boot, index) => boot.gpt ? [index] : []),
+    apmBootEntries: args.boots.flatMap((boot, index) => boot.apm ? [index] : []),
+    appended,
+    appendedAsGpt: args.appendedAsGpt,
+    isoPartitionType: args.isoMbrPartType === undefined || args.isoMbrPartType === 'default' ? undefined : partitionType(args.isoMbrPartType),
+    forceBootable: args.mbrForceBootable,
+    partitionOffset: args.partitionOffset,
+    cylinderAlign: args.cylinderAlign
+  })
+}
+
+/**
+ * What an El Torito entry boots: a file added from the host (found by host names, hidden or not:
+ * genisoimage boots a boot file -hide left out of every tree, tree.c search_tree_file, and without Rock
+ * Ridge or Joliet "isolinux/isolinux.bin" is named ISOLINUX/ISOLINUX.BIN), an appended partition
+ * (--interval:appended_partition_N:all::), or bytes read from a file interval.
+ */
+async function bootSource (
+  image: IsoImage, boot: MkisofsArgs['boots'][number], run: HostImport, appended: AppendedPartition[]
+): Promise<Pick<ElToritoOptions, 'bootFile' | 'bootInode' | 'bootPayload'>> {
+  const partition = /^--interval:appended_partition_(\d+):all::$/.exec(boot.image)
+  if (partition !== null) {
+    const found = appended.find(a => a.number === Number(partition[1]))
+    if (found === undefined) throw new InvalidInputError('BAD_ARGUMENT', `${boot.image}: there is no -append_partition ${partition[1]}`)
+    return { bootFile: boot.image, bootPayload: found.payload }
   }
+  if (isInterval(boot.image)) {
+    return { bootFile: boot.image, bootPayload: await image.region(readDiskPath(boot.image, '-b'), 'boot image', 'volume') }
+  }
+  const file = `/${boot.image.replace(/^\/+/, '')}`
+  const node = run.fileAt(file)
+  if (node === undefined) throw new InvalidInputError('NOT_FOUND', `boot image ${boot.image} is not among the files added (genisoimage: "cant find the boot image")`)
+  return { bootFile: file, bootInode: node.inode }
+}
+
+/** An MBR partition type ("0xef", "239") or a GPT type GUID (text or 32 hex digits, as xorriso takes them). */
+function partitionType (text: string): number | string {
+  if (/^(0x[0-9a-f]{1,2}|\d{1,3})$/i.test(text) && Number(text) <= 0xff) return Number(text)
+  const hex = text.replace(/-/g, '')
+  if (/^[0-9a-f]{32}$/i.test(hex)) {
+    // xorriso's 32-digit form is the GUID's bytes as stored (mixed-endian); the text form is the usual one.
+    return text.includes('-') ? text.toLowerCase() : guidToString(Buffer.from(hex, 'hex'))
+  }
+  throw new InvalidInputError('BAD_ARGUMENT', `"${text}" is neither an MBR partition type (0x00-0xff) nor a GPT type GUID`)
 }
 
 /**
@@ -166,16 +246,25 @@ function volumeOf (args: MkisofsArgs): CreateOptions['volume'] {
   if (args.copyright !== undefined) volume.copyrightFileId = args.copyright
   if (args.abstract !== undefined) volume.abstractFileId = args.abstract
   if (args.bibliographic !== undefined) volume.bibliographicFileId = args.bibliographic
+  if (args.volumeDateMs !== undefined) volume.createdMs = volume.modifiedMs = args.volumeDateMs
   return volume
 }
 
-/** "-graft-points": IMAGEPATH=HOSTPATH, "\\=" escaping a literal "=". */
-function graft (spec: string, graftPoints: boolean): { target?: string, source: string } {
-  if (!graftPoints) return { source: spec }
+/**
+ * "-graft-points": IMAGEPATH=HOSTPATH, "\\=" escaping a literal "=". "-root DIR" puts every source below DIR
+ * ("essentially the same as using -graft-points and adding dir in front of every pathspec").
+ */
+function graft (spec: string, graftPoints: boolean, root?: string): { target?: string, source: string } {
+  const under = (target: string | undefined): string | undefined => {
+    if (root === undefined) return target
+    const base = '/' + root.replace(/^\/+|\/+$/g, '')
+    return target === undefined ? base + '/' : path.posix.join(base, target) + (target.endsWith('/') ? '/' : '')
+  }
+  if (!graftPoints) return { target: under(undefined), source: spec }
   const at = spec.search(/(?<!\\)=/)
-  if (at === -1) return { source: spec.replace(/\\=/g, '=') }
+  if (at === -1) return { target: under(undefined), source: spec.replace(/\\=/g, '=') }
   const target = '/' + spec.slice(0, at).replace(/\\=/g, '=').replace(/^\/+/, '')
-  return { target, source: spec.slice(at + 1).replace(/\\=/g, '=') }
+  return { target: under(target), source: spec.slice(at + 1).replace(/\\=/g, '=') }
 }
 
 /**

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs'
 import * as net from 'node:net'
+import { InvalidInputError } from '../errors'
 import { logger } from '../log'
 
 const log = logger('fuse')
@@ -8,7 +9,11 @@ const log = logger('fuse')
  * The control protocol between `isomount -u` / `isomount sync` and a mount's daemon: one JSON request line,
  * then JSON lines back: any number of {"progress": text}, then one {"ok": true} or {"ok": false, error, code}.
  */
-export type ControlRequest = { op: 'unmount' } | { op: 'sync' } | { op: 'status' }
+export type ControlRequest =
+  /** lazy: detach (umount -l) instead of failing while the mount is busy, and answer without waiting for its end. */
+  | { op: 'unmount', lazy?: boolean }
+  | { op: 'sync' }
+  | { op: 'status' }
 export type ControlReply =
   | { progress: string }
   | { ok: true, message?: string }
@@ -19,7 +24,15 @@ export type ControlHandler = (request: ControlRequest, progress: (text: string) 
 export class ControlServer {
   private constructor (private readonly server: net.Server, private readonly socketPath: string) {}
 
+  /**
+   * Listens at `socketPath`. A socket left there by a daemon that died is replaced; one a live daemon
+   * answers on is not: that daemon may be waiting for `isomount -u` to retry its commit, and taking its
+   * socket away would leave its changes reachable by nothing but a signal.
+   */
   static async listen (socketPath: string, handler: ControlHandler): Promise<ControlServer> {
+    if (await socketAnswers(socketPath)) {
+      throw new InvalidInputError('BUSY', `another isomount process answers on ${socketPath}`)
+    }
     fs.rmSync(socketPath, { force: true })
     const server = net.createServer(socket => {
       let input = ''
@@ -61,6 +74,15 @@ export class ControlServer {
     this.server.close()
     fs.rmSync(this.socketPath, { force: true })
   }
+}
+
+/** Whether a process listens on the socket at `socketPath` (a file left by a dead one refuses connections). */
+export async function socketAnswers (socketPath: string): Promise<boolean> {
+  return await new Promise(resolve => {
+    const socket = net.createConnection(socketPath)
+    socket.once('connect', () => { socket.destroy(); resolve(true) })
+    socket.once('error', () => resolve(false))
+  })
 }
 
 /** Sends a request and resolves with the final reply; progress lines go to `onProgress`. */

@@ -1,24 +1,12 @@
-import { execFile } from 'node:child_process'
-import * as fs from 'node:fs'
 import Fuse from 'fuse-native'
 import type { FuseOperations, FuseOptions } from 'fuse-native'
 import { InvalidInputError } from '../errors'
 import { logger } from '../log'
-import { isMounted } from './runtime'
+import { currentPlatform, type FuseOptionRequest } from '../platform'
 
 const log = logger('fuse')
 
-export interface FuseMountOptions {
-  readOnly: boolean
-  allowOther: boolean
-  /** What /proc/mounts shows as the source (the image path). */
-  fsname: string
-}
-
-/**
- * fuse-native with the libfuse options it does not expose: use_ino (our stable inode numbers reach
- * stat), big_writes (128 KiB writes instead of 4 KiB), ro.
- */
+/** fuse-native with the libfuse options it does not expose (Platform.fuseOptions: use_ino, ro, …). */
 class ConfiguredFuse extends Fuse {
   constructor (mnt: string, ops: FuseOperations, opts: FuseOptions, private readonly extra: string[]) {
     super(mnt, ops, opts)
@@ -30,11 +18,6 @@ class ConfiguredFuse extends Fuse {
     if (extra === '') return base
     return base === '' ? `-o${extra}` : `${base},${extra}`
   }
-}
-
-/** libfuse option values are comma-separated; a comma or backslash in a value is escaped (fuse_opt.c). */
-function escapeOptionValue (value: string): string {
-  return value.replace(/[\\,]/g, c => `\\${c}`)
 }
 
 /**
@@ -51,9 +34,9 @@ export class FuseMount {
     this.watchSession()
   }
 
-  static async start (ops: FuseOperations, mountpoint: string, options: FuseMountOptions): Promise<FuseMount> {
-    const extra = ['use_ino', 'big_writes', 'default_permissions', `fsname=${escapeOptionValue(options.fsname)}`, 'subtype=isomount']
-    if (options.readOnly) extra.push('ro')
+  static async start (ops: FuseOperations, mountpoint: string, options: FuseOptionRequest): Promise<FuseMount> {
+    const platform = currentPlatform()
+    const extra = platform.fuseOptions(options)
     const fuse = new ConfiguredFuse(mountpoint, ops, {
       force: false,
       mkdir: false,
@@ -70,9 +53,9 @@ export class FuseMount {
       // callback is answered once, when its operation has ended, as a disk answers.
       timeout: false
     }, extra)
-    const before = fuseDescriptors()
+    const before = platform.fuseDescriptors()
     await new Promise<void>((resolve, reject) => fuse.mount(err => err !== null && err !== undefined ? reject(mountError(err, mountpoint)) : resolve()))
-    const fd = fuseDescriptors().find(fd => !before.includes(fd))
+    const fd = platform.fuseDescriptors().find(fd => !before.includes(fd))
     log('mounted %s (fuse fd %s)', mountpoint, fd)
     return new FuseMount(mountpoint, fd)
   }
@@ -82,29 +65,23 @@ export class FuseMount {
    * inside, exactly as umount(8) would. Resolves once the session has ended.
    */
   async unmount (): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      execFile('fusermount', ['-u', this.mountpoint], (err, _stdout, stderr) => {
-        if (err === null) return resolve()
-        if (/busy/i.test(stderr)) reject(new InvalidInputError('BUSY', `${this.mountpoint} is busy (a file is open or a process works inside)`))
-        else if (/not found|not mounted|Invalid argument/i.test(stderr) && !isMounted(this.mountpoint)) resolve()
-        else reject(new Error(`fusermount -u ${this.mountpoint}: ${stderr.trim()}`))
-      })
-    })
+    await currentPlatform().unmount(this.mountpoint, 'normal')
     await this.ended
   }
 
-  /** Detaches now; the session ends when the last user lets go (umount -l). */
+  /** Detaches now; the session ends when the last user lets go (umount -l). Never fails: a last resort. */
   async detach (): Promise<void> {
-    await new Promise<void>(resolve => execFile('fusermount', ['-u', '-z', this.mountpoint], () => resolve()))
+    await currentPlatform().unmount(this.mountpoint, 'detach').catch(err => log('detaching %s: %s', this.mountpoint, (err as Error).message))
   }
 
   /**
-   * Polled because libfuse says nothing when its session ends; often, since `isomount -u` waits for the
-   * end before the commit can start (a readlink per poll).
+   * Polled because libfuse says nothing when its session ends; often, since `isomount -u` and umount(8)
+   * wait for the end (a readlink per poll on Linux, an fstat on macOS).
    */
   private watchSession (): void {
+    const platform = currentPlatform()
     const timer = setInterval(() => {
-      const alive = this.fuseFd !== undefined ? isFuseDescriptor(this.fuseFd) : isMounted(this.mountpoint)
+      const alive = this.fuseFd !== undefined ? platform.isFuseDescriptor(this.fuseFd) : platform.isMountPoint(this.mountpoint)
       if (!alive) {
         clearInterval(timer)
         log('session for %s ended', this.mountpoint)
@@ -118,23 +95,6 @@ function mountError (err: Error, mountpoint: string): Error {
   if (/Mountpoint does not exist/.test(err.message)) return new InvalidInputError('NOT_FOUND', `mount point ${mountpoint} does not exist`)
   if (/not a directory/.test(err.message)) return new InvalidInputError('NOT_A_DIRECTORY', `mount point ${mountpoint} is not a directory`)
   if (/in use/.test(err.message)) return new InvalidInputError('BUSY', `${mountpoint} is already a mount point`)
-  return new Error(`mounting ${mountpoint} failed (is /dev/fuse available and fusermount installed?): ${err.message}`)
+  return new Error(`mounting ${mountpoint} failed (${currentPlatform().mountFailureHint}): ${err.message}`)
 }
 
-function fuseDescriptors (): number[] {
-  let fds: string[]
-  try {
-    fds = fs.readdirSync('/proc/self/fd')
-  } catch {
-    return []
-  }
-  return fds.map(Number).filter(isFuseDescriptor)
-}
-
-function isFuseDescriptor (fd: number): boolean {
-  try {
-    return fs.readlinkSync(`/proc/self/fd/${fd}`) === '/dev/fuse'
-  } catch {
-    return false
-  }
-}

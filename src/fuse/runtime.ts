@@ -3,6 +3,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { InvalidInputError } from '../errors'
+import { currentPlatform } from '../platform'
 
 /**
  * Where running mounts leave their traces: a control socket per mount point (so `isomount -u` can ask the
@@ -28,6 +29,8 @@ export function controlSocketPath (mountpoint: string): string {
 
 export interface MountRecord {
   pid: number
+  /** The daemon's start (Platform.processStatus): a record left by a killed daemon is not taken for a live one. */
+  start?: string
   image: string
   mountpoint: string
   socket: string
@@ -37,20 +40,28 @@ function recordPath (mountpoint: string): string {
   return path.join(runtimeDir(), `${key(mountpoint)}.json`)
 }
 
-export function writeMountRecord (record: MountRecord): void {
-  fs.writeFileSync(recordPath(record.mountpoint), JSON.stringify(record))
+/** Records this process as the daemon of `mountpoint`. */
+export function writeMountRecord (record: Omit<MountRecord, 'pid' | 'start'>): void {
+  const { pid, start } = processIdentity(process.pid)
+  fs.writeFileSync(recordPath(record.mountpoint), JSON.stringify({ ...record, pid, start }))
 }
 
+/** The record of the daemon serving (or waiting to commit for) `mountpoint`, if that daemon still runs. */
 export function readMountRecord (mountpoint: string): MountRecord | undefined {
   try {
     const record = JSON.parse(fs.readFileSync(recordPath(mountpoint), 'utf8')) as MountRecord
-    return isAlive(record.pid) ? record : undefined
+    return identityAlive(record) ? record : undefined
   } catch {
     return undefined
   }
 }
 
+/** Removes this process's record of `mountpoint` (never a record another daemon has written since). */
 export function removeMountRecord (mountpoint: string): void {
+  try {
+    const record = JSON.parse(fs.readFileSync(recordPath(mountpoint), 'utf8')) as MountRecord
+    if (record.pid !== process.pid) return
+  } catch { /* unreadable: not a record anyone can use */ }
   fs.rmSync(recordPath(mountpoint), { force: true })
 }
 
@@ -62,9 +73,10 @@ export function removeMountRecord (mountpoint: string): void {
  * user (or one user with and without XDG_RUNTIME_DIR) apart. A read-only mount writes nothing beside the
  * image (it may be in /usr/lib): it takes no lock, but is refused while a read-write mount holds one.
  *
- * The file holds its owner's pid and start time (so a reused pid is not mistaken for the owner) and is
- * created whole, atomically, by link(2); a stale one is taken over by renaming it away first, so that of
- * two processes taking it over only one wins.
+ * The file holds its owner's pid, start time and host (so a reused pid is not mistaken for the owner, nor
+ * a process on another machine sharing the directory for a dead one) and is created whole, atomically, by
+ * link(2); a stale one is taken over by renaming it away first, so that of two processes taking it over
+ * only one wins.
  */
 export class ImageLock {
   private constructor (private readonly file: string, private readonly content: string) {}
@@ -90,9 +102,13 @@ export class ImageLock {
 
   private static refuseIfHeld (imagePath: string, held: string): void {
     const holder = parseIdentity(held)
-    if (holder !== undefined && holder.pid !== process.pid && identityAlive(holder)) {
-      throw new InvalidInputError('BUSY', `${imagePath} is mounted read-write (or its commit is still running) by process ${holder.pid}`)
+    if (holder === undefined || !identityAlive(holder)) return
+    if (holder.host !== undefined && holder.host !== os.hostname()) {
+      throw new InvalidInputError('BUSY', `${imagePath} is mounted read-write by process ${holder.pid} on ${holder.host}; ` +
+        `if that mount is gone (the machine was shut down), remove ${lockPath(imagePath)}`)
     }
+    if (holder.pid === process.pid) return
+    throw new InvalidInputError('BUSY', `${imagePath} is mounted read-write (or its commit is still running) by process ${holder.pid}`)
   }
 
   release (): void {
@@ -143,23 +159,14 @@ function readIfPresent (file: string): string | undefined {
 
 interface ProcessIdentity {
   pid: number
-  /** Start time in clock ticks since boot (/proc/PID/stat field 22), where there is a /proc. */
-  start?: number
+  /** When the process started (Platform.processStatus), so that a later process given the same pid is not taken for it. */
+  start?: string | number
+  /** The machine it runs on: an image on a network share may be locked from another one. */
+  host?: string
 }
 
 function processIdentity (pid: number): ProcessIdentity {
-  return { pid, start: processStart(pid) }
-}
-
-function processStart (pid: number): number | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // The command name (field 2) may hold spaces and parentheses: count fields after its closing one.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return Number(fields[19])
-  } catch {
-    return undefined
-  }
+  return { pid, start: currentPlatform().processStatus(pid)?.start, host: os.hostname() }
 }
 
 function parseIdentity (text: string): ProcessIdentity | undefined {
@@ -171,29 +178,14 @@ function parseIdentity (text: string): ProcessIdentity | undefined {
   }
 }
 
+/**
+ * Whether the process a lock or record names still runs. A dead process, a zombie (ended, not yet
+ * collected by its parent) and a later process given the same pid do not; one on another machine is
+ * taken to run, since nothing here can tell.
+ */
 function identityAlive (holder: ProcessIdentity): boolean {
-  if (!isAlive(holder.pid)) return false
-  const start = processStart(holder.pid)
-  return holder.start === undefined || start === undefined || start === holder.start
-}
-
-function isAlive (pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
-/** Whether a path is a mount point now (macOS and others without /proc/self/fd use this). */
-export function isMounted (mountpoint: string): boolean {
-  try {
-    const table = fs.readFileSync('/proc/self/mountinfo', 'utf8')
-    const escaped = mountpoint.replace(/[\\ \t\n]/g, c => '\\' + c.charCodeAt(0).toString(8).padStart(3, '0'))
-    return table.split('\n').some(line => line.split(' ')[4] === escaped)
-  } catch {
-    return false
-  }
+  if (holder.host !== undefined && holder.host !== os.hostname()) return true
+  const status = currentPlatform().processStatus(holder.pid)
+  if (status === undefined) return false
+  return holder.start === undefined || status.start === undefined || String(holder.start) === status.start
 }

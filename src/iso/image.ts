@@ -8,10 +8,14 @@ import type { JolietLevel } from './codec/joliet'
 import type { RockRidgeVersion } from './codec/rock-ridge'
 import { SECTOR_SIZE } from './codec/volume-descriptor'
 import { addBootImage, bootImageFor, followReplacedBootFiles, isohybridFor, type ElToritoOptions, type IsohybridOptions } from './edit/boot-editor'
+import { describePartitions, fileStarts, type PartitionDescription } from './read/partitions'
 import { ImageEditor, type AddOptions, type Attributes, type EntryContent, type FileContent } from './edit/image-editor'
 import type { NameOptions } from './edit/tree-editor'
 import { BufferByteSource, FileByteSource, type ByteSource } from './io/byte-source'
-import type { BootConfiguration, HybridConfiguration } from './model/boot'
+import type { BootConfiguration } from './model/boot'
+import type { SystemAreaModel } from './model/system-area'
+import { Payload, Region } from './model/payload'
+import { hybridSystemArea, type HybridOptions } from './edit/hybrid-builder'
 import type { ChangeSet } from './model/change-set'
 import { BufferSource, contentStream } from './model/data-source'
 import { Inode, S_IFDIR, S_IFREG, type FileKind } from './model/inode'
@@ -19,16 +23,19 @@ import { Directory, Node } from './model/node'
 import type { OverlayData } from './model/overlay-data'
 import { statOf, type Stat } from './model/stat'
 import { NAMESPACES, NamespaceView, type Namespace, type ViewOptions } from './namespace'
-import { validateIsoName, type InterchangeLevel } from './naming/iso9660'
-import { bootConfigurationOf, hybridConfigurationOf, inodesByStart } from './read/boot-model'
+import { validateIsoName, type InterchangeLevel, type IsoNameRules } from './naming/iso9660'
 import type { DescriptorSet } from './read/descriptors'
 import type { ElToritoInfo } from './read/el-torito'
 import { readImage, refreshOrigin, type Extensions, type ImageOrigin, type OpenOptions, type VolumeInfo } from './read/open-image'
+import { describeReadOnly, type ReadOnlyReason } from './read/read-only-reasons'
 import type { SystemAreaInfo } from './read/system-area'
 import { layoutFor, loadAll, writeImage, type WriteOptions } from './write/master'
+import type { WriteContent } from './write/layout'
 import { defaultTimestampMs, defaultVolumeIdentity, settingsFromOrigin, validateVolume, type ImageSettings, type VolumeIdentity } from './write/settings'
 
 export type { OpenOptions, VolumeInfo, Extensions } from './read/open-image'
+export type { ReadOnlyReason } from './read/read-only-reasons'
+export type { PartitionDescription } from './read/partitions'
 export type { AddOptions, Attributes, FileContent, EntryContent } from './edit/image-editor'
 
 export interface DirectoryEntry {
@@ -48,8 +55,12 @@ export interface CreateOptions {
   volume?: Partial<VolumeIdentity>
   /** Name of the Rock Ridge relocation directory (default rr_moved). */
   relocationDirectory?: string
-  /** CD-ROM XA directory records (pycdlib's new(xa=True)). */
-  xa?: boolean
+  /** CD-ROM XA directory records (pycdlib's new(xa=True)); with owners and modes as recorded or rationalized (genisoimage -XA, -xa). */
+  xa?: boolean | 'recorded' | 'rational'
+  /** Relaxed rules for the ISO9660 names generated for what is added (genisoimage -l, -d, -N, …). */
+  isoNames?: IsoNameRules
+  /** Keep directories deeper than eight levels where they are instead of relocating them (genisoimage -D). */
+  keepDeepDirectories?: boolean
 }
 
 /**
@@ -60,8 +71,10 @@ export interface CreateOptions {
 export class IsoImage {
   /** Node-level edits and the change set a commit reads. */
   readonly edits: ImageEditor
-  private boot: BootConfiguration | undefined | 'unread'
-  private hybrid: HybridConfiguration | undefined | 'unread'
+  /** El Torito, as read at open (or added): entries point at payloads, not LBAs. */
+  private boot: BootConfiguration | undefined
+  /** The system area's tables (MBR, GPT, APM), as read at open (or added). */
+  private systemAreaTables: SystemAreaModel | undefined
   private stale: string | undefined
 
   private constructor (
@@ -72,8 +85,8 @@ export class IsoImage {
     private readonly openedPath?: string
   ) {
     this.edits = new ImageEditor(root, () => this.settings, () => this.defaultNamespace)
-    this.boot = currentOrigin?.elTorito !== undefined ? 'unread' : undefined
-    this.hybrid = currentOrigin?.systemArea.used === true ? 'unread' : undefined
+    this.boot = currentOrigin?.boot
+    this.systemAreaTables = currentOrigin?.systemAreaModel
   }
 
   /** The file the image was opened from, if it was opened by path. */
@@ -116,9 +129,12 @@ export class IsoImage {
       interchangeLevel: level,
       rockRidge,
       joliet: jolietLevel !== undefined ? { level: jolietLevel, long: options.jolietLong === true } : undefined,
-      xa: options.xa === true,
+      xa: options.xa !== undefined && options.xa !== false,
+      xaAttributes: typeof options.xa === 'string' ? options.xa : undefined,
       volume: { ...defaultVolumeIdentity(now), ...options.volume },
-      relocationDirectory: options.relocationDirectory ?? 'rr_moved'
+      relocationDirectory: options.relocationDirectory ?? 'rr_moved',
+      isoNames: options.isoNames,
+      keepDeepDirectories: options.keepDeepDirectories
     }
     validateVolume(settings.volume)
     const inode = new Inode({ mode: S_IFDIR | 0o755, times: { mtimeMs: now, atimeMs: now, ctimeMs: now }, posix: rockRidge !== undefined, nlink: 2, ino: 1 })
@@ -162,6 +178,14 @@ export class IsoImage {
 
   get systemArea (): SystemAreaInfo {
     return this.origin?.systemArea ?? { used: false }
+  }
+
+  /**
+   * Why this image cannot be written back (structures found at open that a change would leave invalid);
+   * empty when it can be. A write or commit of such an image fails with READ_ONLY and the first reason.
+   */
+  get readOnlyReasons (): readonly ReadOnlyReason[] {
+    return this.origin?.readOnlyReasons ?? []
   }
 
   get warnings (): readonly string[] {
@@ -355,15 +379,25 @@ export class IsoImage {
 
   // --- Boot ------------------------------------------------------------------------------------------
 
-  /** The El Torito configuration (entries point at files); undefined when the image does not boot. */
+  /** The El Torito configuration (entries point at payloads: files or regions); undefined when the image does not boot. */
   async bootConfiguration (): Promise<BootConfiguration | undefined> {
-    await this.readBootStructures()
-    return this.boot as BootConfiguration | undefined
+    return this.boot
   }
 
-  async hybridConfiguration (): Promise<HybridConfiguration | undefined> {
-    await this.readBootStructures()
-    return this.hybrid as HybridConfiguration | undefined
+  /**
+   * The system area as a model (MBR, GPT and APM entries, each with what it covers), undefined when the
+   * image has none. See partitions() for a flat description.
+   */
+  systemAreaModel (): SystemAreaModel | undefined {
+    return this.systemAreaTables
+  }
+
+  /**
+   * Every partition entry (MBR, GPT, APM): where it is now, what it covers, and whether a commit updates it
+   * (it follows the volume, the device, a boot image or a carried region, or fills a gap) or keeps it.
+   */
+  partitions (): PartitionDescription[] {
+    return describePartitions(this.systemAreaTables)
   }
 
   /**
@@ -371,15 +405,19 @@ export class IsoImage {
    * and the default entry, later calls add section entries (mkisofs -eltorito-alt-boot).
    */
   async addElTorito (options: ElToritoOptions, namespace?: Namespace): Promise<void> {
-    await this.readBootStructures()
-    const bootInode = options.bootInode ?? (await this.lookup(options.bootFile, namespace)).inode
-    if (bootInode.kind !== 'file') throw new InvalidInputError('BAD_ARGUMENT', `${options.bootFile} is not a regular file`)
-    const image = await bootImageFor(bootInode, options)
-    let boot = this.boot as BootConfiguration | undefined
+    let payload = options.bootPayload
+    if (payload === undefined) {
+      const bootInode = options.bootInode ?? (await this.lookup(options.bootFile, namespace)).inode
+      if (bootInode.kind !== 'file') throw new InvalidInputError('BAD_ARGUMENT', `${options.bootFile} is not a regular file`)
+      payload = new Payload(bootInode)
+    }
+    const image = await bootImageFor(payload, options)
+    const times = payload.holder instanceof Inode ? payload.holder.times : this.root.inode.times
+    let boot = this.boot
     if (boot === undefined) {
       const catalogPath = options.catalogPath ?? '/boot.cat'
       const catalog = options.hiddenCatalog === true
-        ? new Inode({ mode: S_IFREG | 0o444, times: bootInode.times, data: new BufferSource(Buffer.alloc(SECTOR_SIZE)), ino: this.edits.tree.allocateIno() })
+        ? new Inode({ mode: S_IFREG | 0o444, times, data: new BufferSource(Buffer.alloc(SECTOR_SIZE)), ino: this.edits.tree.allocateIno() })
         : (await this.addNode(catalogPath, 'file', { namespace, mode: 0o444 }, { data: new BufferSource(Buffer.alloc(SECTOR_SIZE)) })).inode
       boot = addBootImage(undefined, catalog, image, options)
     } else {
@@ -391,28 +429,45 @@ export class IsoImage {
 
   /** Removes El Torito (pycdlib rm_eltorito): the catalog file goes; boot files stay as files. */
   async removeElTorito (): Promise<void> {
-    await this.readBootStructures()
-    const boot = this.boot as BootConfiguration | undefined
+    const boot = this.boot
     if (boot === undefined) return
+    await loadAll(this.root)
     for await (const { node } of this.walkAll()) {
       if (node.inode === boot.catalog && node.parent !== undefined) await this.edits.remove(node)
     }
     this.boot = undefined
-    this.hybrid = undefined
+    this.systemAreaTables = undefined
     this.changes.structure = true
   }
 
   /** Makes the image bootable from a disk as well (syslinux isohybrid; xorriso -isohybrid-mbr/-gpt). */
   async addIsohybrid (options: IsohybridOptions): Promise<void> {
-    await this.readBootStructures()
-    this.hybrid = await isohybridFor(this.boot as BootConfiguration | undefined, options)
+    this.systemAreaTables = await isohybridFor(this.boot, options)
     this.changes.structure = true
   }
 
+  /**
+   * The system area as xorriso -as mkisofs's hybrid options make it (edit/hybrid-builder.ts): MBR boot
+   * code (isohybrid or GRUB), a protective MBR, appended partitions, a GPT for them or for marked boot
+   * images. Replaces the system area's tables; El Torito entries come first (addElTorito).
+   */
+  async addHybrid (options: HybridOptions): Promise<void> {
+    this.systemAreaTables = await hybridSystemArea(this.boot, options)
+    if (options.partitionOffset !== undefined) this.settings.partitionOffset = options.partitionOffset
+    this.changes.structure = true
+  }
+
+  /**
+   * Bytes that no directory tree names, to become an appended partition (xorriso -append_partition: after
+   * the volume's data) or a boot image (addElTorito's `bootPayload`).
+   */
+  async region (content: FileContent, label: string, place: Region['place'] = 'appended'): Promise<Payload> {
+    return new Payload(new Region(await this.edits.dataOf(content), place, label))
+  }
+
+  /** Drops the system area's boot code and tables (El Torito stays): the image boots as a CD only. */
   async removeIsohybrid (): Promise<void> {
-    // Set before reading: a system area that cannot be modelled is dropped, not parsed (and refused).
-    this.hybrid = undefined
-    await this.readBootStructures()
+    this.systemAreaTables = undefined
     this.changes.structure = true
   }
 
@@ -432,8 +487,9 @@ export class IsoImage {
       throw new InvalidInputError('BAD_ARGUMENT', 'writing over the image being read would destroy what is read; write elsewhere (the commit of a mount handles in-place updates)')
     }
     await this.requireUnderstood()
+    // An opened image keeps its volume dates (settings.volume): GRUB's search --fs-uuid and blkid take the
+    // modification date as the volume's UUID, and grub-mkrescue's EFI GRUB finds its ISO by it.
     const content = await this.content(options.paddingSectors)
-    if (this.origin !== undefined) this.settings.volume.modifiedMs = defaultTimestampMs()
     const layout = await layoutFor(this.root, this.settings, content)
     return await writeImage(layout, content, target, options)
   }
@@ -444,11 +500,9 @@ export class IsoImage {
    * calls this before its first change; writes and commits call it too.
    */
   async requireUnderstood (): Promise<void> {
-    if (this.origin !== undefined && this.origin.descriptors === undefined) {
-      throw new InvalidInputError('READ_ONLY', 'the image is a UDF file system without an ISO9660 volume, which is read only')
-    }
+    const [refusal] = this.readOnlyReasons
+    if (refusal !== undefined) throw new InvalidInputError('READ_ONLY', `the image cannot be written: ${describeReadOnly(refusal)}`, { reason: refusal.code })
     await loadAll(this.root)
-    await this.readBootStructures()
     const warnings = this.warnings
     if (warnings.length > 0) {
       throw new InvalidImageError('IMAGE_STRICT',
@@ -471,9 +525,8 @@ export class IsoImage {
     if (this.stale !== undefined) throw new InvalidInputError('STALE', this.stale)
     if (this.changes.empty) return { mode: 'unchanged', bytesWritten: 0, reasons: [] }
     await this.requireUnderstood()
+    // The volume dates stay (see write()): boot loaders find the image by them.
     const content = await this.content(0)
-    const modified = this.settings.volume.modifiedMs
-    this.settings.volume.modifiedMs = defaultTimestampMs()
     let result: CommitResult
     try {
       result = await commitChanges({
@@ -484,7 +537,6 @@ export class IsoImage {
         changes: this.changes
       }, options)
     } catch (err) {
-      this.settings.volume.modifiedMs = modified
       // The commit's journal could be neither applied nor undone: the image is the new one once a mount
       // replays it, and this model describes neither. Nothing more may be committed from it.
       if (journalPending(this.openedPath)) {
@@ -520,31 +572,17 @@ export class IsoImage {
 
   // --- Internals -------------------------------------------------------------------------------------
 
-  private async content (paddingSectors = 0): Promise<{ boot?: BootConfiguration, hybrid?: HybridConfiguration, paddingSectors: number }> {
-    await this.readBootStructures()
-    if (this.boot !== undefined) {
-      followReplacedBootFiles(this.boot as BootConfiguration, this.hybrid as HybridConfiguration | undefined, this.edits.tree.formerPlaces)
-    }
-    return {
-      boot: this.boot as BootConfiguration | undefined,
-      hybrid: this.hybrid as HybridConfiguration | undefined,
-      paddingSectors
-    }
-  }
-
-  /** Maps the read catalog and system area onto inodes; needs the whole tree, so done only when asked. */
-  private async readBootStructures (): Promise<void> {
-    if (this.boot !== 'unread' && this.hybrid !== 'unread') return
-    const origin = this.origin as ImageOrigin
+  /**
+   * What a write or commit lays out besides the tree. The whole tree is loaded by then, so hidden boot
+   * images whose size was only implied get theirs (up to the next file), and boot files replaced by name
+   * are followed.
+   */
+  private async content (paddingSectors = 0): Promise<WriteContent> {
     await loadAll(this.root)
-    const byStart = inodesByStart(this.root)
-    const volumeSectors = origin.descriptors?.primary.volumeSpaceSize ?? 0
-    if (this.boot === 'unread') {
-      this.boot = origin.elTorito !== undefined ? await bootConfigurationOf(origin.source, origin.elTorito, byStart, volumeSectors) : undefined
-    }
-    if (this.hybrid === 'unread') {
-      this.hybrid = hybridConfigurationOf(origin.systemArea, this.boot, byStart, volumeSectors)
-    }
+    const origin = this.currentOrigin
+    if (origin !== undefined) origin.payloads.resolveGuessedSizes(fileStarts(this.root), origin.dataEnd)
+    if (this.boot !== undefined) followReplacedBootFiles(this.boot, this.edits.tree.formerPlaces)
+    return { boot: this.boot, systemArea: this.systemAreaTables, paddingSectors }
   }
 
   private async addNode (path: string, kind: FileKind, options: AddOptions, content: EntryContent): Promise<Node> {

@@ -24,6 +24,12 @@ const NAME_MAX = { rockridge: 255, udf: 254, joliet: 103, iso9660: 207 }
 /** chown(2)'s "leave unchanged". */
 const UNCHANGED_ID = 0xffffffff
 
+/** What the VFS tells whoever runs it. */
+export interface VfsEvents {
+  /** The image turned out not to be writable (a reason found after open): called once. */
+  onReadOnly?: (reason: string) => void
+}
+
 interface Handle {
   node: Node
   writable: boolean
@@ -46,7 +52,7 @@ export class ImageVfs implements Vfs {
   private readonly handles = new Map<number, Handle>()
   private nextHandle = 1
 
-  constructor (readonly image: IsoImage, private readonly options: MountOptions) {
+  constructor (readonly image: IsoImage, private readonly options: MountOptions, private readonly events: VfsEvents = {}) {
     this.view = image.view(options.namespace ?? image.defaultNamespace, {
       hideHidden: options.hide,
       showAssociated: options.showassoc
@@ -278,6 +284,8 @@ export class ImageVfs implements Vfs {
 
   private async requireUnderstood (): Promise<void> {
     this.understood ??= this.image.requireUnderstood().catch(err => {
+      // Said once, where the user sees it (the daemon's terminal); each refused write is then EROFS.
+      this.events.onReadOnly?.((err as Error).message)
       throw new InvalidInputError('READ_ONLY', `the image stays read-only: ${(err as Error).message}`)
     })
     await this.understood

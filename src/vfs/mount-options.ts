@@ -13,6 +13,8 @@ export interface MountOptions {
   nojoliet: boolean
   /** Ignore the UDF file system of a bridge image. */
   noudf: boolean
+  /** Drop an HFS+ tree that shares the files' data (grub-mkrescue's, for Macs) instead of staying read-only. */
+  nohfsplus: boolean
   uid?: number
   gid?: number
   /** Permission bits for files whose image records none (no Rock Ridge), as isofs `mode=`. */
@@ -26,18 +28,27 @@ export interface MountOptions {
   ro: boolean
   commit: CommitMode
   allowOther: boolean
+  /** Mount over a directory that is not empty (libfuse's `nonempty`). */
+  nonempty: boolean
+  /** macOS: let Finder write `._*` and `.DS_Store` files (`appledouble`) and com.apple.* attributes (`applexattr`). */
+  appleDouble: boolean
+  appleXattr: boolean
 }
 
 export const DEFAULT_MOUNT_OPTIONS: MountOptions = {
   norock: false,
   nojoliet: false,
   noudf: false,
+  nohfsplus: false,
   check: 'relaxed',
   hide: false,
   showassoc: false,
   ro: false,
   commit: 'auto',
-  allowOther: false
+  allowOther: false,
+  nonempty: false,
+  appleDouble: false,
+  appleXattr: false
 }
 
 /** Generic mount(8) options that mean nothing to an image file system, accepted so fstab lines work. */
@@ -72,6 +83,7 @@ function applyOption (options: MountOptions, key: string, value: string | undefi
     case 'norock': options.norock = flag(); break
     case 'nojoliet': options.nojoliet = flag(); break
     case 'noudf': options.noudf = flag(); break
+    case 'nohfsplus': options.nohfsplus = flag(); break
     case 'uid': options.uid = integer(key, required(), 10); break
     case 'gid': options.gid = integer(key, required(), 10); break
     case 'mode': options.mode = integer(key, required(), 8) & 0o7777; break
@@ -98,6 +110,9 @@ function applyOption (options: MountOptions, key: string, value: string | undefi
       break
     }
     case 'allow_other': options.allowOther = flag(); break
+    case 'nonempty': options.nonempty = flag(); break
+    case 'appledouble': options.appleDouble = flag(); break
+    case 'applexattr': options.appleXattr = flag(); break
     default:
       if (IGNORED.has(key) && value === undefined) return
       throw new InvalidInputError('BAD_ARGUMENT', `unknown mount option "${key}"`)

@@ -111,7 +111,7 @@ t.test('an image opened with a pending journal reads as the journal completes it
   // The in-place commit's patches, journaled as a crash right before applying them would leave them.
   const { planInPlace } = await import('../../src/iso/commit/in-place')
   const context = { path: image, source: edit.source, descriptors: edit.descriptors }
-  const plan = await planInPlace(context as never, edit.root, edit.settings, edit.changes, undefined)
+  const plan = await planInPlace(context as never, edit.root, edit.settings, edit.changes, { paddingSectors: 0 })
   if (!('patches' in plan)) throw new Error(plan.reason)
   const fd = fs.openSync(image, 'r')
   prepareJournal(image, fd, plan.patches)

@@ -52,6 +52,15 @@ export async function waitFor (condition: () => boolean, timeoutMs: number, what
 }
 
 /**
+ * Lazily unmounts (a mount whose daemon is gone, or in teardown): umount -i -l as root, which also drops
+ * the /run/mount/utab entry a root mount makes (Platform.announceMount), else fusermount -u -z.
+ */
+export function detachMount (mountpoint: string): void {
+  if (process.getuid?.() === 0) run('umount', ['-i', '-l', mountpoint], { allowFailure: true })
+  else run('fusermount', ['-u', '-z', mountpoint], { allowFailure: true })
+}
+
+/**
  * Gets a mount point out of the way whatever state it is in: `isomount -u`, then a lazy fusermount, then
  * killing its daemon; each step with a bounded wait. Used in teardown, so it never throws.
  */
@@ -59,7 +68,7 @@ export async function forceUnmount (mountpoint: string): Promise<void> {
   if (!fs.existsSync(mountpoint)) return
   const pid = daemonPid(mountpoint)
   if (isMounted(mountpoint)) isomount(['-u', mountpoint], { timeout: 30_000 })
-  if (isMounted(mountpoint)) run('fusermount', ['-u', '-z', mountpoint], { allowFailure: true })
+  if (isMounted(mountpoint)) detachMount(mountpoint)
   if (alive(pid)) {
     await waitFor(() => !alive(pid), 10_000, 'the daemon to exit').catch(() => {
       try { process.kill(pid as number, 'SIGKILL') } catch { /* gone */ }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import t, { type Test } from 'tap'
-import { alive, daemonPid, ISOMOUNT, isMounted, mountImage, waitFor } from '../helpers/mount'
+import { alive, daemonPid, detachMount, ISOMOUNT, isMounted, mountImage, waitFor } from '../helpers/mount'
 import { journalPath, readJournal } from '../../src/iso/commit/journal'
 import { extractWithBsdtar } from '../helpers/readers'
 import { genisoimage, run, scratch, writeTree } from '../helpers/tools'
@@ -76,7 +76,7 @@ async function killAt (t: Test, image: string, change: string, mode: string, rea
   await waitFor(() => !alive(pid), 10_000, 'the daemon to die')
   await unmounted
   // Killed before the kernel let go: the mount is left dangling, as after any crashed FUSE daemon.
-  if (isMounted(m.mountpoint)) run('fusermount', ['-u', '-z', m.mountpoint], { allowFailure: true })
+  if (isMounted(m.mountpoint)) detachMount(m.mountpoint)
   await waitFor(() => !isMounted(m.mountpoint), 10_000, 'the mount to be gone')
   return killed
 }

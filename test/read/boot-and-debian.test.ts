@@ -103,7 +103,10 @@ for (const c of bootCases) {
     const boot = await image.bootConfiguration()
     t.ok(boot !== undefined, 'boot configuration built')
     const first = boot?.defaultImage
-    t.equal((first?.inode.data as { lba?: number }).lba, image.elTorito?.images[0].loadLba, 'default entry points at its file')
+    t.equal((first?.payload.data as { lba?: number }).lba, image.elTorito?.images[0].loadLba, 'default entry points at its data')
+    // Once the boot file's directory is read, the entry names that file (and follows it through edits).
+    for await (const { node } of image.walk('/')) void node
+    t.ok(first?.payload.isFile, 'bound to the boot file once its directory is read')
   })
 }
 
@@ -121,9 +124,14 @@ t.test('isohybrid MBR and GPT as xorriso reports them', async t => {
   t.ok(image.systemArea.gpt?.entriesCrcValid, 'GPT entries CRC valid')
   t.equal(image.systemArea.isohybridBootLba512, (image.elTorito?.images[0].loadLba ?? 0) * 4, 'isohybrid pointer at MBR byte 432 is the BIOS boot image')
   t.match(guidToString(image.systemArea.gpt?.partitions[0].typeGuid ?? Buffer.alloc(16)), /^[0-9a-f-]{36}$/, 'GUIDs print')
-  const hybrid = await image.hybridConfiguration()
-  t.equal(hybrid?.gpt, true, 'hybrid configuration understood (MBR + GPT)')
-  t.ok(hybrid?.efiImage !== undefined, 'the EFI partition is mapped to the EFI boot image')
+  const boot = await image.bootConfiguration()
+  const efi = boot?.sections[0].images[0].payload
+  const covers = image.partitions().map(p => ({ table: p.table, covers: p.covers }))
+  t.same(covers, [{ table: 'mbr', covers: 'device' }, { table: 'mbr', covers: 'region' }, { table: 'gpt', covers: 'volume' }, { table: 'gpt', covers: 'region' }],
+    'MBR and GPT entries: the image, and the EFI boot image (not yet bound to its file)')
+  const model = image.systemAreaModel()
+  const efiEntries = [model?.mbr?.slots[1]?.coverage, model?.gpt?.slots[1]?.coverage].map(c => c?.kind === 'payload' ? c.payload : undefined)
+  t.ok(efiEntries.every(p => p === efi), 'MBR partition 2, GPT partition 2 and the EFI catalog entry share one payload')
 })
 
 /** What the library reads from a namespace, in snapshot() form (no attributes). */

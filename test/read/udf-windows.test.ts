@@ -60,6 +60,6 @@ t.test('Windows-shaped install media read through the udf namespace', async t =>
   for await (const { node: n } of image.walk('/')) if (!n.isDirectory) files++
   t.equal(files, Number(info.numfiles), `udfinfo counts ${info.numfiles} files, as we list them`)
   const boot = await image.bootConfiguration()
-  t.equal(boot?.defaultImage.inode, (await image.lookup('/boot/etfsboot.com')).inode, 'the BIOS boot entry is the UDF tree\'s etfsboot.com')
-  t.equal(boot?.sections[0]?.images[0]?.inode, (await image.lookup('/efi/microsoft/boot/efisys.bin')).inode, 'the EFI one its efisys.bin')
+  t.equal(boot?.defaultImage.payload.holder, (await image.lookup('/boot/etfsboot.com')).inode, 'the BIOS boot entry is the UDF tree\'s etfsboot.com')
+  t.equal(boot?.sections[0]?.images[0]?.payload.holder, (await image.lookup('/efi/microsoft/boot/efisys.bin')).inode, 'the EFI one its efisys.bin')
 })

@@ -105,16 +105,20 @@ export function parseGptEntries (buf: Buffer, count: number, entrySize: number):
 
 export function serializeGptEntries (partitions: readonly GptPartition[], count: number): Buffer {
   const buf = Buffer.alloc(count * GPT_ENTRY_SIZE)
-  partitions.forEach((p, i) => {
-    const e = buf.subarray(i * GPT_ENTRY_SIZE, (i + 1) * GPT_ENTRY_SIZE)
-    p.typeGuid.copy(e, 0)
-    p.uniqueGuid.copy(e, 16)
-    e.writeBigUInt64LE(BigInt(p.firstLba), 32)
-    e.writeBigUInt64LE(BigInt(p.lastLba), 40)
-    e.writeBigUInt64LE(p.attributes, 48)
-    e.write(p.name.slice(0, 36), 56, 72, 'utf16le')
-  })
+  partitions.forEach((p, i) => serializeGptEntry(p).copy(buf, i * GPT_ENTRY_SIZE))
   return buf
+}
+
+/** One 128-byte entry (UEFI 5.3.3); the name is cut at 36 UTF-16 units. */
+export function serializeGptEntry (p: GptPartition): Buffer {
+  const e = Buffer.alloc(GPT_ENTRY_SIZE)
+  p.typeGuid.copy(e, 0)
+  p.uniqueGuid.copy(e, 16)
+  e.writeBigUInt64LE(BigInt(p.firstLba), 32)
+  e.writeBigUInt64LE(BigInt(p.lastLba), 40)
+  e.writeBigUInt64LE(p.attributes, 48)
+  e.write(p.name.slice(0, 36), 56, 72, 'utf16le')
+  return e
 }
 
 /** GUIDs are stored mixed-endian (UEFI appendix A); this prints the usual text form. */

@@ -1,11 +1,14 @@
 import * as fs from 'node:fs'
 import { SECTOR_SIZE } from '../codec/volume-descriptor'
-import { allBootImages } from '../model/boot'
+import { WarningLog } from '../codec/diagnostics'
 import { ImageExtentsSource } from '../model/data-source'
-import type { Inode } from '../model/inode'
+import { readDescriptorSet } from '../read/descriptors'
 import type { Node } from '../model/node'
-import { planLayout, type FileSectionPlan, type Layout, type WriteContent } from '../write/layout'
-import { serializeBody, serializeHead, SectorWriter } from '../write/serialize'
+import { Region } from '../model/payload'
+import { planLayout, type FileSectionPlan, type Layout, type Placed, type WriteContent } from '../write/layout'
+import { SectorWriter } from '../write/sector-writer'
+import { serializeBody, serializeHead } from '../write/serialize'
+import { payloadsOf } from '../write/system-area-writer'
 import type { ImageSettings } from '../write/settings'
 import { FdSink } from '../write/sink'
 import type { CommitContext } from './context'
@@ -16,6 +19,12 @@ import { applyJournaled, journalPending } from './journal'
  * after the current end of the image; unchanged files stay where they are and the new tree points at
  * them. Only once all of that is on disk (fsync) are the system area and volume descriptors rewritten,
  * through the journal: the commit point. Until then the old tree is intact and the image reads as before.
+ *
+ * Appended partitions (an EFI System Partition after the volume, as Ubuntu's and Debian's images have)
+ * cannot stay where they are: the grown volume would cover them, and the partition describing the volume
+ * would overlap theirs. So they are copied after the new data, byte for byte, and every entry pointing at
+ * them (MBR, GPT, APM, El Torito) follows; the backup GPT goes to the new end. The old copies become dead
+ * space inside the volume, reclaimed by the next remaster. Hidden boot images inside the volume stay put.
  */
 
 export interface AppendPlan {
@@ -24,24 +33,32 @@ export interface AppendPlan {
   deadShare: number
 }
 
-export function planAppend (context: CommitContext, settings: ImageSettings, root: Node, content: WriteContent): AppendPlan | { reason: string } {
+export async function planAppend (context: CommitContext, settings: ImageSettings, root: Node, content: WriteContent): Promise<AppendPlan | { reason: string }> {
   const { source, descriptors } = context
-  const fixed = new Map<Inode, FileSectionPlan[]>()
-  const keep = (inode: Inode): void => {
-    const data = inode.compressed?.raw ?? inode.data
+  const fixed = new Map<Placed, FileSectionPlan[]>()
+  const keep = (holder: Placed): void => {
+    if (holder instanceof Region && holder.place === 'appended') return
+    const data = holder instanceof Region ? holder.data : holder.compressed?.raw ?? holder.data
     if (!(data instanceof ImageExtentsSource) || data.image !== source) return
     // Interleaved sections (ECMA-119 6.4.3) cannot be described again by our records: rewrite those.
     if (data.sections.some(s => s.unitSize !== 0 && s.gapSize !== 0)) return
-    fixed.set(inode, data.sections.map(s => ({ lba: s.lba, length: s.length })))
+    fixed.set(holder, data.sections.map(s => ({ lba: s.lba, length: s.length })))
   }
   walk(root, node => keep(node.inode))
-  for (const image of content.boot !== undefined ? allBootImages(content.boot) : []) keep(image.inode)
+  for (const payload of payloadsOf(content)) keep(payload.holder)
   if (content.boot !== undefined) fixed.delete(content.boot.catalog)
 
   const startLba = Math.ceil(source.size / SECTOR_SIZE)
   const layout = planLayout(root, settings, content, { fixed, startLba })
   if (layout.terminatorLba > descriptors.terminatorLba) {
     return { reason: `the new descriptor set needs ${layout.terminatorLba - 15} sectors where the image has ${descriptors.terminatorLba - 15}` }
+  }
+  if (layout.mirror !== undefined) {
+    // The partition's descriptor set (xorriso -partition_offset) is rewritten in place too: it must fit.
+    const old = await readDescriptorSet(source, new WarningLog(false), layout.mirror.base).catch(() => undefined)
+    if (old === undefined || layout.mirror.terminatorLba > old.terminatorLba) {
+      return { reason: 'the partition\'s descriptor set (xorriso -partition_offset) would not fit where the image has it' }
+    }
   }
   if (layout.totalSectors > 0xffffffff) return { reason: 'the image would exceed 2^32 sectors' }
   const keptSectors = [...fixed.values()].flat().reduce((sum, s) => sum + Math.ceil(s.length / SECTOR_SIZE), 0)
@@ -69,7 +86,7 @@ export async function applyAppend (
     // The commit point: descriptors (and the hybrid MBR/GPT), with the old set's descriptors beyond the new
     // terminator cleared, through the journal, so that even a torn write of these sectors is completed or
     // undone. The appended body is not truncated after this point: a journal left by a failure refers to it.
-    const head = await serializeHead(layout, content)
+    const head = serializeHead(layout, content)
     const span = Buffer.alloc(Math.max(head.length, (context.descriptors.terminatorLba + 1) * SECTOR_SIZE))
     head.copy(span)
     try {

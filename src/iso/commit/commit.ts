@@ -58,7 +58,7 @@ export async function commitChanges (input: CommitInput, options: CommitOptions 
   const { context, root, settings, content, changes } = input
 
   if (mode === 'auto' || mode === 'inplace') {
-    const plan = await planInPlace(context, root, settings, changes, content.boot)
+    const plan = await planInPlace(context, root, settings, changes, content)
     if ('patches' in plan) {
       const bytes = plan.patches.reduce((sum, p) => sum + p.bytes.length, 0)
       await checkFreeSpace(path.dirname(context.path), bytes) // the journal holds them all
@@ -73,7 +73,7 @@ export async function commitChanges (input: CommitInput, options: CommitOptions 
   }
 
   if (mode === 'auto' || mode === 'append') {
-    const plan = planAppend(context, settings, root, content)
+    const plan = await planAppend(context, settings, root, content)
     if ('layout' in plan) {
       const limit = options.maxDeadShare ?? 0.5
       // A remaster renames a new file over the image: other hard links to it would keep the old version.

@@ -8,13 +8,14 @@ import { SECTOR_SIZE } from '../codec/volume-descriptor'
 import { xaSkip } from '../codec/xa'
 import { WarningLog } from '../codec/diagnostics'
 import { readExactly } from '../io/byte-source'
-import type { BootConfiguration } from '../model/boot'
 import type { ChangeSet } from '../model/change-set'
 import { ImageExtentsSource } from '../model/data-source'
 import type { Inode } from '../model/inode'
 import type { Node, RecordLocation } from '../model/node'
 import { OverlayData } from '../model/overlay-data'
+import type { WriteContent } from '../write/layout'
 import type { ImageSettings } from '../write/settings'
+import { payloadsOf } from '../write/system-area-writer'
 import type { CommitContext } from './context'
 import { applyJournaled, type Patch } from './journal'
 
@@ -31,17 +32,20 @@ const MAX_IN_PLACE_DATA = 64 * 1024 * 1024
 export type InPlacePlan = { patches: Patch[] } | { reason: string }
 
 export async function planInPlace (
-  context: CommitContext, root: Node, settings: ImageSettings, changes: ChangeSet, boot: BootConfiguration | undefined
+  context: CommitContext, root: Node, settings: ImageSettings, changes: ChangeSet, content: WriteContent
 ): Promise<InPlacePlan> {
   if (changes.structure) return { reason: 'entries were added, removed or renamed' }
-  const bootInodes = new Set(boot === undefined ? [] : [boot.catalog, boot.defaultImage.inode, ...boot.sections.flatMap(s => s.images.map(i => i.inode))])
+  // The partition's records (xorriso -partition_offset) carry sizes and dates too; they are rewritten by an append.
+  if ((settings.partitionOffset ?? 0) > 0) return { reason: 'the image has a second directory tree for its partition (xorriso -partition_offset), which an in-place commit does not patch' }
+  // Boot images and partitions follow their files: a change of one may move or resize what points at it.
+  const pointedAt = new Set<unknown>([...payloadsOf(content).map(p => p.holder), content.boot?.catalog])
   const names = namesOf(root, new Set([...changes.data, ...changes.attributes]))
   const sectors = new SectorPatcher(context)
   const data: Patch[] = []
   let dataBytes = 0
 
   for (const inode of changes.data) {
-    if (bootInodes.has(inode)) return { reason: 'a boot file changed (its catalog entry and boot info table follow it)' }
+    if (pointedAt.has(inode)) return { reason: 'a file that a boot entry or partition entry points at changed (they follow it)' }
     const overlay = inode.data
     if (!(overlay instanceof OverlayData) || !(overlay.base instanceof ImageExtentsSource) || overlay.base.image !== context.source) {
       return { reason: 'a file has no place in the image yet' }

@@ -3,6 +3,7 @@ import type { BootConfiguration } from '../model/boot'
 import type { ChangeSet } from '../model/change-set'
 import { ImageExtentsSource, ZisofsSource } from '../model/data-source'
 import { OverlayData } from '../model/overlay-data'
+import { Region } from '../model/payload'
 import type { CommitResult } from './commit'
 
 /**
@@ -32,9 +33,14 @@ export async function rebaseAfterCommit (
     }
     return source
   }
-  for (const [inode, sections] of layout.files) {
-    if (layout.fixed.has(inode) && result.mode !== 'remaster') continue
+  for (const [holder, sections] of layout.placed) {
+    if (layout.fixed.has(holder) && result.mode !== 'remaster') continue
     const extents = new ImageExtentsSource(source, sections.map(s => ({ lba: s.lba, length: s.length, unitSize: 0, gapSize: 0 })))
+    if (holder instanceof Region) {
+      holder.data = extents
+      continue
+    }
+    const inode = holder
     if (inode.data instanceof OverlayData) inode.data.dispose()
     if (inode.compressed !== undefined) {
       inode.compressed = { raw: extents, zisofs: inode.compressed.zisofs }

@@ -1,10 +1,13 @@
 import { InvalidInputError } from '../../errors'
 import { BOOTABLE, Emulation, NOT_BOOTABLE, Platform, type BootEntry } from '../codec/el-torito'
 import { parseMbr } from '../codec/mbr'
-import { allBootImages, type BootConfiguration, type BootImage, type HybridConfiguration } from '../model/boot'
+import { allBootImages, type BootConfiguration, type BootImage } from '../model/boot'
 import { readAll } from '../model/data-source'
 import type { Inode } from '../model/inode'
 import type { Names, Node } from '../model/node'
+import { Payload } from '../model/payload'
+import type { SystemAreaModel } from '../model/system-area'
+import { hybridSystemArea } from './hybrid-builder'
 
 /** What `addElTorito` takes: mkisofs's -b/-e family of flags as options. */
 export interface ElToritoOptions {
@@ -15,6 +18,11 @@ export interface ElToritoOptions {
    * boots: El Torito points at data, not at names). `bootFile` then only names it in messages.
    */
   bootInode?: Inode
+  /**
+   * Bytes no tree names, such as an appended partition (xorriso -e --interval:appended_partition_2:all::):
+   * see IsoImage.region(). `bootFile` then only names it in messages.
+   */
+  bootPayload?: Payload
   /** Path of the catalog file (default /boot.cat); it is created. */
   catalogPath?: string
   /** Record the catalog without a directory entry (xorriso -boot_catalog_hidden). */
@@ -27,6 +35,8 @@ export interface ElToritoOptions {
   loadSegment?: number
   /** Patch a boot info table into the boot file (mkisofs -boot-info-table). */
   bootInfoTable?: boolean
+  /** Patch GRUB's own address into the boot image at byte 2548 (xorriso --grub2-boot-info). */
+  grub2BootInfo?: boolean
   /** false: record the entry as not bootable (mkisofs -no-boot). */
   bootable?: boolean
   /** The catalog's (or section's) identification string. */
@@ -48,8 +58,8 @@ export function platformNumber (platform: ElToritoOptions['platform']): number {
 }
 
 /** The catalog entry for a boot file (El Torito 2.2/2.4), with the checks mkisofs makes. */
-export async function bootImageFor (inode: Inode, options: ElToritoOptions): Promise<BootImage> {
-  const size = inode.data.size
+export async function bootImageFor (payload: Payload, options: ElToritoOptions): Promise<BootImage> {
+  const size = payload.data.size
   let media: number
   let systemType = 0
   switch (options.emulation ?? 'none') {
@@ -66,7 +76,7 @@ export async function bootImageFor (inode: Inode, options: ElToritoOptions): Pro
     }
     case 'hard-disk': {
       // El Torito 2.2: the image is a disk with one partition; the entry records its type (System Type).
-      const mbr = parseMbr(await readAll(inode.data, 512))
+      const mbr = parseMbr(await readAll(payload.data, 512))
       const used = mbr?.partitions.filter(p => p.type !== 0) ?? []
       if (mbr === undefined || used.length !== 1) {
         throw new InvalidInputError('BAD_ARGUMENT', 'a hard-disk-emulation boot image must start with an MBR holding exactly one partition')
@@ -96,7 +106,13 @@ export async function bootImageFor (inode: Inode, options: ElToritoOptions): Pro
     selectionCriteria: Buffer.alloc(19),
     extensions: []
   }
-  return { inode, entry, autoSectorCount: options.loadSize === undefined, bootInfoTable: options.bootInfoTable === true }
+  return {
+    payload,
+    entry,
+    autoSectorCount: options.loadSize === undefined,
+    bootInfoTable: options.bootInfoTable === true,
+    grub2BootInfo: options.grub2BootInfo === true
+  }
 }
 
 /** Adds an entry: the first is the default entry; later ones join a section of their platform. */
@@ -118,9 +134,6 @@ export function addBootImage (boot: BootConfiguration | undefined, catalog: Inod
   return boot
 }
 
-/** isolinux.bin carries this at byte 64 when it can boot from a disk (syslinux isohybrid checks it). */
-const ISOHYBRID_SIGNATURE = 0x7078c0fb
-
 export interface IsohybridOptions {
   /** The MBR boot code: syslinux's isohdpfx.bin (first 432 bytes are used). */
   mbr: Buffer
@@ -135,33 +148,26 @@ export interface IsohybridOptions {
   partitionType?: number
 }
 
-export async function isohybridFor (boot: BootConfiguration | undefined, options: IsohybridOptions): Promise<HybridConfiguration> {
+/**
+ * The system area of a new hybrid image as syslinux isohybrid and xorriso -isohybrid-mbr write it (see
+ * hybrid-builder.ts): the boot code, an MBR partition over the image, the BIOS image's address at byte 432,
+ * and with `gpt` a GPT marking the EFI boot image (xorriso -isohybrid-gpt-basdat).
+ */
+export async function isohybridFor (boot: BootConfiguration | undefined, options: IsohybridOptions): Promise<SystemAreaModel> {
   if (boot === undefined) throw new InvalidInputError('BAD_ARGUMENT', 'isohybrid needs an El Torito boot entry (add one first)')
-  const bios = [boot.defaultImage, ...boot.sections.flatMap(s => s.images)]
-    .find(i => i === boot.defaultImage && (i.entry.media & 0x0f) === Emulation.NONE)
-  if (bios === undefined) throw new InvalidInputError('BAD_ARGUMENT', 'isohybrid needs a no-emulation default boot entry')
-  const head = await readAll(bios.inode.data, 68)
-  if (head.length < 68 || head.readUInt32LE(64) !== ISOHYBRID_SIGNATURE) {
-    throw new InvalidInputError('BAD_ARGUMENT', 'the default boot file has no isohybrid signature (isolinux.bin from syslinux 3.72 or later has one)')
-  }
-  if (options.mbr.length < 432) throw new InvalidInputError('BAD_ARGUMENT', `MBR template of ${options.mbr.length} bytes is shorter than 432`)
   const entries = allBootImages(boot)
-  if (options.gptEntry !== undefined && entries[options.gptEntry] === undefined) {
-    throw new InvalidInputError('BAD_ARGUMENT', `there is no boot entry ${options.gptEntry} to mark in the GPT (the catalog has ${entries.length})`)
+  let marked: number[] = []
+  if (options.gpt === true) {
+    const efi = options.gptEntry ?? entries.findIndex((image, i) => i > 0
+      ? boot.sections.some(s => s.platform === Platform.EFI && s.images.includes(image))
+      : boot.validation.platform === Platform.EFI)
+    marked = efi >= 0 ? [efi] : []
   }
-  const efi = options.gptEntry !== undefined
-    ? entries[options.gptEntry]
-    : boot.sections.flatMap(s => s.platform === Platform.EFI ? s.images : [])[0] ??
-      (boot.validation.platform === Platform.EFI ? boot.defaultImage : undefined)
-  const gpt = options.gpt === true
-  return {
-    template: Buffer.from(options.mbr.subarray(0, 432)),
-    mbr: true,
-    partitionType: options.partitionType ?? (gpt ? 0x00 : 0x17),
-    bootImage: bios.inode,
-    efiImage: efi?.inode,
-    gpt
-  }
+  return await hybridSystemArea(boot, {
+    mbr: { code: options.mbr, kind: 'isohybrid' },
+    gptBootEntries: marked,
+    isoPartitionType: options.partitionType
+  })
 }
 
 /**
@@ -171,15 +177,13 @@ export async function isohybridFor (boot: BootConfiguration | undefined, options
  * same name there now is replaced by that file in the catalog and the hybrid MBR/GPT. A boot file removed
  * and not replaced stays in the catalog as a hidden file, so the image keeps booting.
  */
-export function followReplacedBootFiles (
-  boot: BootConfiguration, hybrid: HybridConfiguration | undefined, formerPlaces: WeakMap<Inode, { parent: Node, names: Names }>
-): void {
+export function followReplacedBootFiles (boot: BootConfiguration, formerPlaces: WeakMap<Inode, { parent: Node, names: Names }>): void {
   for (const image of allBootImages(boot)) {
-    const replacement = replacementOf(image.inode, formerPlaces)
-    if (replacement === undefined) continue
-    if (hybrid?.bootImage === image.inode) hybrid.bootImage = replacement
-    if (hybrid?.efiImage === image.inode) hybrid.efiImage = replacement
-    image.inode = replacement
+    const holder = image.payload.holder
+    if (!image.payload.isFile) continue
+    const replacement = replacementOf(holder as Inode, formerPlaces)
+    // The payload is shared: the hybrid MBR/GPT entries pointing at the same file follow it too.
+    if (replacement !== undefined) image.payload.bind(replacement)
   }
 }
 

@@ -36,6 +36,20 @@ export interface ImportOptions {
    * whether or not any tree shows them.
    */
   remember?: Iterable<string>
+  /** Follow symbolic links (mkisofs -f): import what they point at instead of the links. */
+  followLinks?: boolean
+  /**
+   * An entry already in the image where a non-directory is imported is replaced (cp over an existing
+   * file); default: it is an error (EXISTS). Directories are always merged.
+   */
+  replace?: boolean
+  /** Hard links share one inode and one copy of the data (default); false: each name its own copy (mkisofs -no-cache-inodes). */
+  findHardLinks?: boolean
+  /**
+   * What every entry records instead of what the host has (mkisofs -uid, -gid, -file-mode for regular
+   * files, -dir-mode for directories), applied after rationalRock.
+   */
+  overrides?: { uid?: number, gid?: number, fileMode?: number, dirMode?: number }
   /** When importing a single file: its name in the image (default: its host name). */
   as?: string
   onEntry?: (count: number) => void
@@ -60,6 +74,7 @@ export async function importHostTree (image: IsoImage, hostPath: string, target:
  */
 export class HostImport {
   private readonly links = new Map<string, Node>()
+  private readonly hostNames = new WeakMap<Node, string>()
   /** The files of `options.remember`, as they are imported. */
   private readonly remembered = new Map<string, Node | undefined>()
   private rootTaken = false
@@ -97,7 +112,7 @@ export class HostImport {
     const options = this.options
     const { node: root, created } = await this.ensureDirectory(target)
     const base = target === '/' ? '' : target.replace(/\/+$/, '')
-    const st = fs.lstatSync(hostPath)
+    const st = this.statSource(hostPath)
     if (!st.isDirectory()) {
       const name = as ?? path.basename(hostPath)
       await this.addOne(root, hostPath, name, `${base}/${name}`, st)
@@ -109,29 +124,76 @@ export class HostImport {
       const add = this.attributesOf(st)
       image.setNodeAttributes(root, { mode: add.mode, uid: add.uid, gid: add.gid, mtimeMs: add.mtimeMs, atimeMs: add.atimeMs, ctimeMs: add.ctimeMs })
     }
+    return await this.addContents(hostPath, base, root)
+  }
+
+  /**
+   * Imports `hostPath` as the entry `name` of the image directory `parent` (cp -a's "SOURCE DEST"): a
+   * file becomes that entry; a directory becomes that directory (with the host directory's attributes),
+   * or is merged into it if it exists, its contents imported. `imagePath` is where that is (what
+   * -hide-style matchers and `remember` see).
+   */
+  async addAs (hostPath: string, parent: Node, name: string, imagePath: string): Promise<number> {
+    const st = this.statSource(hostPath)
+    if (!st.isDirectory()) {
+      await this.addOne(parent, hostPath, name, imagePath, st)
+      return 1
+    }
+    const existing = await existingChild(this.image, parent, name)
+    if (existing !== undefined && !existing.isDirectory) throw new InvalidInputError('EXISTS', `${imagePath} exists and is not a directory`)
+    const dir = existing ?? await createDirectory(this.image, parent, name, this.attributesOf(st))
+    this.hostNames.set(dir, name)
+    return 1 + await this.addContents(hostPath, imagePath, dir)
+  }
+
+  /** The contents of the host directory `hostPath`, recursively, into the image directory `root`. */
+  private async addContents (hostPath: string, base: string, root: Node): Promise<number> {
+    const image = this.image
+    const options = this.options
     let count = 0
-    const stack: Array<{ host: string, image: string, node: Node }> = [{ host: hostPath, image: base, node: root }]
+    interface Pending { host: string, image: string, node: Node, ancestors: string[] }
+    const key = (st: fs.Stats): string => `${st.dev}:${st.ino}`
+    const stack: Pending[] = [{ host: hostPath, image: base, node: root, ancestors: [key(fs.statSync(hostPath))] }]
     while (stack.length > 0) {
-      const dir = stack.pop() as { host: string, image: string, node: Node }
-      const subdirectories: Array<{ host: string, image: string, node: Node }> = []
+      const dir = stack.pop() as Pending
+      const subdirectories: Pending[] = []
       for (const name of fs.readdirSync(dir.host).sort()) {
         // Spelled as the source argument spells it ("./src/a"): -hide and -m globs match that, as genisoimage's do.
         const host = dir.host.endsWith('/') ? dir.host + name : `${dir.host}/${name}`
         if (options.exclude?.(host, name) === true) continue
-        const entry = fs.lstatSync(host)
+        const entry = this.statSource(host)
         const imagePath = `${dir.image}/${name}`
         // Without Rock Ridge nothing can record a symlink or a special file; genisoimage leaves them out too.
         if (!entry.isFile() && !entry.isDirectory() && image.extensions.rockRidge === undefined) {
           options.onSkip?.(host, 'symbolic links and special files need Rock Ridge (-R)')
           continue
         }
+        // Followed links can lead back up the tree (a link to "..") : that directory is not entered again.
+        if (entry.isDirectory() && dir.ancestors.includes(key(entry))) {
+          options.onSkip?.(host, 'a symbolic link to a directory it is in (a loop)')
+          continue
+        }
         const node = await this.addOne(dir.node, host, name, imagePath, entry)
         options.onEntry?.(++count)
-        if (entry.isDirectory()) subdirectories.push({ host, image: imagePath, node })
+        if (entry.isDirectory()) subdirectories.push({ host, image: imagePath, node, ancestors: [...dir.ancestors, key(entry)] })
       }
       for (let i = subdirectories.length - 1; i >= 0; i--) stack.push(subdirectories[i])
     }
     return count
+  }
+
+  /**
+   * lstat, or stat with `followLinks` (mkisofs -f): a link then stands for what it points at; one that
+   * points nowhere stays a link rather than failing the import.
+   */
+  private statSource (host: string): fs.Stats {
+    const st = fs.lstatSync(host)
+    if (this.options.followLinks !== true || !st.isSymbolicLink()) return st
+    try {
+      return fs.statSync(host)
+    } catch {
+      return st
+    }
   }
 
   private attributesOf (st: fs.Stats): AddOptions {
@@ -145,10 +207,34 @@ export class HostImport {
       ctimeMs: clampedTimeMs(st.ctimeMs)
     }
     if (this.options.rationalRock === true) rationalize(add, st)
+    const overrides = this.options.overrides
+    if (overrides !== undefined) {
+      if (overrides.uid !== undefined) add.uid = overrides.uid
+      if (overrides.gid !== undefined) add.gid = overrides.gid
+      if (overrides.fileMode !== undefined && st.isFile()) add.mode = overrides.fileMode
+      if (overrides.dirMode !== undefined && st.isDirectory()) add.mode = overrides.dirMode
+      // genisoimage: with -file-mode or -dir-mode, what is neither (a symlink) gets -r's mode (0777: 0555).
+      if ((overrides.fileMode !== undefined || overrides.dirMode !== undefined) && !st.isFile() && !st.isDirectory() && this.options.rationalRock !== true) {
+        const { uid, gid } = add
+        rationalize(add, st)
+        Object.assign(add, { uid, gid })
+      }
+    }
     return add
   }
 
+  /** The name a node was imported under (what a translation table lists where no tree keeps it). */
+  hostNameOf (node: Node): string | undefined {
+    return this.hostNames.get(node)
+  }
+
   private async addOne (parent: Node, host: string, name: string, imagePath: string, st: fs.Stats): Promise<Node> {
+    const node = await this.addEntry(parent, host, name, imagePath, st)
+    this.hostNames.set(node, name)
+    return node
+  }
+
+  private async addEntry (parent: Node, host: string, name: string, imagePath: string, st: fs.Stats): Promise<Node> {
     const image = this.image
     const options = this.options
     const add = this.attributesOf(st)
@@ -157,6 +243,11 @@ export class HostImport {
     if (options.hidden?.(host, imagePath) === true) add.hidden = true
     const trees = image.edits.tree.treesFor(parent, add)
     if (!trees.iso && !trees.joliet) return this.addDetached(host, imagePath, st, add)
+    if (options.replace === true && !st.isDirectory()) {
+      const existing = await existingChild(image, parent, name)
+      if (existing?.isDirectory === true) throw new InvalidInputError('IS_A_DIRECTORY', `${imagePath} exists and is a directory`)
+      if (existing !== undefined) await image.removeNode(existing)
+    }
     if (st.isDirectory()) {
       const existing = await existingChild(image, parent, name)
       if (existing !== undefined) {
@@ -168,7 +259,7 @@ export class HostImport {
     if (st.isFile()) {
       // Hard links share one inode (and one copy of the data) in the image too.
       const key = `${st.dev}:${st.ino}`
-      const first = st.nlink > 1 ? this.links.get(key) : undefined
+      const first = st.nlink > 1 && options.findHardLinks !== false ? this.links.get(key) : undefined
       let node: Node
       if (first !== undefined) node = await image.linkChild(first, parent, name, { iso: add.iso, joliet: add.joliet, hostName: true })
       else node = await image.addChild(parent, name, 'file', { data: new HostFileSource(host, st.size) }, add)
@@ -213,6 +304,7 @@ export class HostImport {
       if (existing !== undefined && !existing.isDirectory) throw new InvalidInputError('EXISTS', `${part} exists and is not a directory`)
       created = existing === undefined
       node = existing ?? await createDirectory(image, node, part, { ...this.options.syntheticDirectory })
+      this.hostNames.set(node, part)
     }
     return { node, created }
   }

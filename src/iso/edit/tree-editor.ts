@@ -200,7 +200,7 @@ export class TreeEditor {
         const isoView = await this.view('iso9660').entries(parent)
         let counters = this.isoCounters.get(parent)
         if (counters === undefined) this.isoCounters.set(parent, counters = new Map())
-        names.iso = generateIsoName(name, isDirectory, settings.interchangeLevel, id => isoView.has(withoutVersion(id)), counters)
+        names.iso = generateIsoName(name, isDirectory, settings.interchangeLevel, id => isoView.has(withoutVersion(id)), counters, settings.isoNames)
       }
     }
     if (inJoliet && settings.joliet !== undefined) {

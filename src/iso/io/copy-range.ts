@@ -1,6 +1,7 @@
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { logger } from '../../log'
+import { currentPlatform } from '../../platform'
 
 const log = logger('write')
 
@@ -14,7 +15,7 @@ type CopyRange = (inFd: number, inPos: number, outFd: number, outPos: number, le
 
 const native = ((): CopyRange | undefined => {
   // ISOMOUNT_NO_KERNEL_COPY=1: copy through buffers (tests compare the two ways; a suspected kernel bug).
-  if (process.platform !== 'linux' || process.env.ISOMOUNT_NO_KERNEL_COPY === '1') return undefined
+  if (!currentPlatform().kernelCopy || process.env.ISOMOUNT_NO_KERNEL_COPY === '1') return undefined
   try {
     // From dist/src/iso/io (or src/iso/io under ts-node) to the repository's native/build.
     const root = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../../..' : '../../..')

@@ -1,19 +1,30 @@
 import type { BootEntry, ValidationEntry } from '../codec/el-torito'
 import type { Inode } from './inode'
+import type { Payload } from './payload'
 
 /*
- * El Torito and hybrid boot as part of the model: boot entries point at inodes, not LBAs, so that boot
- * files can move (and be edited) and the catalog, boot info tables and MBR/GPT follow them when written.
+ * El Torito as part of the model: boot entries point at payloads (a file, or a region no tree names), not at
+ * LBAs, so that boot files can move (and be edited) and the catalog, boot info tables and GRUB's boot info
+ * follow them when written.
  */
 
 export interface BootImage {
-  inode: Inode
+  payload: Payload
   /** The catalog entry (El Torito 2.2/2.4); its load RBA is filled in when written. */
   entry: BootEntry
-  /** Compute the sector count from the file size when written (no-emulation default: the whole file). */
-  autoSectorCount: boolean
+  /**
+   * Compute the sector count from the image size when written (a no-emulation image loaded whole: EFI
+   * images, mkisofs's default). Undefined for an image read from a catalog: decided from what the count
+   * covered once the image's file is known (see sectorCountFollowsSize).
+   */
+  autoSectorCount?: boolean
   /** Patch a boot info table (mkisofs -boot-info-table) into the file when written. */
   bootInfoTable: boolean
+  /**
+   * xorriso --grub2-boot-info: bytes 2548-2555 of the image hold its own 2 KiB LBA x 4 + 5 (64-bit
+   * little-endian), where GRUB's El Torito core image looks for itself.
+   */
+  grub2BootInfo: boolean
 }
 
 export interface BootSection {
@@ -34,21 +45,18 @@ export function allBootImages (boot: BootConfiguration): BootImage[] {
   return [boot.defaultImage, ...boot.sections.flatMap(s => s.images)]
 }
 
+/** El Torito 2.2 media type, bits 0-3: 0 is no emulation. */
+export function isNoEmulation (image: BootImage): boolean {
+  return (image.entry.media & 0x0f) === 0
+}
+
 /**
- * The system area of a hybrid image (ECMA-119 6.2.1 leaves it to the system): an isohybrid MBR whose
- * boot code comes from a template (syslinux isohdpfx.bin, or the opened image's own), optionally with a
- * GPT for EFI (xorriso -isohybrid-gpt-basdat).
+ * Whether the entry's sector count follows the image's size: asked for by the option that made it, or,
+ * for an entry read from an image, when it loaded the whole file (more than the 4 sectors BIOS loaders
+ * ask for) as it was when bound.
  */
-export interface HybridConfiguration {
-  /** Up to 32 KiB written at the start of the image before the tables are filled in. */
-  template: Buffer
-  /** Write the MBR partition table and boot pointer (false: the template is kept as it is). */
-  mbr: boolean
-  /** MBR type of the partition covering the image: 0x17 (isohybrid), 0x00 next to a GPT (xorriso), … */
-  partitionType: number
-  /** The El Torito image whose 512-byte LBA goes at MBR offset 432 (isolinux.bin). */
-  bootImage?: Inode
-  /** An EFI system partition image to expose as MBR partition 2 (type 0xEF) and in the GPT. */
-  efiImage?: Inode
-  gpt: boolean
+export function sectorCountFollowsSize (image: BootImage): boolean {
+  if (image.autoSectorCount !== undefined) return image.autoSectorCount
+  const size = image.payload.boundSize
+  return isNoEmulation(image) && size !== undefined && image.entry.sectorCount > 4 && image.entry.sectorCount === Math.ceil(size / 512)
 }

@@ -40,11 +40,36 @@ export function splitIdentifier (identifier: string, isDirectory: boolean): IsoI
   return dot === -1 ? { name: rest, extension: '', version } : { name: rest.slice(0, dot), extension: rest.slice(dot + 1), version }
 }
 
-/** The recorded form: files always carry the dot (7.5.1) and, below level 4, a version. */
-export function joinIdentifier (id: IsoIdentifier, isDirectory: boolean, level: InterchangeLevel): string {
-  if (isDirectory) return id.name
-  if (level === 4) return id.extension === '' ? id.name : `${id.name}.${id.extension}`
-  return `${id.name}.${id.extension};${id.version ?? 1}`
+/**
+ * Relaxations of ECMA-119's rules for generated names, as genisoimage's options ask for them (each
+ * violates the standard; "it happens to work on many systems"). None set: names as the standard says.
+ */
+export interface IsoNameRules {
+  /** -l: names up to 31 characters at level 1 too, not 8.3. */
+  fullNames?: boolean
+  /** -max-iso9660-filenames: names up to 37 characters (the version's bytes taken; implies omitVersion). */
+  maxLength?: 31 | 37
+  /** -d: no "." after a file name without an extension. */
+  omitPeriod?: boolean
+  /** -N: no ";1" version. */
+  omitVersion?: boolean
+  /** -allow-lowercase: lower case letters are kept. */
+  allowLowercase?: boolean
+  /** -relaxed-filenames: every 7-bit ASCII character but "/" is kept (lower case still per allowLowercase). */
+  relaxed?: boolean
+  /** -allow-leading-dots: a leading "." is kept, not made "_". */
+  allowLeadingDots?: boolean
+  /** -allow-multidot: dots before the extension's are kept, not made "_". */
+  allowMultidot?: boolean
+  /** -no-iso-translate: "#", "~" and "-" are kept, not made "_". */
+  keepDosCharacters?: boolean
+}
+
+/** The recorded form: files carry the dot (7.5.1) and, below level 4, a version, unless the rules omit them. */
+export function joinIdentifier (id: IsoIdentifier, isDirectory: boolean, level: InterchangeLevel, rules: IsoNameRules = {}): string {
+  if (isDirectory || level === 4) return id.extension === '' ? id.name : `${id.name}.${id.extension}`
+  const dot = id.extension !== '' || rules.omitPeriod !== true ? `.${id.extension}` : ''
+  return rules.omitVersion === true || rules.maxLength === 37 ? `${id.name}${dot}` : `${id.name}${dot};${id.version ?? 1}`
 }
 
 /**
@@ -81,16 +106,17 @@ export function validateIsoName (identifier: string, isDirectory: boolean, level
  * at the end of the name part (README00.TXT, README01.TXT…), as genisoimage does.
  */
 export function generateIsoName (
-  source: string, isDirectory: boolean, level: InterchangeLevel, taken: (identifier: string) => boolean, counters?: Map<string, number>
+  source: string, isDirectory: boolean, level: InterchangeLevel, taken: (identifier: string) => boolean,
+  counters?: Map<string, number>, rules: IsoNameRules = {}
 ): string {
-  const base = level === 4 ? level4Base(source, isDirectory) : mappedBase(source, isDirectory, level)
-  const first = joinIdentifier(base, isDirectory, level)
+  const base = level === 4 ? level4Base(source, isDirectory) : mappedBase(source, isDirectory, level, rules)
+  const first = joinIdentifier(base, isDirectory, level, rules)
   if (!taken(first)) return first
-  const nameMax = nameLimit(base, isDirectory, level)
+  const nameMax = nameLimit(base, isDirectory, level, rules)
   const candidate = (n: number): string => {
     const digits = String(n).padStart(n < 100 ? 2 : String(n).length, '0')
     const stem = truncateBytes(base.name, Math.max(0, nameMax - digits.length), level)
-    return joinIdentifier({ ...base, name: stem + digits }, isDirectory, level)
+    return joinIdentifier({ ...base, name: stem + digits }, isDirectory, level, rules)
   }
   // Numbering resumes where it stopped for this base, and after a few misses continues from a counter
   // shared by the whole directory: thousands of names mapping to a few bases (level 1's 8.3) would
@@ -111,29 +137,78 @@ export function generateIsoName (
   throw new InvalidInputError('EXISTS', `no free ISO9660 name for "${source}"`)
 }
 
-function mappedBase (source: string, isDirectory: boolean, level: 1 | 2 | 3): IsoIdentifier {
-  const upper = source.toUpperCase()
-  const map = (text: string): string => text.replace(/[^A-Z0-9_]/g, '_')
-  let name: string
+/** genisoimage's name length below level 4: 31 characters in all (dot included), 37 with -max-iso9660-filenames. */
+function nameLength (rules: IsoNameRules): number {
+  return rules.maxLength ?? 31
+}
+
+/**
+ * A name mapped the way genisoimage maps it (name.c iso9660_file_length): upper case; characters outside
+ * the d-characters to "_"; the extension is what follows the last dot (not a dot that ends the name or is
+ * followed by "~"), other dots "_"; a leading dot "_"; at level 1 8.3, else 31 characters in all, the
+ * name part keeping at least half of them when the extension is long; ".tar.gz" and ".ps.gz" shortened
+ * to ".tgz" and ".psz" rather than losing "tar". The rules relax each of these as genisoimage's options do.
+ * A directory's name is mapped the same way, its dot kept ("DIR_WITH.DOT" for "dir.with.dots"), but it
+ * gets no dot or version added: ECMA-119 7.6.1 allows no dot in a directory identifier, but genisoimage
+ * and xorriso both write one, and every reader takes it.
+ */
+function mappedBase (source: string, isDirectory: boolean, level: 1 | 2 | 3, rules: IsoNameRules): IsoIdentifier {
+  const total = nameLength(rules)
+  let text = source
+  if (rules.allowMultidot !== true) {
+    if (text.toLowerCase().endsWith('.tar.gz')) text = text.slice(0, -7) + '.tgz'
+    else if (text.toLowerCase().endsWith('.ps.gz')) text = text.slice(0, -6) + '.psz'
+  }
+  let extensionDot = text.lastIndexOf('.')
+  if (extensionDot !== -1 && (extensionDot === text.length - 1 || text[extensionDot + 1] === '~')) {
+    const earlier = text.lastIndexOf('.', extensionDot - 1)
+    if (earlier !== -1) extensionDot = earlier
+  }
+  const extensionLength = extensionDot === -1 ? 0 : text.length - extensionDot // with its dot
+  let nameMax = 8
+  let extensionMax = 3
+  if (rules.fullNames === true || level > 1) {
+    nameMax = total
+    extensionMax = total - 1
+    if (!isDirectory) {
+      // A long extension leaves the name half the length; the total is what cuts it then.
+      if (extensionLength > Math.floor(total / 2) + 1) nameMax = Math.floor(total / 2)
+      else nameMax -= extensionLength
+      extensionMax = extensionLength
+    }
+  }
+  let name = ''
   let extension = ''
-  const dot = upper.lastIndexOf('.')
-  if (isDirectory || dot <= 0) {
-    name = map(upper)
-  } else {
-    name = map(upper.slice(0, dot))
-    extension = map(upper.slice(dot + 1))
+  let seenDot = false
+  const length = (): number => name.length + extension.length + (seenDot ? 1 : 0)
+  for (let i = 0; i < text.length && length() < total; i++) {
+    const c = text[i]
+    if (c === '.') {
+      if (name === '' && !seenDot && rules.allowLeadingDots !== true) name += '_'
+      else if (i === extensionDot) seenDot = true
+      else if (seenDot) {
+        if (extension.length < extensionMax) extension += rules.allowMultidot === true ? '.' : '_'
+      } else if (name.length < nameMax) name += rules.allowMultidot === true ? '.' : '_'
+      continue
+    }
+    if (seenDot ? extension.length >= extensionMax : name.length >= nameMax) continue
+    if (seenDot) extension += mapCharacter(c, rules)
+    else name += mapCharacter(c, rules)
   }
-  if (level === 1) {
-    name = name.slice(0, 8)
-    extension = extension.slice(0, 3)
-  } else if (isDirectory) {
-    name = name.slice(0, LEVEL2_DIRECTORY_MAX)
-  } else {
-    extension = extension.slice(0, Math.min(extension.length, LEVEL2_FILE_MAX - 1))
-    name = name.slice(0, LEVEL2_FILE_MAX - extension.length)
-  }
-  if (name === '' && (isDirectory || extension === '')) name = '_'
+  // The dot a file without extension gets takes the last character of a name at the limit (as genisoimage).
+  if (!isDirectory && !seenDot && rules.omitPeriod !== true && name.length >= total - 1) name = name.slice(0, -1)
+  if (name === '' && extension === '') name = '_'
   return { name, extension }
+}
+
+/** One character of a name below level 4 (see mappedBase). */
+function mapCharacter (c: string, rules: IsoNameRules): string {
+  if (c.charCodeAt(0) > 0x7e) return '_'
+  const letter = rules.allowLowercase === true ? c : c.toUpperCase()
+  if (rules.relaxed === true) return letter === '/' ? '_' : letter
+  if (/^[A-Za-z0-9_]$/.test(letter)) return letter
+  if ((c === '#' || c === '~' || c === '-') && rules.keepDosCharacters === true) return c
+  return '_'
 }
 
 function level4Base (source: string, isDirectory: boolean): IsoIdentifier {
@@ -146,10 +221,11 @@ function level4Base (source: string, isDirectory: boolean): IsoIdentifier {
   return { name: truncateBytes(name, LEVEL4_MAX_BYTES - extBytes, 4), extension }
 }
 
-function nameLimit (base: IsoIdentifier, isDirectory: boolean, level: InterchangeLevel): number {
+function nameLimit (base: IsoIdentifier, isDirectory: boolean, level: InterchangeLevel, rules: IsoNameRules): number {
   if (level === 4) return LEVEL4_MAX_BYTES - (base.extension === '' ? 0 : Buffer.byteLength(base.extension) + 1)
-  if (level === 1) return 8
-  return isDirectory ? LEVEL2_DIRECTORY_MAX : LEVEL2_FILE_MAX - base.extension.length
+  if (level === 1 && rules.fullNames !== true) return 8
+  const dot = base.extension !== '' || (!isDirectory && rules.omitPeriod !== true) ? 1 : 0
+  return nameLength(rules) - dot - base.extension.length
 }
 
 /** Cuts to a byte budget without splitting a UTF-8 character (level 4 names are UTF-8). */

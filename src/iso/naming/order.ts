@@ -18,8 +18,10 @@ function comparePadded (a: Buffer, b: Buffer): number {
 }
 
 export function compareIsoIdentifiers (a: string, b: string, aIsDirectory: boolean, bIsDirectory: boolean): number {
-  const x = splitIdentifier(a, aIsDirectory)
-  const y = splitIdentifier(b, bIsDirectory)
+  // A directory identifier with a dot (genisoimage's and xorriso's "SUB.DIR") is ordered as a file name
+  // and extension, as they order it; one without a dot is all name either way.
+  const x = splitIdentifier(a, aIsDirectory && !a.includes('.'))
+  const y = splitIdentifier(b, bIsDirectory && !b.includes('.'))
   return comparePadded(Buffer.from(x.name), Buffer.from(y.name)) ||
     comparePadded(Buffer.from(x.extension), Buffer.from(y.extension)) ||
     (y.version ?? 0) - (x.version ?? 0)

@@ -1,89 +1,156 @@
-import { InvalidImageError } from '../../errors'
-import { Emulation, emulationOf, type BootEntry } from '../codec/el-torito'
+import { Emulation, emulationOf, Platform, type BootEntry } from '../codec/el-torito'
 import { parseMbr } from '../codec/mbr'
 import { SECTOR_SIZE } from '../codec/volume-descriptor'
 import type { ByteSource } from '../io/byte-source'
-import type { BootConfiguration, BootImage, HybridConfiguration } from '../model/boot'
+import type { BootConfiguration, BootImage } from '../model/boot'
 import { ImageExtentsSource } from '../model/data-source'
 import { Inode, S_IFREG } from '../model/inode'
-import type { Node } from '../model/node'
+import { Payload, Region } from '../model/payload'
 import type { ElToritoInfo } from './el-torito'
-import type { SystemAreaInfo } from './system-area'
 
 /*
- * Turns an opened image's El Torito catalog and system area, which point at LBAs, into the model's boot
- * and hybrid configuration, which point at inodes, so a remaster or commit can move boot files and keep
- * booting. Needs the whole tree loaded (to find which file sits at each LBA).
+ * The El Torito catalog of an opened image as a model whose entries point at payloads (payload.ts), built
+ * at open from the catalog alone: no directory needs to be read. A payload starts as a region of the image
+ * and is bound to the file whose data starts there when that file's directory is loaded.
  */
 
 /** Floppy images have fixed sizes (El Torito 2.2 media types 1-3). */
 const FLOPPY_BYTES: Record<number, number> = { 1: 1228800, 2: 1474560, 3: 2949120 }
+/** xorriso --grub2-boot-info: where GRUB's El Torito core image keeps its own address (xorrisofs(1)). */
+export const GRUB2_BOOT_INFO_OFFSET = 2548
 
-export function inodesByStart (root: Node): Map<number, Inode> {
-  const found = new Map<number, Inode>()
-  const stack: Node[] = [root]
-  while (stack.length > 0) {
-    const node = stack.pop() as Node
-    for (const child of node.dir?.peek() ?? []) {
-      if (child.dir !== undefined) stack.push(child)
-      const data = child.inode.compressed?.raw ?? child.inode.data
-      if (data instanceof ImageExtentsSource && data.size > 0 && !found.has(data.lba)) found.set(data.lba, child.inode)
+/**
+ * The payloads of one image by first 2 KiB sector: one object per range, whoever points at it, and the
+ * roles files take when found there (tree-loader.ts calls `fileAt` for every file it reads).
+ */
+export class PayloadIndex {
+  private readonly byLba = new Map<number, Payload>()
+  private readonly catalogs = new Map<number, (inode: Inode) => void>()
+  private readonly guesses = new Set<Region>()
+
+  constructor (private readonly source: ByteSource) {}
+
+  /**
+   * The payload at `lba`, made a region of `bytes` if none is there yet. A region made with `guess` has a
+   * size implied by a catalog entry rather than known (a hidden no-emulation image loads only its first
+   * sectors): resolveGuessedSizes settles it when the whole tree is known.
+   */
+  at (lba: number, bytes: number, place: Region['place'], label: string, guess = false): Payload {
+    const found = this.byLba.get(lba)
+    if (found !== undefined) {
+      const region = found.holder
+      if (region instanceof Region && !guess && (this.guesses.has(region) || bytes > region.data.size)) {
+        // A partition entry knows the size a catalog entry only hinted at.
+        region.data = this.extent(lba, bytes)
+        this.guesses.delete(region)
+      }
+      return found
+    }
+    const region = new Region(this.extent(lba, bytes), place, label)
+    if (guess) this.guesses.add(region)
+    const payload = new Payload(region)
+    this.byLba.set(lba, payload)
+    return payload
+  }
+
+  get (lba: number): Payload | undefined {
+    return this.byLba.get(lba)
+  }
+
+  payloads (): Payload[] {
+    return [...this.byLba.values()]
+  }
+
+  onCatalog (lba: number, bind: (inode: Inode) => void): void {
+    this.catalogs.set(lba, bind)
+  }
+
+  /** A file whose data starts at `lba` was read: it becomes the payload (or the catalog) found there. */
+  fileAt (lba: number, inode: Inode): void {
+    const payload = this.byLba.get(lba)
+    if (payload !== undefined && !payload.isFile) payload.bind(inode)
+    this.catalogs.get(lba)?.(inode)
+  }
+
+  /**
+   * Hidden no-emulation images whose size was a guess take everything up to the next file (or the end of
+   * the volume's data): the loaded sector count is often only the first 2 KiB of a larger loader, which
+   * reads the rest itself. Needs every file's start, so it runs once the whole tree is loaded.
+   */
+  resolveGuessedSizes (fileStarts: readonly number[], dataEnd: number): void {
+    const starts = [...fileStarts].sort((a, b) => a - b)
+    for (const [lba, payload] of this.byLba) {
+      const region = payload.holder
+      if (!(region instanceof Region) || !this.guesses.has(region)) continue
+      const next = starts.find(s => s > lba) ?? dataEnd
+      region.data = this.extent(lba, Math.max(region.data.size, (next - lba) * SECTOR_SIZE))
+      this.guesses.delete(region)
     }
   }
-  return found
+
+  private extent (lba: number, bytes: number): ImageExtentsSource {
+    return new ImageExtentsSource(this.source, [{ lba, length: bytes, unitSize: 0, gapSize: 0 }])
+  }
 }
 
+/**
+ * The boot configuration of an opened image's catalog. `dataEnd` is where the ISO volume's data ends: an
+ * entry pointing beyond it names an appended partition (xorriso -e --interval:appended_partition_2:all::).
+ */
 export async function bootConfigurationOf (
-  source: ByteSource, info: ElToritoInfo, byStart: Map<number, Inode>, volumeSectors: number
+  source: ByteSource, info: ElToritoInfo, payloads: PayloadIndex, dataEnd: number
 ): Promise<BootConfiguration> {
-  const starts = [...byStart.keys()].sort((a, b) => a - b)
-  const catalog = byStart.get(info.catalogLba) ?? hiddenInode(source, info.catalogLba, SECTOR_SIZE)
-  const image = async (entry: BootEntry, index: number): Promise<BootImage> => {
-    const visible = byStart.get(entry.loadRba)
-    const inode = visible ?? hiddenInode(source, entry.loadRba, await hiddenImageSize(source, entry, starts, volumeSectors))
-    const wholeFile = Math.ceil(inode.data.size / 512)
+  const catalog = hiddenInode(source, info.catalogLba, SECTOR_SIZE)
+  const image = async (entry: BootEntry, index: number, platform: number): Promise<BootImage> => {
+    const { bytes, guess } = await impliedSize(source, entry)
+    const place = entry.loadRba >= dataEnd ? 'appended' : 'volume'
+    const payload = payloads.at(entry.loadRba, bytes, place, `boot image ${index + 1}`, guess)
     return {
-      inode,
+      payload,
       entry: { ...entry, selectionCriteria: Buffer.from(entry.selectionCriteria), extensions: entry.extensions.map(e => Buffer.from(e)) },
-      // A count that loaded the whole file (EFI images, mkisofs's default) follows the file's new size.
-      autoSectorCount: emulationOf(entry) === Emulation.NONE && entry.sectorCount === wholeFile && wholeFile > 4,
-      bootInfoTable: info.images[index].bootInfoTable
+      bootInfoTable: info.images[index].bootInfoTable,
+      grub2BootInfo: platform === Platform.X86 && emulationOf(entry) === Emulation.NONE && await hasGrub2BootInfo(source, entry.loadRba)
     }
   }
-  const images = info.images
   const config: BootConfiguration = {
     catalog,
     validation: { ...info.catalog.validation, idString: Buffer.from(info.catalog.validation.idString) },
-    defaultImage: await image(images[0].entry, 0),
+    defaultImage: await image(info.images[0].entry, 0, info.catalog.validation.platform),
     sections: []
   }
   let index = 1
   for (const section of info.catalog.sections) {
     const list: BootImage[] = []
-    for (const entry of section.entries) list.push(await image(entry, index++))
+    for (const entry of section.entries) list.push(await image(entry, index++, section.platform))
     config.sections.push({ platform: section.platform, idString: Buffer.from(section.idString), images: list })
   }
+  // The catalog is rewritten whole at every commit; a file naming it (boot.cat) is that catalog.
+  payloads.onCatalog(info.catalogLba, inode => { config.catalog = inode })
   return config
 }
 
 /**
- * A boot image no directory record names (xorriso -hide, or genisoimage's hidden boot images): its size is
- * what the entry implies — a floppy's, a hard disk image's partition end, or for no emulation everything up
- * to the next file (the loaded sector count is often only the first 2 KiB of a larger loader).
+ * What an entry says of its image's size: a floppy's, a hard-disk image's partition end, or for no
+ * emulation the loaded sectors (a guess: see PayloadIndex.resolveGuessedSizes).
  */
-async function hiddenImageSize (source: ByteSource, entry: BootEntry, starts: number[], volumeSectors: number): Promise<number> {
+async function impliedSize (source: ByteSource, entry: BootEntry): Promise<{ bytes: number, guess: boolean }> {
   const emulation = emulationOf(entry)
-  if (FLOPPY_BYTES[emulation] !== undefined) return FLOPPY_BYTES[emulation]
+  if (FLOPPY_BYTES[emulation] !== undefined) return { bytes: FLOPPY_BYTES[emulation], guess: false }
   if (emulation === Emulation.HARD_DISK) {
     const head = Buffer.alloc(512)
     await source.read(head, 0, 512, entry.loadRba * SECTOR_SIZE)
-    const mbr = parseMbr(head)
-    const end = Math.max(0, ...(mbr?.partitions ?? []).map(p => p.lbaStart + p.sectors))
-    if (end === 0) throw new InvalidImageError('IMAGE_BAD_BOOT_CATALOG', 'hidden hard-disk boot image has no partition table', { structure: 'boot image', lba: entry.loadRba })
-    return end * 512
+    const end = Math.max(0, ...(parseMbr(head)?.partitions ?? []).map(p => p.lbaStart + p.sectors))
+    if (end > 0) return { bytes: end * 512, guess: false }
   }
-  const next = starts.find(s => s > entry.loadRba) ?? volumeSectors
-  return Math.max(entry.sectorCount * 512, (next - entry.loadRba) * SECTOR_SIZE)
+  return { bytes: Math.max(SECTOR_SIZE, entry.sectorCount * 512), guess: true }
+}
+
+async function hasGrub2BootInfo (source: ByteSource, lba: number): Promise<boolean> {
+  const position = lba * SECTOR_SIZE + GRUB2_BOOT_INFO_OFFSET
+  if (position + 8 > source.size) return false
+  const field = Buffer.alloc(8)
+  await source.read(field, 0, 8, position)
+  return field.readBigUInt64LE(0) === BigInt(lba) * 4n + 5n
 }
 
 function hiddenInode (source: ByteSource, lba: number, size: number): Inode {
@@ -93,57 +160,4 @@ function hiddenInode (source: ByteSource, lba: number, size: number): Inode {
     data: new ImageExtentsSource(source, [{ lba, length: size, unitSize: 0, gapSize: 0 }]),
     ino: 0xffffff00 - lba
   })
-}
-
-/**
- * The hybrid configuration of an opened image, if its system area holds what isohybrid or xorriso write:
- * an MBR whose partitions are the whole image and (optionally) the EFI boot image, with or without a GPT
- * describing the same. Anything else there (an Apple partition map, a partition pointing at unknown
- * data) cannot be kept correct when files move, and is refused.
- */
-export function hybridConfigurationOf (area: SystemAreaInfo, boot: BootConfiguration | undefined, byStart: Map<number, Inode>, volumeSectors: number): HybridConfiguration | undefined {
-  if (!area.used || area.bytes === undefined) return undefined
-  const mbr = area.mbr
-  const refuse = (detail: string): never => {
-    throw new InvalidImageError('IMAGE_BAD_PARTITION_TABLE', `${detail}; it cannot be kept valid when the image changes (remove the hybrid boot structures to write)`, { structure: 'system area', lba: 0 })
-  }
-  if (mbr === undefined) {
-    if (area.gpt !== undefined) refuse('a GPT without an MBR')
-    // Boot code or a signature in the system area but no partition table: kept as it is (nothing in it
-    // points into the image).
-    return { template: area.bytes, mbr: false, partitionType: 0, gpt: false }
-  }
-  const bootImages = boot === undefined ? [] : [boot.defaultImage, ...boot.sections.flatMap(s => s.images)]
-  let partitionType: number | undefined
-  let efiImage: Inode | undefined
-  for (const p of mbr.partitions) {
-    if (p.type === 0 && p.sectors === 0) continue
-    if (p.lbaStart === 0 || (p.type === 0xee && p.lbaStart === 1)) {
-      partitionType = p.type
-      continue
-    }
-    const image = byStart.get(p.lbaStart / 4) ?? bootImages.find(b => (b.inode.data as ImageExtentsSource).lba * 4 === p.lbaStart)?.inode
-    if (image !== undefined && p.lbaStart % 4 === 0 && efiImage === undefined) {
-      efiImage = image
-      continue
-    }
-    refuse(`MBR partition of type 0x${p.type.toString(16)} at block ${p.lbaStart} is not the image or a boot image`)
-  }
-  const bootImage = area.isohybridBootLba512 !== undefined
-    ? bootImages.find(b => imageLba(b.inode) * 4 === area.isohybridBootLba512)?.inode
-    : undefined
-  if (area.isohybridBootLba512 !== undefined && bootImage === undefined) refuse('the isohybrid boot pointer names no El Torito boot image')
-  if (area.gpt !== undefined) {
-    for (const p of area.gpt.partitions) {
-      const coversImage = p.firstLba <= 64 && p.lastLba >= Math.min(volumeSectors * 4 - 1, p.lastLba)
-      const isEfi = efiImage !== undefined && p.firstLba === imageLba(efiImage) * 4
-      if (!coversImage && !isEfi) refuse(`GPT partition "${p.name}" at block ${p.firstLba} is not the image or the EFI boot image`)
-    }
-  }
-  return { template: area.bytes, mbr: true, partitionType: partitionType ?? 0x17, bootImage, efiImage, gpt: area.gpt !== undefined }
-}
-
-function imageLba (inode: Inode): number {
-  const data = inode.compressed?.raw ?? inode.data
-  return data instanceof ImageExtentsSource ? data.lba : -1
 }

@@ -20,7 +20,13 @@ import { readSystemArea, type SystemAreaInfo } from './system-area'
 import { TreeLoader } from './tree-loader'
 import { entityIdText, revisionText } from '../codec/udf/entity-id'
 import { timestampToMs } from '../codec/udf/timestamp'
-import { findUdfRecognition, readUdfVolume, type UdfVolume } from './udf/volume'
+import { readUdfVolume, type UdfVolume } from './udf/volume'
+import type { BootConfiguration } from '../model/boot'
+import type { SystemAreaModel } from '../model/system-area'
+import { bootConfigurationOf, PayloadIndex } from './boot-model'
+import { dataEndOf, readPartitionOffset, systemAreaModelOf } from './system-area-model'
+import { readOnlyReasonsOf, type ReadOnlyReason } from './read-only-reasons'
+import { readVolumeRecognition } from './volume-recognition'
 
 const log = logger('read')
 
@@ -35,6 +41,11 @@ export interface OpenOptions {
   session?: number
   /** Read the UDF file system when present (default true; `noudf` sets false). */
   udf?: boolean
+  /**
+   * Keep an HFS+ tree that shares the volume's data (grub-mkrescue's, for Macs), which makes the image
+   * read-only (default true); false drops it from a written image (mount option `nohfsplus`).
+   */
+  hfsplus?: boolean
 }
 
 /** The volume's identification, decoded for people. */
@@ -87,18 +98,33 @@ export interface ImageOrigin {
    * Done at open in strict mode, where a difference refuses the image; otherwise when asked.
    */
   pathTables: () => Promise<PathTableReport[]>
+  /** What keeps this image from being written back (read-only-reasons.ts); empty when it can be. */
+  readOnlyReasons: ReadOnlyReason[]
+  /** The El Torito catalog as a model (boot-model.ts), read at open. */
+  boot?: BootConfiguration
+  /** The system area as a model (system-area-model.ts), when it is used. */
+  systemAreaModel?: SystemAreaModel
+  /** Every payload the two point at, bound to files as their directories load. */
+  payloads: PayloadIndex
+  /** Where the volume's data ends (2 KiB sectors): appended partitions lie beyond. */
+  dataEnd: number
+  /** xorriso -partition_offset: the second descriptor set's partition start (2 KiB sectors), 0 if none. */
+  partitionOffset: number
 }
 
 /** Reads descriptors, the root and the boot structures; directories load later, on demand. */
 export async function readImage (source: ByteSource, options: OpenOptions): Promise<{ origin: ImageOrigin, root: Node }> {
   const diag = new WarningLog(options.strict === true)
-  const nsr = options.udf !== false ? await findUdfRecognition(source) : undefined
+  const recognition = await readVolumeRecognition(source)
+  // Found whether or not the UDF tree is read: with noudf, a change would still leave it stale.
+  const readOnlyReasons = readOnlyReasonsOf(recognition)
+  const nsr = options.udf !== false ? recognition.udf?.identifier : undefined
   let descriptors: DescriptorSet
   try {
     descriptors = await selectDescriptorSet(source, diag, options.session)
   } catch (err) {
     if (nsr === undefined || !(err instanceof InvalidImageError) || err.code !== 'IMAGE_NOT_ISO9660') throw err
-    return await readUdfOnly(source, nsr, diag)
+    return await readUdfOnly(source, nsr, diag, readOnlyReasons)
   }
   const primary = descriptors.primary
   if (primary.volumeSpaceSize * SECTOR_SIZE > source.size) {
@@ -110,24 +136,46 @@ export async function readImage (source: ByteSource, options: OpenOptions): Prom
   const extensions = await detectExtensions(descriptors, rootSelf, sectors, diag)
   const useRockRidge = options.rockRidge !== false && extensions.rockRidge !== undefined
   const useJoliet = options.joliet !== false && descriptors.joliet !== undefined
-  // A UDF volume describes the image as its first writer made it: an older session's tree is not it.
-  const udf = nsr !== undefined && descriptors.sessionStart === 0 ? await bridgeUdf(source, nsr, descriptors, diag) : undefined
-  if (udf !== undefined) extensions.udf = udfExtension(udf)
-  const loader = new TreeLoader(source, sectors, diag, {
-    rockRidge: useRockRidge, suspSkip: extensions.susp?.skip ?? 0, joliet: useJoliet, udf: udf !== undefined ? { ctx: { source, map: udf.map, diag }, volume: udf } : undefined
-  })
-  const root = await loader.root(primary.root, rootSelf, descriptors.joliet?.descriptor.root)
   const elTorito = descriptors.bootRecord !== undefined
     ? await readElTorito(source, descriptors.bootRecord, descriptors.primaryLba, diag)
     : undefined
   const systemArea = await readSystemArea(source, diag)
+  const outside = await readOutsideTrees(source, primary.volumeSpaceSize, elTorito, systemArea, options)
+  readOnlyReasons.push(...outside.readOnlyReasons)
+  // A UDF volume describes the image as its first writer made it: an older session's tree is not it.
+  const udf = nsr !== undefined && descriptors.sessionStart === 0 ? await bridgeUdf(source, nsr, descriptors, diag) : undefined
+  if (udf !== undefined) extensions.udf = udfExtension(udf)
+  const loader = new TreeLoader(source, sectors, diag, {
+    rockRidge: useRockRidge,
+    suspSkip: extensions.susp?.skip ?? 0,
+    joliet: useJoliet,
+    udf: udf !== undefined ? { ctx: { source, map: udf.map, diag }, volume: udf } : undefined,
+    payloads: outside.payloads
+  })
+  const root = await loader.root(primary.root, rootSelf, descriptors.joliet?.descriptor.root)
   if (!useRockRidge) delete extensions.rockRidge
   if (!useJoliet) delete extensions.joliet
   log('opened: %o', { volume: decodeText(primary.volumeId, 'ascii'), extensions })
   const pathTables = pathTableCheck(source, descriptors, diag)
   if (diag.strict) await pathTables()
   return {
-    origin: { source, descriptors, udf, volume: volumeInfo(primary), extensions, elTorito, systemArea, diagnostics: diag, pathTables },
+    origin: {
+      source,
+      descriptors,
+      udf,
+      volume: volumeInfo(primary),
+      extensions,
+      elTorito,
+      systemArea,
+      diagnostics: diag,
+      pathTables,
+      readOnlyReasons,
+      boot: outside.boot,
+      systemAreaModel: outside.systemAreaModel,
+      payloads: outside.payloads,
+      dataEnd: outside.dataEnd,
+      partitionOffset: outside.partitionOffset
+    },
     root
   }
 }
@@ -169,15 +217,32 @@ function udfExtension (udf: UdfVolume): NonNullable<Extensions['udf']> {
 }
 
 /** An image that is a UDF file system and nothing else (mkudffs): its root is the file set's root. */
-async function readUdfOnly (source: ByteSource, nsr: string, diag: WarningLog): Promise<{ origin: ImageOrigin, root: Node }> {
+async function readUdfOnly (
+  source: ByteSource, nsr: string, diag: WarningLog, readOnlyReasons: ReadOnlyReason[]
+): Promise<{ origin: ImageOrigin, root: Node }> {
   const udf = await readUdfVolume(source, nsr, diag)
   const sectors = new SectorCache(source)
-  const loader = new TreeLoader(source, sectors, diag, { rockRidge: false, suspSkip: 0, joliet: false, udf: { ctx: { source, map: udf.map, diag }, volume: udf } })
+  const payloads = new PayloadIndex(source)
+  const loader = new TreeLoader(source, sectors, diag, {
+    rockRidge: false, suspSkip: 0, joliet: false, udf: { ctx: { source, map: udf.map, diag }, volume: udf }, payloads
+  })
   const root = await loader.udfRoot()
   const extensions: Extensions = { enhanced: false, udf: udfExtension(udf) }
   log('opened UDF only: %o', { volume: udf.logicalVolumeId, extensions })
   return {
-    origin: { source, udf, volume: udfVolumeInfo(udf, source), extensions, systemArea: { used: false }, diagnostics: diag, pathTables: async () => [] },
+    origin: {
+      source,
+      udf,
+      volume: udfVolumeInfo(udf, source),
+      extensions,
+      systemArea: { used: false },
+      diagnostics: diag,
+      pathTables: async () => [],
+      readOnlyReasons,
+      payloads,
+      dataEnd: Math.ceil(source.size / SECTOR_SIZE),
+      partitionOffset: 0
+    },
     root
   }
 }
@@ -202,6 +267,25 @@ function udfVolumeInfo (udf: UdfVolume, source: ByteSource): VolumeInfo {
   const recorded = timestampToMs(udf.primary.recorded)
   if (recorded !== undefined) info.createdMs = info.modifiedMs = recorded
   return info
+}
+
+/**
+ * What lies outside the directory trees, as models whose pointers name payloads (model/payload.ts): the
+ * El Torito catalog, the system area's tables, appended partitions. Read from those structures alone.
+ */
+async function readOutsideTrees (
+  source: ByteSource, volumeSectors: number, elTorito: ElToritoInfo | undefined, area: SystemAreaInfo, options: OpenOptions
+): Promise<Pick<ImageOrigin, 'boot' | 'systemAreaModel' | 'payloads' | 'dataEnd' | 'partitionOffset' | 'readOnlyReasons'>> {
+  const payloads = new PayloadIndex(source)
+  const mirror = area.used ? await readPartitionOffset(source, area) : undefined
+  const partitionOffset = mirror?.offset ?? 0
+  const dataEnd = dataEndOf(area, source.size, volumeSectors, partitionOffset, mirror?.volumeSectors)
+  const boot = elTorito !== undefined ? await bootConfigurationOf(source, elTorito, payloads, dataEnd) : undefined
+  if (!area.used || area.bytes === undefined) return { boot, payloads, dataEnd, partitionOffset, readOnlyReasons: [] }
+  const { model, readOnlyReasons } = await systemAreaModelOf(source, { ...area, bytes: area.bytes }, payloads, { dataEnd, volumeSectors }, {
+    dropHfsPlus: options.hfsplus === false, partitionOffset
+  })
+  return { boot, systemAreaModel: model, payloads, dataEnd, partitionOffset, readOnlyReasons }
 }
 
 function pathTableCheck (source: ByteSource, descriptors: DescriptorSet, diag: WarningLog): () => Promise<PathTableReport[]> {

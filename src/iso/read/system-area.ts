@@ -4,6 +4,7 @@ import {
 } from '../codec/gpt'
 import { crc32 } from '../codec/crc32'
 import { isohybridBootLba512, parseMbr, type Mbr } from '../codec/mbr'
+import { parseApm, parseApmBlockSize, type ApmEntry } from '../codec/apm'
 import { DESCRIPTORS_START, SECTOR_SIZE } from '../codec/volume-descriptor'
 import { readExactly, type ByteSource } from '../io/byte-source'
 
@@ -20,6 +21,8 @@ export interface SystemAreaInfo {
   /** The El Torito boot image an isohybrid MBR points at, in 512-byte sectors (isohybrid offset 432). */
   isohybridBootLba512?: number
   gpt?: { header: GptHeader, partitions: GptPartition[], headerCrcValid: boolean, entriesCrcValid: boolean }
+  /** An Apple Partition Map (xorriso -hfsplus, grub-mkrescue): its block size and entries. */
+  apm?: { blockSize: number, entries: ApmEntry[] }
 }
 
 export async function readSystemArea (source: ByteSource, diag: Diagnostics): Promise<SystemAreaInfo> {
@@ -32,6 +35,11 @@ export async function readSystemArea (source: ByteSource, diag: Diagnostics): Pr
     info.mbr = mbr
     const lba512 = isohybridBootLba512(mbr)
     if (lba512 !== 0) info.isohybridBootLba512 = lba512
+  }
+  const apmBlockSize = parseApmBlockSize(area)
+  if (apmBlockSize !== undefined) {
+    const entries = parseApm(area, apmBlockSize)
+    if (entries.length > 0) info.apm = { blockSize: apmBlockSize, entries }
   }
   const header = parseGptHeader(area.subarray(512, 1024))
   if (header !== undefined) {

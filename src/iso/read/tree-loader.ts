@@ -21,6 +21,7 @@ import { UdfTree } from './udf/tree'
 import type { UdfVolume } from './udf/volume'
 import type { SectorCache } from './sector-cache'
 import { collectSystemUse } from './system-use'
+import type { PayloadIndex } from './boot-model'
 
 const log = logger('read')
 
@@ -32,6 +33,8 @@ export interface TreeOptions {
   joliet: boolean
   /** Read the UDF file system of this volume and merge its names in. */
   udf?: { ctx: UdfContext, volume: UdfVolume }
+  /** Boot images and partitions that become the files found where they lie (model/payload.ts). */
+  payloads?: PayloadIndex
 }
 
 /** What each of a directory's completers needs from its loading: its child directories' places. */
@@ -83,7 +86,12 @@ export class TreeLoader {
       this.udf = new UdfTree(options.udf.ctx, options.udf.volume, {
         directory: (node, extents) => this.directory(node, extents),
         sharedByData: (lba, size) => this.sharedByData(lba, size),
-        rememberData: (lba, inode) => { if (!this.inodesByStart.has(lba)) this.inodesByStart.set(lba, inode) }
+        rememberData: (lba, inode) => {
+          if (this.inodesByStart.has(lba)) return
+          this.inodesByStart.set(lba, inode)
+          // A boot image or the catalog only UDF names (Windows media) is that file, as one ISO9660 names is.
+          this.options.payloads?.fileAt(lba, inode)
+        }
       })
     }
   }
@@ -288,7 +296,10 @@ export class TreeLoader {
     if (rr?.symlinkBytes !== undefined) inode.symlinkTargetBytes = nonUtf8Bytes(rr.symlinkBytes)
     inode.compressed = compressed
     if (inode.symlinkTarget !== undefined && kindOfMode(inode.mode) !== 'symlink') inode.mode = (inode.mode & ~S_IFMT) | S_IFLNK
-    if (size > 0) this.inodesByStart.set(lba, inode)
+    if (size > 0) {
+      this.inodesByStart.set(lba, inode)
+      this.options.payloads?.fileAt(lba, inode)
+    }
     else if (rr?.posix?.serial !== undefined && rr.posix.links > 1) this.inodesBySerial.set(rr.posix.serial, inode)
     return inode
   }

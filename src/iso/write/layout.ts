@@ -5,11 +5,13 @@ import { pathTableRecordLength } from '../codec/path-table'
 import { CE_ENTRY_LENGTH } from '../codec/susp'
 import { XA_RECORD_SIZE } from '../codec/xa'
 import { SECTOR_SIZE } from '../codec/volume-descriptor'
-import { allBootImages, type BootConfiguration, type HybridConfiguration } from '../model/boot'
-import { hybridTotalSectors } from './hybrid'
+import type { BootConfiguration } from '../model/boot'
 import type { DataSource } from '../model/data-source'
 import type { Inode } from '../model/inode'
 import type { Node, Origin } from '../model/node'
+import { Region, type Payload } from '../model/payload'
+import type { SystemAreaModel } from '../model/system-area'
+import { payloadsOf, trailerBlocks } from './system-area-writer'
 import { rockRidgeEntries, type RecordRole as RockRidgeRole } from './rock-ridge-entries'
 import type { ImageSettings } from './settings'
 import { ContinuationAllocator, planSystemUse } from './system-use-plan'
@@ -19,9 +21,11 @@ import { planIsoTree, planJolietTree, type DirectoryPlan, type RecordPlan, type 
  * The layout pass: decides where everything goes before a byte is written, so the size is known up front
  * (to check free space and report progress) and serialization is a straight walk in LBA order.
  *
- *   0-15   system area (isohybrid MBR/GPT)        descriptors from 16: primary, boot record, enhanced,
+ *   0-15   system area (MBR, GPT, APM)             descriptors from 16: primary, boot record, enhanced,
  *   Joliet, terminator; boot catalog; path tables; ISO9660 directories; Rock Ridge continuation areas;
- *   Joliet directories; file data; padding; hybrid alignment and backup GPT.
+ *   Joliet directories; boot images; file data; padding. That is the volume's data; after it come the
+ *   appended partitions (outside every tree, as xorriso -append_partition places them), the alignment of
+ *   hybrid images, and the backup GPT in the last blocks.
  */
 
 /** A file section may not reach 4 GiB (its length is 32-bit); xorriso cuts at 4 GiB - 2 KiB, as do we. */
@@ -34,23 +38,45 @@ export interface FileSectionPlan {
   length: number
 }
 
+/** What the layout places besides directories: file data and regions no tree names (model/payload.ts). */
+export type Placed = Inode | Region
+
 export interface WriteContent {
   boot?: BootConfiguration
-  hybrid?: HybridConfiguration
+  systemArea?: SystemAreaModel
   /** Sectors of zeros after the data (genisoimage pads 150). */
   paddingSectors: number
 }
 
 /** For an append commit: data that stays where it is, and where new allocations may begin. */
 export interface AppendPlacement {
-  fixed: Map<Inode, FileSectionPlan[]>
+  fixed: Map<Placed, FileSectionPlan[]>
   startLba: number
+}
+
+/**
+ * One set of ECMA-119 trees and their descriptors. An image has one; xorriso -partition_offset images
+ * (real Ubuntu and Debian ones) have a second, whose addresses count from the partition's start (`base`),
+ * so that the volume mounts from the partition too.
+ */
+export interface TreeSet {
+  /** What every address written in this set is relative to (2 KiB sectors). */
+  base: number
+  primaryLba: number
+  enhancedLba?: number
+  jolietLba?: number
+  terminatorLba: number
+  iso: TreePlan & { pathTable: PathTablePlan }
+  joliet?: TreePlan & { pathTable: PathTablePlan }
+  continuation: { lba: number, sectors: number }
 }
 
 export interface Layout {
   settings: ImageSettings
   totalSectors: number
-  /** Where the ISO9660 volume ends (the volume space size); hybrid alignment and backup GPT follow. */
+  /** Where the ISO volume's data ends: appended partitions, alignment and the backup GPT follow. */
+  dataSectors: number
+  /** The volume size the descriptors record: the data, or the whole device (SystemAreaModel.volumeCoversDevice). */
   volumeSectors: number
   primaryLba: number
   bootRecordLba?: number
@@ -61,14 +87,16 @@ export interface Layout {
   iso: TreePlan & { pathTable: PathTablePlan }
   joliet?: TreePlan & { pathTable: PathTablePlan }
   continuation: { lba: number, sectors: number }
-  /** Data of every inode with content, in the order written. */
-  files: Map<Inode, FileSectionPlan[]>
-  /** The bytes each inode's sections hold (the raw zisofs stream for kept compressed files). */
-  content: Map<Inode, DataSource>
+  /** The partition's second set of trees (xorriso -partition_offset), if the image has one. */
+  mirror?: TreeSet
+  /** Data of every file with content and of every region, in the order written. */
+  placed: Map<Placed, FileSectionPlan[]>
+  /** The bytes each one's sections hold (the raw zisofs stream for kept compressed files). */
+  content: Map<Placed, DataSource>
   /** Names in the ISO9660 tree per inode: the Rock Ridge link count. */
   links: Map<Inode, number>
-  /** Inodes whose data is already on disk where `files` says (an append keeps them). */
-  fixed: Set<Inode>
+  /** What is already on disk where `placed` says (an append keeps it). */
+  fixed: Set<Placed>
   /** First LBA written after the descriptors (an append writes nothing before it). */
   bodyStartLba: number
   /** Filled in by serialization: where each node's records were written. */
@@ -97,6 +125,20 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
   const enhancedLba = settings.interchangeLevel === 4 ? next++ : undefined
   const jolietLba = joliet !== undefined ? next++ : undefined
   const terminatorLba = next++
+  const offset = settings.partitionOffset ?? 0
+  let mirrorDescriptors: Pick<TreeSet, 'primaryLba' | 'enhancedLba' | 'jolietLba' | 'terminatorLba'> | undefined
+  if (offset > 0) {
+    // xorriso -partition_offset: the partition's own descriptor set at its sector 16, without a boot record.
+    if (offset < terminatorLba - 15) throw new InvalidInputError('BAD_ARGUMENT', `a partition offset of ${offset} sectors leaves no room for the volume descriptors`)
+    let at = offset + 16
+    mirrorDescriptors = {
+      primaryLba: at++,
+      enhancedLba: enhancedLba !== undefined ? at++ : undefined,
+      jolietLba: jolietLba !== undefined ? at++ : undefined,
+      terminatorLba: at++
+    }
+    next = at
+  }
   if (placement !== undefined) next = Math.max(next, placement.startLba)
   const bodyStartLba = next
   let bootCatalog: Layout['bootCatalog']
@@ -105,60 +147,134 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
     bootCatalog = { lba: next, size: Math.max(SECTOR_SIZE, Math.ceil(size / SECTOR_SIZE) * SECTOR_SIZE), inode: content.boot.catalog }
     next += bootCatalog.size / SECTOR_SIZE
   }
-  const isoPathTable = pathTablePlan(iso, next)
-  next += 2 * isoPathTable.sectors
-  const jolietPathTable = joliet !== undefined ? pathTablePlan(joliet, next) : undefined
-  if (jolietPathTable !== undefined) next += 2 * jolietPathTable.sectors
-  next = placeDirectories(iso, next)
-  const continuation = { lba: next, sectors: allocator.sectors }
-  next += allocator.sectors
-  if (joliet !== undefined) next = placeDirectories(joliet, next)
+  const own = placeTreeSet(iso, joliet, allocator.sectors, next)
+  next = own.next
+  let mirror: TreeSet | undefined
+  if (mirrorDescriptors !== undefined) {
+    // The same trees again, in sectors of their own: their records count addresses from the partition.
+    const copy = placeTreeSet(cloneTree(iso), joliet !== undefined ? cloneTree(joliet) : undefined, allocator.sectors, next)
+    next = copy.next
+    mirror = { base: offset, ...mirrorDescriptors, iso: copy.iso, joliet: copy.joliet, continuation: copy.continuation }
+  }
 
-  const files = new Map<Inode, FileSectionPlan[]>()
-  const data = new Map<Inode, DataSource>()
+  const placed = new Map<Placed, FileSectionPlan[]>()
+  const data = new Map<Placed, DataSource>()
   const catalogInode = content.boot?.catalog
-  const place = (inode: Inode): void => {
-    if (files.has(inode) || inode === catalogInode || inode.kind !== 'file') return
-    const source = inode.compressed?.raw ?? inode.data
-    const kept = placement?.fixed.get(inode)
+  const place = (what: Placed): void => {
+    if (placed.has(what) || what === catalogInode || (!(what instanceof Region) && what.kind !== 'file')) return
+    const source = what instanceof Region ? what.data : what.compressed?.raw ?? what.data
+    const kept = placement?.fixed.get(what)
     if (kept !== undefined) {
-      files.set(inode, kept)
-      data.set(inode, source)
+      placed.set(what, kept)
+      data.set(what, source)
       return
     }
     if (source.size > 0xffffffff && settings.interchangeLevel < 3) {
       throw new InvalidInputError('TOO_LARGE', `a file of ${source.size} bytes needs interchange level 3 or 4 (multi-extent files, ECMA-119 10.3)`)
     }
-    files.set(inode, sectionsFor(source.size, next))
-    data.set(inode, source)
+    placed.set(what, sectionsFor(source.size, next))
+    data.set(what, source)
     next += Math.ceil(source.size / SECTOR_SIZE)
   }
-  for (const image of content.boot !== undefined ? allBootImages(content.boot) : []) place(image.inode)
+  const payloads = payloadsOf(content)
+  const appended = payloads.filter(p => p.holder instanceof Region && p.holder.place === 'appended')
+  // Boot images first (as mkisofs places them; payloadsOf lists them first), then the files in tree order.
+  for (const payload of payloads) if (!appended.includes(payload)) place(payload.holder)
   for (const tree of [iso, joliet]) {
     for (const dir of tree?.directories ?? []) for (const record of dir.records) place(record.node.inode)
   }
-  next += content.paddingSectors
-  const volumeSectors = next
+  // The padding (genisoimage's 150 sectors) ends the volume; with appended partitions, xorriso puts it
+  // after them, outside the volume, where its "Gap1" partition claims it. Cylinder alignment (isohybrid)
+  // pads the device, or with appended partitions the volume's data before them.
+  const align = content.systemArea?.alignSectors ?? 1
+  const alignUp = (sectors: number): number => Math.ceil(sectors / align) * align
+  if (appended.length === 0) next += content.paddingSectors
+  else next = alignUp(next)
+  const dataSectors = next
+  // Appended partitions: after the data, in the order they had, each from a 2 KiB sector.
+  for (const payload of appended) place(payload.holder)
+  if (appended.length > 0) next += content.paddingSectors + (content.systemArea?.appendedTailSectors ?? 0)
+  const deviceSectors = Math.ceil((next * 4 + trailerBlocks(content.systemArea)) / 4)
+  const totalSectors = appended.length === 0 ? alignUp(deviceSectors) : deviceSectors
   return {
     settings,
-    totalSectors: content.hybrid !== undefined ? hybridTotalSectors(volumeSectors, content.hybrid) : volumeSectors,
-    volumeSectors,
+    totalSectors,
+    dataSectors,
+    volumeSectors: content.systemArea?.volumeCoversDevice === true ? totalSectors : dataSectors,
     primaryLba,
     bootRecordLba,
     enhancedLba,
     jolietLba,
     terminatorLba,
     bootCatalog,
-    iso: { ...iso, pathTable: isoPathTable },
-    joliet: joliet !== undefined && jolietPathTable !== undefined ? { ...joliet, pathTable: jolietPathTable } : undefined,
-    continuation,
-    files,
+    iso: own.iso,
+    joliet: own.joliet,
+    continuation: own.continuation,
+    mirror,
+    placed,
     content: data,
     links,
     fixed: new Set(placement?.fixed.keys() ?? []),
     bodyStartLba,
     written: new Map()
   }
+}
+
+/** The volume's own trees as a set (base 0), then the partition's, if any. */
+export function treeSets (layout: Layout): TreeSet[] {
+  const own: TreeSet = {
+    base: 0,
+    primaryLba: layout.primaryLba,
+    enhancedLba: layout.enhancedLba,
+    jolietLba: layout.jolietLba,
+    terminatorLba: layout.terminatorLba,
+    iso: layout.iso,
+    joliet: layout.joliet,
+    continuation: layout.continuation
+  }
+  return layout.mirror !== undefined ? [own, layout.mirror] : [own]
+}
+
+/** The last sector of the descriptors (both sets): what an append's commit point rewrites. */
+export function headSectors (layout: Layout): number {
+  return Math.max(layout.terminatorLba, layout.mirror?.terminatorLba ?? 0) + 1
+}
+
+/** Path tables, the ISO9660 directories, their continuation areas, the Joliet directories: placed from `start`. */
+function placeTreeSet (iso: TreePlan, joliet: TreePlan | undefined, continuationSectors: number, start: number): Pick<TreeSet, 'iso' | 'joliet' | 'continuation'> & { next: number } {
+  let next = start
+  const isoPathTable = pathTablePlan(iso, next)
+  next += 2 * isoPathTable.sectors
+  const jolietPathTable = joliet !== undefined ? pathTablePlan(joliet, next) : undefined
+  if (jolietPathTable !== undefined) next += 2 * jolietPathTable.sectors
+  next = placeDirectories(iso, next)
+  const continuation = { lba: next, sectors: continuationSectors }
+  next += continuationSectors
+  if (joliet !== undefined) next = placeDirectories(joliet, next)
+  return {
+    iso: { ...iso, pathTable: isoPathTable },
+    joliet: joliet !== undefined && jolietPathTable !== undefined ? { ...joliet, pathTable: jolietPathTable } : undefined,
+    continuation,
+    next
+  }
+}
+
+/** A tree plan's copy with directories of its own (to be placed elsewhere), the same records and shapes. */
+function cloneTree (tree: TreePlan): TreePlan {
+  const copies = new Map<DirectoryPlan, DirectoryPlan>()
+  for (const dir of tree.directories) copies.set(dir, { ...dir, records: [] })
+  const copyOf = (dir: DirectoryPlan): DirectoryPlan => copies.get(dir) as DirectoryPlan
+  for (const [original, copy] of copies) {
+    copy.parent = copyOf(original.parent)
+    if (original.logicalParent !== undefined) copy.logicalParent = copyOf(original.logicalParent)
+    copy.records = original.records.map(r => r.target !== undefined ? { ...r, target: copyOf(r.target) } : r)
+  }
+  return { directories: tree.directories.map(copyOf) }
+}
+
+/** Where a payload's bytes start in the layout, in 2 KiB sectors (undefined: not placed). */
+export function startOf (layout: Layout, payload: Payload): number | undefined {
+  return layout.placed.get(payload.holder)?.[0].lba
 }
 
 /** Empty files record extent 0 (nothing to point at); larger ones are split at MAX_SECTION. */
@@ -188,7 +304,7 @@ function countLinks (iso: TreePlan): Map<Inode, number> {
 
 /** Rock Ridge role and context of a record, with placeholder LBAs (sizes do not depend on them). */
 export function rockRidgeFor (
-  record: RecordPlan | 'self' | 'parent', dir: DirectoryPlan, settings: ImageSettings, links: Map<Inode, number>
+  record: RecordPlan | 'self' | 'parent', dir: DirectoryPlan, settings: ImageSettings, links: Map<Inode, number>, base = 0
 ): ReturnType<typeof rockRidgeEntries> {
   const version = settings.rockRidge
   if (version === undefined) return []
@@ -198,13 +314,13 @@ export function rockRidgeFor (
   if (record === 'parent') {
     const parent = dir.parent
     return rockRidgeEntries(parent.node.inode, { kind: 'parent' }, {
-      version, links: links.get(parent.node.inode) ?? 2, parentLba: dir.logicalParent?.extent
+      version, links: links.get(parent.node.inode) ?? 2, parentLba: dir.logicalParent !== undefined ? dir.logicalParent.extent - base : undefined
     })
   }
   const inode = record.node.inode
   const name = record.node.names.rr ?? record.node.names.iso ?? ''
   let role: RockRidgeRole
-  if (record.role === 'placeholder') role = { kind: 'placeholder', name, childLba: record.target?.extent ?? 0 }
+  if (record.role === 'placeholder') role = { kind: 'placeholder', name, childLba: record.target !== undefined ? record.target.extent - base : 0 }
   else if (record.role === 'relocated') role = { kind: 'relocated', name }
   else role = { kind: 'entry', name }
   return rockRidgeEntries(inode, role, {
@@ -279,7 +395,7 @@ function pathTablePlan (tree: TreePlan, lba: number): PathTablePlan {
 export function toCatalogShape (boot: BootConfiguration): Parameters<typeof bootCatalogSize>[0] {
   return {
     validation: boot.validation,
-    defaultEntry: boot.defaultImage.entry,
-    sections: boot.sections.map(s => ({ platform: s.platform, idString: s.idString, entries: s.images.map(i => i.entry) }))
+    defaultEntry: { ...boot.defaultImage.entry },
+    sections: boot.sections.map(s => ({ platform: s.platform, idString: s.idString, entries: s.images.map(i => ({ ...i.entry })) }))
   }
 }

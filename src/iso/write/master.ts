@@ -3,6 +3,7 @@ import * as path from 'node:path'
 import type { Writable } from 'node:stream'
 import { InvalidInputError } from '../../errors'
 import { logger } from '../../log'
+import { currentPlatform } from '../../platform'
 import { SECTOR_SIZE } from '../codec/volume-descriptor'
 import type { Node } from '../model/node'
 import { planLayout, type Layout, type WriteContent } from './layout'
@@ -115,20 +116,11 @@ export function removeStaleTemporaries (target: string): number {
   let removed = 0
   for (const name of fs.readdirSync(dir)) {
     const pid = name.startsWith(prefix) && name.endsWith('.tmp') ? Number(name.slice(prefix.length).split('-')[0]) : NaN
-    if (!Number.isInteger(pid) || processRuns(pid)) continue
+    if (!Number.isInteger(pid) || currentPlatform().processStatus(pid) !== undefined) continue
     fs.rmSync(path.join(dir, name), { force: true })
     removed++
   }
   return removed
-}
-
-function processRuns (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 export async function checkFreeSpace (dir: string, bytes: number): Promise<void> {

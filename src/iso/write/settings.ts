@@ -3,7 +3,7 @@ import type { RockRidgeVersion } from '../codec/rock-ridge'
 import { InvalidInputError } from '../../errors'
 import { hasXaSignature } from '../codec/xa'
 import { NodeFlag, type Node } from '../model/node'
-import type { InterchangeLevel } from '../naming/iso9660'
+import type { InterchangeLevel, IsoNameRules } from '../naming/iso9660'
 import type { ImageOrigin } from '../read/open-image'
 
 /** The identification a written image carries in its volume descriptors (ECMA-119 8.4). */
@@ -34,9 +34,26 @@ export interface ImageSettings {
   joliet?: { level: JolietLevel, long: boolean }
   /** CD-ROM XA records in every directory record (pycdlib's xa, genisoimage -XA). */
   xa: boolean
+  /**
+   * What the XA records say of owner and permissions: each entry's own (genisoimage -XA), or owner 0 and
+   * readable by all (-xa); unset, the fixed record pycdlib writes (owner 0, r-x for all).
+   */
+  xaAttributes?: 'recorded' | 'rational'
   volume: VolumeIdentity
   /** Rock Ridge relocation directory for trees deeper than ECMA-119 6.8.2.1 allows (genisoimage: rr_moved). */
   relocationDirectory: string
+  /**
+   * xorriso -partition_offset (2 KiB sectors; 0 or absent: none): a second set of descriptors and trees
+   * at the partition's start + 16, addressed from it, so the volume mounts from the partition too.
+   */
+  partitionOffset?: number
+  /** Relaxations of the rules for generated ISO9660 names (genisoimage -l, -d, -N, …); none by default. */
+  isoNames?: IsoNameRules
+  /**
+   * Directories deeper than eight levels stay where they are instead of being relocated (genisoimage -D;
+   * against ECMA-119 6.8.2.1 below level 4, read by Linux and most others).
+   */
+  keepDeepDirectories?: boolean
 }
 
 /** Times of new things and the volume dates: SOURCE_DATE_EPOCH when set, for reproducible images. */
@@ -105,7 +122,8 @@ export function settingsFromOrigin (origin: ImageOrigin, root: Node): ImageSetti
       effectiveMs: v.effectiveMs,
       jolietVolumeId: e.joliet?.volumeId
     },
-    relocationDirectory: relocation?.names.rr ?? 'rr_moved'
+    relocationDirectory: relocation?.names.rr ?? 'rr_moved',
+    partitionOffset: origin.partitionOffset
   }
 }
 

@@ -2,6 +2,7 @@ import { InvalidInputError } from '../../errors'
 import { encodeUcs2 } from '../codec/joliet'
 import { Inode, S_IFDIR } from '../model/inode'
 import { Directory, Node, NodeFlag } from '../model/node'
+import { generateIsoName } from '../naming/iso9660'
 import { compareIsoIdentifiers, compareJolietNames } from '../naming/order'
 import type { ImageSettings } from './settings'
 import type { SystemUsePlan } from './system-use-plan'
@@ -72,7 +73,7 @@ function isInIsoTree (node: Node): boolean {
  */
 export function planIsoTree (root: Node, settings: ImageSettings): TreePlan {
   const relocationAllowed = settings.rockRidge !== undefined && settings.interchangeLevel < 4
-  const depthLimited = settings.interchangeLevel < 4
+  const depthLimited = settings.interchangeLevel < 4 && settings.keepDeepDirectories !== true
   const rootPlan = newDirectory(root, undefined, Buffer.from([0]), 1)
   let relocation: DirectoryPlan | undefined
   const relocationDirectory = (): DirectoryPlan => {
@@ -104,7 +105,7 @@ export function planIsoTree (root: Node, settings: ImageSettings): TreePlan {
       }
       if (!relocationAllowed) {
         throw new InvalidInputError('UNSUPPORTED', `directory ${pathOf(child)} is deeper than the ${MAX_DEPTH} levels ECMA-119 6.8.2.1 allows; ` +
-          'use Rock Ridge (which relocates it) or interchange level 4')
+          'use Rock Ridge (which relocates it), interchange level 4, or keep it where it is (mkisofs -D)')
       }
       const host = relocationDirectory()
       const plan = newDirectory(child, host, identifier, host.depth + 1)
@@ -177,8 +178,8 @@ function existingRelocationDirectory (root: Node): Node | undefined {
 /** A relocation directory for this write only; it is not added to the model. */
 function syntheticRelocationDirectory (root: Node, settings: ImageSettings): Node {
   const taken = new Set(loadedEntries(root).map(n => n.names.iso))
-  let iso = settings.relocationDirectory.toUpperCase().replace(/[^A-Z0-9_]/g, '_')
-  for (let n = 0; taken.has(iso); n++) iso = `RR_MOVED${n}`
+  // Named as any directory (genisoimage: ".rr_moved" is _RR_MOVE at level 1), numbered if the name is taken.
+  const iso = generateIsoName(settings.relocationDirectory, true, settings.interchangeLevel, id => taken.has(id), undefined, settings.isoNames)
   const inode = new Inode({ mode: S_IFDIR | 0o555, times: root.inode.times, posix: true, nlink: 2, ino: 0xfffffffe })
   const node = new Node(root, { iso, rr: settings.relocationDirectory }, inode, new Directory())
   node.flags |= NodeFlag.RELOCATION_DIRECTORY

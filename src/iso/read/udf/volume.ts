@@ -10,7 +10,6 @@ import type { IntegrityImplementationUse, LogicalVolumeIntegrityDescriptor } fro
 import type { LogicalVolumeDescriptor } from '../../codec/udf/logical-volume'
 import { hasValidTag, TagId, verifyTag } from '../../codec/udf/tag'
 import type { LogicalVolumeInfo, PartitionDescriptor, PrimaryVolumeDescriptor, UnallocatedSpaceDescriptor } from '../../codec/udf/volume-descriptors'
-import { parseVolumeStructure, VRS_START, VRS_UNIT } from '../../codec/udf/volume-recognition'
 import { readExactly, type ByteSource } from '../../io/byte-source'
 import type { UdfContext } from './entries'
 import { readIntegrity } from './integrity'
@@ -29,11 +28,6 @@ const log = logger('read')
 
 /** Block sizes tried, most likely first: optical media and bridge images use 2048, hard disks 512 or 4096. */
 const BLOCK_SIZES = [2048, 512, 4096, 1024]
-/** Spacings of the recognition sequence's descriptors: 2048 bytes, or one sector of a larger size. */
-const VRS_STEPS = [2048, 4096, 8192, 16384, 32768]
-/** Volume recognition sequence descriptors scanned (ISO9660 descriptors come first on a bridge image). */
-const MAX_VRS_DESCRIPTORS = 64
-
 export interface UdfVolume {
   blockSize: number
   /** Where the anchor read was, in blocks. */
@@ -62,28 +56,7 @@ export interface UdfVolume {
   fileSetId: string
 }
 
-/**
- * The NSR descriptor of the volume recognition sequence, if there is one (a UDF volume is recorded).
- * ECMA-167 2/8.4: descriptors follow each other every 2048 bytes from byte 32768, or every sector where
- * sectors are larger (a 4096-byte hard disk file system): both spacings are tried.
- */
-export async function findUdfRecognition (source: ByteSource): Promise<string | undefined> {
-  for (const step of VRS_STEPS) {
-    let inExtendedArea = false
-    for (let i = 0; i < MAX_VRS_DESCRIPTORS; i++) {
-      const position = VRS_START + i * step
-      if (position + VRS_UNIT > source.size) break
-      const vsd = parseVolumeStructure(await readExactly(source, position, VRS_UNIT, { structure: 'volume recognition sequence', lba: position / VRS_UNIT }))
-      if (vsd === undefined) break
-      if (vsd.identifier === 'BEA01') inExtendedArea = true
-      else if (vsd.identifier === 'TEA01') inExtendedArea = false
-      else if ((vsd.identifier === 'NSR02' || vsd.identifier === 'NSR03') && inExtendedArea) return vsd.identifier
-    }
-  }
-  return undefined
-}
-
-/** Reads the UDF volume; `nsr` is what findUdfRecognition found. Errors name the descriptor, its place and the field. */
+/** Reads the UDF volume; `nsr` is what readVolumeRecognition (../volume-recognition.ts) found. Errors name the descriptor, its place and the field. */
 export async function readUdfVolume (source: ByteSource, nsr: string, diag: Diagnostics): Promise<UdfVolume> {
   const { blockSize, location, anchor } = await findAnchor(source, diag)
   let sequence: Sequence

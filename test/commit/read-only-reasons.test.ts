@@ -1,0 +1,90 @@
+import { spawn } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import t from 'tap'
+import { IsoImage } from '../../src'
+import { forceUnmount, isMounted, ISOMOUNT, ISOTOOL, mountImage, waitFor } from '../helpers/mount'
+import { recordOf, shrinkEntry, suspEntry } from '../read/patch'
+import { genisoimage, run, scratch, writeTree } from '../helpers/tools'
+import { sha256 } from '../helpers/tree'
+
+/*
+ * Issue 11's first step: an image that also holds a UDF file system is never committed with a stale or
+ * dropped UDF tree. It reads as before; a commit or a write of it is refused, a read-write mount becomes
+ * read-only and says why before the mount command returns, and `isotool info` says the same. The UDF side
+ * is checked by 7-Zip, which reads UDF first (as Windows does).
+ */
+
+const dir = scratch(t, 'read-only-reasons')
+const src = path.join(dir, 'src')
+writeTree(src, { 'a.txt': 'alpha\n', docs: { 'b.txt': 'beta\n' } })
+const udfImage = genisoimage(path.join(dir, 'udf.iso'), ['-udf', '-R', '-J'], src)
+const plainImage = genisoimage(path.join(dir, 'plain.iso'), ['-R', '-J'], src)
+
+function udfListing (image: string): string[] {
+  const out = run('7z', ['l', '-tudf', '-slt', image]).stdout
+  return out.split('\n').filter(l => l.startsWith('Path = ') && !l.endsWith(image)).map(l => l.slice(7)).sort()
+}
+
+t.test('the library refuses to commit or write an image with a UDF tree, and leaves it as it was', async t => {
+  const before = sha256(fs.readFileSync(udfImage))
+  const image = await IsoImage.open(udfImage)
+  t.same(image.readOnlyReasons.map(r => r.code), ['UDF'], 'the UDF file system is found at open')
+  await image.addFile('/autounattend.xml', Buffer.from('<unattend/>\n'))
+  await t.rejects(image.commit(), { code: 'READ_ONLY', message: /UDF/ }, 'commit refused, naming UDF')
+  await t.rejects(image.write(path.join(dir, 'copy.iso')), { code: 'READ_ONLY' }, 'a remaster to a new file refused too (it would drop UDF)')
+  await image.close()
+  t.equal(sha256(fs.readFileSync(udfImage)), before, 'the image is byte for byte as it was')
+  t.notOk(fs.existsSync(path.join(dir, 'copy.iso')), 'no half-written copy')
+  t.same(udfListing(udfImage), ['a.txt', 'docs', 'docs/b.txt'], '7-Zip still reads the UDF tree')
+})
+
+t.test('a plain image has no reason to be read-only', async t => {
+  const image = await IsoImage.open(plainImage)
+  t.same(image.readOnlyReasons, [])
+  await image.close()
+})
+
+t.test('a read-write mount of a UDF image is read-only and says why before the command returns', async t => {
+  const before = sha256(fs.readFileSync(udfImage))
+  const mounted = mountImage(t, udfImage)
+  t.equal(mounted.result.status, 0, 'the mount succeeds')
+  t.match(mounted.result.stderr, /mounted read-only: .*UDF file system.*cannot update/, 'stderr says read-only and why')
+  t.match(mounted.result.stderr, /isotool extract/, 'and what the user can do')
+  t.equal(fs.readFileSync(path.join(mounted.mountpoint, 'a.txt'), 'utf8'), 'alpha\n', 'files read')
+  t.throws(() => fs.writeFileSync(path.join(mounted.mountpoint, 'autounattend.xml'), 'x'), { code: 'EROFS' }, 'a new file: EROFS')
+  t.throws(() => fs.appendFileSync(path.join(mounted.mountpoint, 'a.txt'), 'x'), { code: 'EROFS' }, 'a change: EROFS')
+  t.equal(mounted.unmount().status, 0)
+  t.equal(sha256(fs.readFileSync(udfImage)), before, 'the image is untouched')
+  t.notOk(fs.existsSync(path.join(dir, '.udf.iso.isomount-lock')), 'the read-only mount left no lock behind')
+})
+
+t.test('isotool info has a Writable line with the same reason', async t => {
+  const udf = run(process.execPath, [ISOTOOL, 'info', udfImage]).stdout
+  t.match(udf, /^Writable: +no: .*UDF file system/m)
+  const json = JSON.parse(run(process.execPath, [ISOTOOL, 'info', '--json', udfImage]).stdout) as { writable: { writable: boolean, code: string } }
+  t.same({ writable: json.writable.writable, code: json.writable.code }, { writable: false, code: 'UDF' })
+  t.match(run(process.execPath, [ISOTOOL, 'info', plainImage]).stdout, /^Writable: +yes$/m)
+})
+
+t.test('a reason found after the mount came up (an irregular record) is said once on the daemon\'s stderr', async t => {
+  const image = path.join(dir, 'irregular.iso')
+  fs.copyFileSync(plainImage, image)
+  const bytes = fs.readFileSync(image)
+  // A Rock Ridge PX entry cut short in a subdirectory: read with a warning, so never written back.
+  const record = await recordOf(image, '/docs/b.txt')
+  shrinkEntry(bytes, suspEntry(bytes, record, 'PX'), 8)
+  fs.writeFileSync(image, bytes)
+  const mountpoint = path.join(dir, 'irregular-mnt')
+  fs.mkdirSync(mountpoint)
+  const daemon = spawn(process.execPath, [ISOMOUNT, '-f', image, mountpoint], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  daemon.stderr.setEncoding('utf8').on('data', (text: string) => { stderr += text })
+  t.teardown(async () => { await forceUnmount(mountpoint) })
+  await waitFor(() => isMounted(mountpoint), 30_000, 'the mount')
+  t.throws(() => fs.writeFileSync(path.join(mountpoint, 'new.txt'), 'x'), { code: 'EROFS' }, 'writes: EROFS')
+  t.throws(() => fs.writeFileSync(path.join(mountpoint, 'other.txt'), 'x'), { code: 'EROFS' }, 'again')
+  await waitFor(() => /stays read-only/.test(stderr), 10_000, 'the warning')
+  t.equal(stderr.match(/stays read-only/g)?.length, 1, 'said once')
+  t.match(stderr, /PX/, 'naming what was irregular')
+})
