@@ -15,9 +15,8 @@ import { mib, Progress } from './format'
 import { MKISOFS_HELP, parseMkisofsArgs, type MkisofsArgs } from './mkisofs-args'
 import { SplitWriter } from './split-output'
 import { addTranslationTables } from './translation-table'
+import { READ_AHEAD_PADDING_SECTORS } from '../iso/write/layout'
 
-/** genisoimage pads images with 150 sectors (300 KiB) by default (its -pad). */
-const PAD_SECTORS = 150
 
 /** `isotool mkisofs`: genisoimage's command line over the library. */
 export async function mkisofs (argv: readonly string[]): Promise<void> {
@@ -91,7 +90,7 @@ export async function mkisofs (argv: readonly string[]): Promise<void> {
   progress.done()
   if (args.translationTable !== undefined) await addTranslationTables(image, run, args.translationTable, !args.hideJolietTranslationTable, synthetic)
   await addBoot(image, args, run)
-  const paddingSectors = args.pad ? PAD_SECTORS : 0
+  const paddingSectors = args.pad ? READ_AHEAD_PADDING_SECTORS : 0
   if (args.printSize) {
     const bytes = await image.estimateSize({ paddingSectors })
     process.stdout.write(`${bytes / 2048}\n`)

@@ -40,10 +40,30 @@ function recordPath (mountpoint: string): string {
   return path.join(runtimeDir(), `${key(mountpoint)}.json`)
 }
 
-/** Records this process as the daemon of `mountpoint`. */
+/** Records this process as the daemon of `mountpoint`, clearing away the traces of daemons that died. */
 export function writeMountRecord (record: Omit<MountRecord, 'pid' | 'start'>): void {
+  pruneDeadRecords()
   const { pid, start } = processIdentity(process.pid)
   fs.writeFileSync(recordPath(record.mountpoint), JSON.stringify({ ...record, pid, start }))
+}
+
+/**
+ * Removes the records and sockets of daemons no longer running (killed, or the machine reset without
+ * clearing /run): nothing reads them but as "not mounted", and they would otherwise pile up.
+ */
+function pruneDeadRecords (): void {
+  const dir = runtimeDir()
+  for (const name of fs.readdirSync(dir)) {
+    if (!name.endsWith('.json')) continue
+    const file = path.join(dir, name)
+    const record = parseIdentity(readIfPresent(file) ?? '')
+    if (record === undefined || identityAlive(record)) continue
+    const socket = file.replace(/\.json$/, '.sock')
+    const recorded = fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0
+    fs.rmSync(file, { force: true })
+    // The dead daemon made its socket before its record; a newer one belongs to a daemon starting now.
+    if ((fs.statSync(socket, { throwIfNoEntry: false })?.mtimeMs ?? Infinity) <= recorded) fs.rmSync(socket, { force: true })
+  }
 }
 
 /** The record of the daemon serving (or waiting to commit for) `mountpoint`, if that daemon still runs. */

@@ -30,7 +30,7 @@ import { readImage, refreshOrigin, type Extensions, type ImageOrigin, type OpenO
 import { describeReadOnly, type ReadOnlyReason } from './read/read-only-reasons'
 import type { SystemAreaInfo } from './read/system-area'
 import { layoutFor, loadAll, writeImage, type WriteOptions } from './write/master'
-import type { WriteContent } from './write/layout'
+import { READ_AHEAD_PADDING_SECTORS, type WriteContent } from './write/layout'
 import { defaultTimestampMs, defaultVolumeIdentity, settingsFromOrigin, validateVolume, type ImageSettings, type VolumeIdentity } from './write/settings'
 
 export type { OpenOptions, VolumeInfo, Extensions } from './read/open-image'
@@ -525,8 +525,9 @@ export class IsoImage {
     if (this.stale !== undefined) throw new InvalidInputError('STALE', this.stale)
     if (this.changes.empty) return { mode: 'unchanged', bytesWritten: 0, reasons: [] }
     await this.requireUnderstood()
-    // The volume dates stay (see write()): boot loaders find the image by them.
-    const content = await this.content(0)
+    // The volume dates stay (see write()): boot loaders find the image by them. A grown or remastered
+    // volume ends in padding as mkisofs's do (only appends and remasters lay out a new end).
+    const content = await this.content(READ_AHEAD_PADDING_SECTORS)
     let result: CommitResult
     try {
       result = await commitChanges({

@@ -48,6 +48,14 @@ export interface WriteContent {
   paddingSectors: number
 }
 
+/**
+ * The padding genisoimage (-pad, its default) and xorriso (-padding 300k) end a volume with: readers read
+ * ahead of the last file. GRUB's BIOS CD driver reads whole 32 KiB cache blocks and, when that read runs
+ * past the medium's end, gets garbage: grub-rescue-pc's image, appended to with grub.cfg in its last
+ * sector, booted as a CD into "syntax error" until commits padded as the image itself was.
+ */
+export const READ_AHEAD_PADDING_SECTORS = 150
+
 /** For an append commit: data that stays where it is, and where new allocations may begin. */
 export interface AppendPlacement {
   fixed: Map<Placed, FileSectionPlan[]>
