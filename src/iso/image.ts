@@ -30,6 +30,7 @@ import { readImage, refreshOrigin, type Extensions, type ImageOrigin, type OpenO
 import { describeReadOnly, type ReadOnlyReason } from './read/read-only-reasons'
 import type { SystemAreaInfo } from './read/system-area'
 import { layoutFor, loadAll, writeImage, type WriteOptions } from './write/master'
+import { udfRevisionOf, type UdfRevisionText } from './write/udf/layout'
 import { READ_AHEAD_PADDING_SECTORS, type WriteContent } from './write/layout'
 import { defaultTimestampMs, defaultVolumeIdentity, settingsFromOrigin, validateVolume, type ImageSettings, type VolumeIdentity } from './write/settings'
 
@@ -61,6 +62,11 @@ export interface CreateOptions {
   isoNames?: IsoNameRules
   /** Keep directories deeper than eight levels where they are instead of relocating them (genisoimage -D). */
   keepDeepDirectories?: boolean
+  /**
+   * A UDF file system over the same files (a bridge image, genisoimage -udf): its revision, "1.02"
+   * (genisoimage's, and the default for true) or "2.01".
+   */
+  udf?: boolean | UdfRevisionText
 }
 
 /**
@@ -134,11 +140,13 @@ export class IsoImage {
       volume: { ...defaultVolumeIdentity(now), ...options.volume },
       relocationDirectory: options.relocationDirectory ?? 'rr_moved',
       isoNames: options.isoNames,
-      keepDeepDirectories: options.keepDeepDirectories
+      keepDeepDirectories: options.keepDeepDirectories,
+      udf: options.udf === undefined || options.udf === false ? undefined : { revision: udfRevisionOf(options.udf === true ? '1.02' : options.udf) }
     }
     validateVolume(settings.volume)
     const inode = new Inode({ mode: S_IFDIR | 0o755, times: { mtimeMs: now, atimeMs: now, ctimeMs: now }, posix: rockRidge !== undefined, nlink: 2, ino: 1 })
-    const root = new Node(undefined, { iso: '', joliet: jolietLevel !== undefined ? '' : undefined }, inode, new Directory())
+    const names = { iso: '', joliet: jolietLevel !== undefined ? '' : undefined, udf: settings.udf !== undefined ? '' : undefined }
+    const root = new Node(undefined, names, inode, new Directory())
     return new IsoImage(root, settings, undefined, undefined)
   }
 

@@ -6,6 +6,7 @@ import { generateIsoName, validateIsoName } from '../naming/iso9660'
 import {
   cutToUnits, jolietNameFor, validateJolietName, validateRockRidgeName, JOLIET_LONG_MAX, JOLIET_MAX
 } from '../naming/joliet'
+import { validateUdfName } from '../naming/udf'
 import { withoutVersion } from '../read/names'
 import type { ImageSettings } from '../write/settings'
 
@@ -21,6 +22,8 @@ export interface NameOptions {
   joliet?: boolean
   /** false: only in the Joliet tree. */
   iso?: boolean
+  /** false: not in the UDF tree (of an image that has one). */
+  udf?: boolean
   /**
    * The name is a host file name (mkisofs): no namespace's rules are applied to it as given; each
    * namespace's name is derived from it (ISO9660 generated, Joliet cut to its limit, as genisoimage).
@@ -147,7 +150,7 @@ export class TreeEditor {
     const oldParent = node.parent
     if (oldParent?.dir === undefined) throw new InvalidInputError('BAD_PATH', 'the root cannot be renamed')
     await oldParent.dir.complete()
-    const keep: NameOptions = { iso: node.names.iso !== undefined, joliet: node.names.joliet !== undefined }
+    const keep: NameOptions = { iso: node.names.iso !== undefined, joliet: node.names.joliet !== undefined, udf: node.names.udf !== undefined }
     oldParent.dir.remove(node)
     try {
       node.names = await this.namesFor(parent, name, namespace, node.isDirectory, keep)
@@ -216,6 +219,13 @@ export class TreeEditor {
         joliet = uniqueJolietName(jolietNameFor(source, long), long, candidate => jolietView.has(candidate))
       }
       names.joliet = joliet
+    }
+    // The UDF tree (a bridge image's second file system) takes the name as given, or the Rock Ridge one:
+    // UDF names are long and case-preserving, as POSIX ones are.
+    if (options.udf !== false && parent.names.udf !== undefined && settings.udf !== undefined) {
+      const udf = validateUdfName(givenIn === 'udf' ? name : names.rr ?? (givenIn === 'iso9660' ? withoutVersion(name) : name))
+      if (await taken('udf', udf)) throw exists(udf)
+      names.udf = udf
     }
     return names
   }

@@ -5,6 +5,7 @@ import { hasXaSignature } from '../codec/xa'
 import { NodeFlag, type Node } from '../model/node'
 import type { InterchangeLevel, IsoNameRules } from '../naming/iso9660'
 import type { ImageOrigin } from '../read/open-image'
+import type { UdfRevision } from './udf/layout'
 
 /** The identification a written image carries in its volume descriptors (ECMA-119 8.4). */
 export interface VolumeIdentity {
@@ -54,6 +55,11 @@ export interface ImageSettings {
    * against ECMA-119 6.8.2.1 below level 4, read by Linux and most others).
    */
   keepDeepDirectories?: boolean
+  /**
+   * A UDF file system over the same files (a bridge image, as genisoimage -udf writes): its revision
+   * (0x0102 or 0x0201). Its tree is the nodes with a UDF name.
+   */
+  udf?: { revision: UdfRevision }
 }
 
 /** Times of new things and the volume dates: SOURCE_DATE_EPOCH when set, for reproducible images. */
