@@ -35,6 +35,8 @@ export async function planInPlace (
   context: CommitContext, root: Node, settings: ImageSettings, changes: ChangeSet, content: WriteContent
 ): Promise<InPlacePlan> {
   if (changes.structure) return { reason: 'entries were added, removed or renamed' }
+  // Its file entries carry sizes, times and modes too, and the integrity descriptor counts: written whole.
+  if (settings.udf !== undefined) return { reason: 'the image has a UDF file system, which is written whole (a remaster)' }
   // The partition's records (xorriso -partition_offset) carry sizes and dates too; they are rewritten by an append.
   if ((settings.partitionOffset ?? 0) > 0) return { reason: 'the image has a second directory tree for its partition (xorriso -partition_offset), which an in-place commit does not patch' }
   // Boot images and partitions follow their files: a change of one may move or resize what points at it.

@@ -26,7 +26,7 @@ import type { SystemAreaModel } from '../model/system-area'
 import { bootConfigurationOf, PayloadIndex } from './boot-model'
 import { dataEndOf, readPartitionOffset, systemAreaModelOf } from './system-area-model'
 import { readOnlyReasonsOf, type ReadOnlyReason } from './read-only-reasons'
-import { readVolumeRecognition } from './volume-recognition'
+import { readVolumeRecognition, type VolumeRecognition } from './volume-recognition'
 
 const log = logger('read')
 
@@ -116,15 +116,13 @@ export interface ImageOrigin {
 export async function readImage (source: ByteSource, options: OpenOptions): Promise<{ origin: ImageOrigin, root: Node }> {
   const diag = new WarningLog(options.strict === true)
   const recognition = await readVolumeRecognition(source)
-  // Found whether or not the UDF tree is read: with noudf, a change would still leave it stale.
-  const readOnlyReasons = readOnlyReasonsOf(recognition)
   const nsr = options.udf !== false ? recognition.udf?.identifier : undefined
   let descriptors: DescriptorSet
   try {
     descriptors = await selectDescriptorSet(source, diag, options.session)
   } catch (err) {
     if (nsr === undefined || !(err instanceof InvalidImageError) || err.code !== 'IMAGE_NOT_ISO9660') throw err
-    return await readUdfOnly(source, nsr, diag, readOnlyReasons)
+    return await readUdfOnly(source, nsr, diag, recognition)
   }
   const primary = descriptors.primary
   if (primary.volumeSpaceSize * SECTOR_SIZE > source.size) {
@@ -141,10 +139,11 @@ export async function readImage (source: ByteSource, options: OpenOptions): Prom
     : undefined
   const systemArea = await readSystemArea(source, diag)
   const outside = await readOutsideTrees(source, primary.volumeSpaceSize, elTorito, systemArea, options)
-  readOnlyReasons.push(...outside.readOnlyReasons)
   // A UDF volume describes the image as its first writer made it: an older session's tree is not it.
   const udf = nsr !== undefined && descriptors.sessionStart === 0 ? await bridgeUdf(source, nsr, descriptors, diag) : undefined
   if (udf !== undefined) extensions.udf = udfExtension(udf)
+  // Found whether or not the UDF tree is read: with noudf, a change would still leave it stale.
+  const readOnlyReasons = [...readOnlyReasonsOf(recognition, { volume: udf, bridge: true }), ...outside.readOnlyReasons]
   const loader = new TreeLoader(source, sectors, diag, {
     rockRidge: useRockRidge,
     suspSkip: extensions.susp?.skip ?? 0,
@@ -218,9 +217,10 @@ function udfExtension (udf: UdfVolume): NonNullable<Extensions['udf']> {
 
 /** An image that is a UDF file system and nothing else (mkudffs): its root is the file set's root. */
 async function readUdfOnly (
-  source: ByteSource, nsr: string, diag: WarningLog, readOnlyReasons: ReadOnlyReason[]
+  source: ByteSource, nsr: string, diag: WarningLog, recognition: VolumeRecognition
 ): Promise<{ origin: ImageOrigin, root: Node }> {
   const udf = await readUdfVolume(source, nsr, diag)
+  const readOnlyReasons = readOnlyReasonsOf(recognition, { volume: udf, bridge: false })
   const sectors = new SectorCache(source)
   const payloads = new PayloadIndex(source)
   const loader = new TreeLoader(source, sectors, diag, {

@@ -207,6 +207,8 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
   for (const tree of [iso, joliet]) {
     for (const dir of tree?.directories ?? []) for (const record of dir.records) place(record.node.inode)
   }
+  // Files only the UDF tree names (on Windows media, all but a README).
+  for (const entry of udf?.tree.entries ?? []) place(entry.inode)
   // The padding (genisoimage's 150 sectors) ends the volume; with appended partitions, xorriso puts it
   // after them, outside the volume, where its "Gap1" partition claims it. Cylinder alignment (isohybrid)
   // pads the device, or with appended partitions the volume's data before them.

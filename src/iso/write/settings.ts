@@ -110,6 +110,8 @@ export function settingsFromOrigin (origin: ImageOrigin, root: Node): ImageSetti
     rockRidge: rr === undefined ? undefined : rr === 'unknown' ? '1.09' : rr,
     joliet: e.joliet !== undefined ? { level: e.joliet.level, long: false } : undefined,
     xa: origin.descriptors !== undefined && hasXaSignature(origin.descriptors.primary.applicationUse),
+    // A UDF volume read with the image is written again whole (read-only-reasons.ts says which can be).
+    udf: origin.udf !== undefined ? { revision: origin.udf.revision <= 0x0150 ? 0x0102 : 0x0201 } : undefined,
     volume: {
       systemId: identifierText(v.systemId),
       volumeId: identifierText(v.volumeId),
