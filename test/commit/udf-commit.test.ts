@@ -38,6 +38,12 @@ t.test('genisoimage -udf: adds, changes, renames, removes and modes reach the UD
   await image.setAttributes('/docs/renamed.txt', { mode: 0o600 })
   const result = await image.commit()
   t.equal(result.mode, 'remaster', 'remastered (the UDF tree is written whole)')
+  t.equal(image.origin?.udf?.integrityUse?.files, 3, 'the UDF volume is read again after the commit')
+  // A second commit from the same model, as a mount's sync then unmount makes.
+  await image.addFile('/docs/second.txt', Buffer.from('second\n'))
+  t.equal((await image.commit()).mode, 'remaster')
+  await image.remove('/docs/second.txt')
+  t.equal((await image.commit()).mode, 'remaster', 'and a third, back to the tree checked below')
   await image.close()
 
   t.same(Object.keys(sevenZipUdfListing(iso)).sort(), ['a.txt', 'autounattend.xml', 'docs', 'docs/renamed.txt', 'new'], '7-Zip lists the edited tree')

@@ -371,10 +371,13 @@ export async function refreshOrigin (origin: ImageOrigin, source: ByteSource): P
   const elTorito = descriptors.bootRecord !== undefined
     ? await readElTorito(source, descriptors.bootRecord, descriptors.primaryLba, diag)
     : undefined
+  // A remaster wrote the UDF volume again (write/udf): what `isotool info` and the next commit describe.
+  const udf = origin.udf !== undefined ? await readUdfVolume(source, origin.udf.nsr, diag) : undefined
   return {
     ...origin,
     source,
     descriptors,
+    udf,
     volume: volumeInfo(descriptors.primary),
     elTorito,
     systemArea: await readSystemArea(source, diag),
