@@ -18,6 +18,8 @@ export interface Corpus {
   largeBytes: number
   /** genisoimage -R -J -iso-level 3 of the tree. */
   image: string
+  /** genisoimage -udf -R -iso-level 3 of the same tree: Rock Ridge and UDF over the same data. */
+  udfImage: string
 }
 
 /** Where corpora are cached: /var/tmp/isomount-bench, or ISOMOUNT_BENCH_DIR. */
@@ -50,5 +52,10 @@ export function corpus (quick: boolean): Corpus {
     sh(`genisoimage -quiet -R -J -joliet-long -iso-level 3 -o '${image}' '${tree}'`)
     fs.writeFileSync(done, '')
   }
-  return { dir, tree, smallFiles, large, largeBytes, image }
+  // Built on its own, so that a corpus cached before it existed gains it without being rebuilt.
+  const udfImage = path.join(dir, 'corpus-udf.iso')
+  if (!fs.existsSync(udfImage)) {
+    sh(`genisoimage -quiet -udf -R -iso-level 3 -o '${udfImage}.tmp' '${tree}' && mv '${udfImage}.tmp' '${udfImage}'`)
+  }
+  return { dir, tree, smallFiles, large, largeBytes, image, udfImage }
 }

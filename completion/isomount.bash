@@ -3,12 +3,12 @@
 # Needs nothing from the bash-completion package, so it also works sourced by hand.
 # Keep in sync with `isomount --help`, `isotool --help` and `isotool mkisofs -help`: test/cli/completion.test.ts checks.
 
-_isomount_mount_options='namespace= norock nojoliet nohfsplus nonempty appledouble applexattr uid= gid= mode= dmode= overriderockperms userwrite check= session= hide showassoc ro commit= allow_other'
-_isomount_namespaces='rockridge joliet iso9660'
+_isomount_mount_options='namespace= norock noudf nojoliet nohfsplus nonempty appledouble applexattr uid= gid= mode= dmode= overriderockperms userwrite check= session= hide showassoc ro commit= allow_other'
+_isomount_namespaces='rockridge udf joliet iso9660'
 
 _isotool_commands='info ls cat extract verify mkisofs shell help'
-_isotool_image_options='-n --namespace --no-rock --no-joliet --strict --session -h --help'
-_isotool_mkisofs_options='-R -rock -r -rational-rock -rrip110 -rrip112 -J -joliet -joliet-long -jcharset -ucs-level
+_isotool_image_options='-n --namespace --no-rock --no-udf --no-joliet --strict --session -h --help'
+_isotool_mkisofs_options='-R -rock -r -rational-rock -rrip110 -rrip112 -J -joliet -joliet-long -jcharset -ucs-level -udf -udf-rev --udf-rev
  -iso-level -l -full-iso9660-filenames -max-iso9660-filenames -d -omit-period -N -omit-version-number -allow-lowercase
  -relaxed-filenames -allow-leading-dots -ldots -L -allow-multidot -no-iso-translate -U -untranslated-filenames -D
  -disable-deep-relocation -hide-rr-moved -XA -xa -o -output -V -volid -sysid -A -appid -p -preparer -P -publisher
@@ -129,6 +129,7 @@ _isotool () {
         -eltorito-platform) _isomount_reply x86 PPC Mac efi; return ;;
         -iso-level) _isomount_reply 1 2 3 4; return ;;
         -ucs-level) _isomount_reply 1 2 3; return ;;
+        -udf-rev|--udf-rev) _isomount_reply 1.02 2.01; return ;;
         -input-charset|-output-charset|-jcharset) _isomount_reply UTF-8; return ;;
       esac
       if [[ $cur == -* ]]; then _isomount_reply $_isotool_mkisofs_options; else _isomount_files "$cur"; fi

@@ -54,7 +54,8 @@ PACKAGES=(
   fuse libfuse2                       # fuse-native's addon links libfuse.so.2; fusermount
   gcc g++ make python3                # npm ci rebuilds fuse-native with a fix (scripts/build-fuse-native.js)
   genisoimage xorriso                 # images to read, and peers to compare with
-  libarchive-tools p7zip-full         # bsdtar and 7z: independent readers
+  libarchive-tools p7zip-full         # bsdtar and 7z: independent readers (7z -tudf: UDF)
+  udftools                            # mkudffs and udfinfo: UDF file systems to read, and a checker
   python3 python3-pycdlib             # pycdlib: independent reader, benchmark peer
   fuseiso                             # benchmark peer
   isolinux syslinux-common            # isolinux.bin, ldlinux.c32, isohdpfx.bin for bootable images

@@ -1,9 +1,13 @@
 import { decodeText } from '../iso/codec/text'
 import { guidToString } from '../iso/codec/gpt'
+import { entityIdText, revisionText } from '../iso/codec/udf/entity-id'
+import { IntegrityType } from '../iso/codec/udf/integrity'
+import { accessTypeName } from '../iso/codec/udf/volume-descriptors'
 import { DescriptorType, isVolumeDescriptor } from '../iso/codec/volume-descriptor'
 import { userMessage } from '../errors'
 import type { IsoImage } from '../iso/image'
 import { ImageExtentsSource } from '../iso/model/data-source'
+import type { UdfVolume } from '../iso/read/udf/volume'
 import { dateString } from './format'
 import { carriedChecksums, hasSessionMd5, type MediaChecksums } from '../iso/checksum/carried'
 
@@ -29,7 +33,8 @@ export async function describeImage (image: IsoImage, path: string, json: boolea
     volume: image.volume,
     namespaces: image.namespaces,
     extensions: image.extensions,
-    descriptors: image.descriptors.descriptors.map(({ lba, descriptor }) => ({ lba, type: descriptorName(descriptor) })),
+    descriptors: (image.origin?.descriptors?.descriptors ?? []).map(({ lba, descriptor }) => ({ lba, type: descriptorName(descriptor) })),
+    udf: image.origin?.udf !== undefined ? udfFacts(image.origin.udf) : undefined,
     pathTables: pathTables.map(r => ({ ...r, tables: r.tables.map(({ records, ...rest }) => ({ ...rest, records: records?.length })) })),
     elTorito: image.elTorito === undefined ? undefined : {
       catalogLba: image.elTorito.catalogLba,
@@ -71,10 +76,11 @@ export async function describeImage (image: IsoImage, path: string, json: boolea
     `Created:        ${v.createdMs !== undefined ? dateString(v.createdMs) : '-'}`,
     `Modified:       ${v.modifiedMs !== undefined ? dateString(v.modifiedMs) : '-'}`,
     `Volume size:    ${v.volumeSpaceSize} blocks of ${v.logicalBlockSize} bytes`,
-    `Descriptors:    ${facts.descriptors.map(d => `${d.lba} ${d.type}`).join(', ')}`,
+    `Descriptors:    ${image.origin?.descriptors === undefined && image.origin !== undefined ? 'none (no ISO9660 volume)' : facts.descriptors.map(d => `${d.lba} ${d.type}`).join(', ')}`,
     `Rock Ridge:     ${image.extensions.rockRidge !== undefined ? `${image.extensions.rockRidge.version} ${image.extensions.rockRidge.identifiers.join(' ')}` : 'no'}`,
     `Joliet:         ${image.extensions.joliet !== undefined ? `level ${image.extensions.joliet.level}, volume id ${image.extensions.joliet.volumeId}` : 'no'}`,
     `ISO 9660:1999:  ${image.extensions.enhanced ? 'enhanced volume descriptor present' : 'no'}`,
+    ...udfLines(facts.udf),
     `Namespaces:     ${image.namespaces.join(', ')}`,
     `Writable:       ${writable.writable ? 'yes' : `no: ${writable.reason ?? ''}`}`,
     `Checksums:      ${checksumSummary(checksums)}`,
@@ -114,6 +120,72 @@ export async function describeImage (image: IsoImage, path: string, json: boolea
   }
   for (const w of image.warnings) lines.push(`Warning:        ${w}`)
   return lines.join('\n') + '\n'
+}
+
+type UdfFacts = ReturnType<typeof udfFacts>
+
+/** The UDF volume: revision, names, partitions and what its integrity descriptor counts. */
+function udfFacts (udf: UdfVolume): {
+  revision: string, recognition: string, blockSize: number, sequence: string, anchorLba: number,
+  volumeId: string, logicalVolumeId: string, volumeSetId: string, fileSetId: string, implementation: string,
+  partitions: Array<{ reference: number, map: string, number?: number, start?: number, blocks?: number, accessType?: string }>,
+  integrity?: { state: string, files?: number, directories?: number, nextUniqueId: string, freeBlocks: number[], sizes: number[], minReadRevision?: string, minWriteRevision?: string, maxWriteRevision?: string }
+} {
+  const byNumber = new Map(udf.partitions.map(p => [p.number, p]))
+  const integrity = udf.integrity
+  const use = udf.integrityUse
+  return {
+    revision: revisionText(udf.revision),
+    recognition: udf.nsr,
+    blockSize: udf.blockSize,
+    sequence: udf.sequence,
+    anchorLba: udf.anchorLocation,
+    volumeId: udf.volumeId,
+    logicalVolumeId: udf.logicalVolumeId,
+    volumeSetId: udf.volumeSetId,
+    fileSetId: udf.fileSetId,
+    implementation: entityIdText(udf.primary.implementationId),
+    partitions: udf.logicalVolume.partitionMaps.map((map, reference) => {
+      const number = 'partitionNumber' in map ? map.partitionNumber : undefined
+      const pd = number !== undefined ? byNumber.get(number) : undefined
+      const kind = 'kind' in map ? map.kind : 'type 1'
+      return { reference, map: kind, number, start: pd?.start, blocks: pd?.length, accessType: pd !== undefined ? accessTypeName(pd.accessType) : undefined }
+    }),
+    integrity: integrity === undefined ? undefined : {
+      state: integrity.integrityType === IntegrityType.CLOSE ? 'closed' : integrity.integrityType === IntegrityType.OPEN ? 'open' : `type ${integrity.integrityType}`,
+      files: use?.files,
+      directories: use?.directories,
+      nextUniqueId: integrity.nextUniqueId.toString(),
+      freeBlocks: integrity.freeSpace,
+      sizes: integrity.sizes,
+      minReadRevision: use !== undefined ? revisionText(use.minReadRevision) : undefined,
+      minWriteRevision: use !== undefined ? revisionText(use.minWriteRevision) : undefined,
+      maxWriteRevision: use !== undefined ? revisionText(use.maxWriteRevision) : undefined
+    }
+  }
+}
+
+function udfLines (udf: UdfFacts | undefined): string[] {
+  if (udf === undefined) return ['UDF:            no']
+  const lines = [
+    `UDF:            revision ${udf.revision} (${udf.recognition}), ${udf.blockSize}-byte blocks, anchor at ${udf.anchorLba}, ${udf.sequence} descriptor sequence`,
+    `  Volume id:    ${udf.volumeId}; logical volume ${udf.logicalVolumeId}; file set ${udf.fileSetId}`,
+    `  Volume set:   ${udf.volumeSetId}`,
+    `  Written by:   ${udf.implementation}`
+  ]
+  for (const p of udf.partitions) {
+    lines.push(`  Partition ${p.reference}:  ${p.map}${p.number !== undefined ? `, number ${p.number}` : ''}` +
+      `${p.start !== undefined && p.blocks !== undefined ? `, blocks ${p.start}-${p.start + p.blocks - 1} (${p.blocks})` : ''}${p.accessType !== undefined ? `, ${p.accessType}` : ''}`)
+  }
+  const i = udf.integrity
+  if (i === undefined) {
+    lines.push('  Integrity:    no descriptor read')
+  } else {
+    lines.push(`  Integrity:    ${i.state}, ${i.files ?? '?'} files, ${i.directories ?? '?'} directories, next unique ID ${i.nextUniqueId}, ` +
+      `free blocks ${i.freeBlocks.map(f => f === 0xffffffff ? '?' : String(f)).join('/')} of ${i.sizes.join('/')}` +
+      `${i.minReadRevision !== undefined ? `; read ${i.minReadRevision}+, written by ${i.minWriteRevision}-${i.maxWriteRevision ?? '?'}` : ''}`)
+  }
+  return lines
 }
 
 /** Whether a commit could write this image, by the very check a commit makes (it reads the whole tree). */

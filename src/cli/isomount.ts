@@ -15,8 +15,10 @@ const READY_TIMEOUT_MS = 120_000
 
 const HELP_OPTIONS = `
 Mount options (-o, comma-separated; Linux isofs names where they mean the same):
-  namespace=rockridge|joliet|iso9660   names to show (default: Rock Ridge, else Joliet, else ISO9660)
-  norock, nojoliet                     ignore Rock Ridge / Joliet
+  namespace=rockridge|udf|joliet|iso9660
+                                       names to show (default: Rock Ridge, else UDF, else Joliet,
+                                       else ISO9660)
+  norock, noudf, nojoliet              ignore Rock Ridge / UDF / Joliet
   nohfsplus                            drop an HFS+ tree sharing the files' data (grub-mkrescue's, for
                                        Macs) so that the image can be written; BIOS/UEFI boot is kept
   uid=N, gid=N                         owner and group every entry shows (not recorded)
@@ -38,7 +40,7 @@ Mount options (-o, comma-separated; Linux isofs names where they mean the same):
 
 Examples:
   isomount debian.iso /mnt/iso
-  isomount -o namespace=joliet,ro win.iso /mnt/win
+  isomount -o namespace=udf,ro win.iso /mnt/win
   isomount -u /mnt/iso        commit, unmount, and wait until the image is on disk
                               (on Linux, with the helpers installed, a plain umount waits too)
   isomount sync /mnt/iso      commit now and stay mounted`
@@ -46,7 +48,7 @@ Examples:
 export async function main (argv: string[]): Promise<void> {
   const program = newProgram('isomount')
     .usage('[options] IMAGE MOUNTPOINT\n       isomount -u MOUNTPOINT\n       isomount sync MOUNTPOINT')
-    .description('Mount an ISO9660 image (Rock Ridge, Joliet, El Torito) through FUSE.')
+    .description('Mount an ISO9660 image (Rock Ridge, Joliet, UDF, El Torito) through FUSE.')
     .argument('[image]', 'the image file')
     .argument('[mountpoint]', 'an existing directory')
     .option('-o, --options <list>', 'mount options (see below); may be repeated', collect, [])

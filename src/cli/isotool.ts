@@ -18,6 +18,7 @@ interface ImageFlags {
   namespace?: string
   rock: boolean
   joliet: boolean
+  udf: boolean
   strict?: boolean
   session?: number
 }
@@ -31,8 +32,9 @@ function parseSession (text: string): number {
 /** Options every subcommand that reads an image takes. */
 function imageOptions (command: Command): Command {
   return command
-    .option('-n, --namespace <ns>', 'rockridge, joliet or iso9660 (default: the richest the image has)')
+    .option('-n, --namespace <ns>', 'rockridge, udf, joliet or iso9660 (default: Rock Ridge, else UDF, else Joliet, else ISO9660)')
     .option('--no-rock', 'ignore Rock Ridge')
+    .option('--no-udf', 'ignore UDF')
     .option('--no-joliet', 'ignore Joliet')
     .option('--strict', 'refuse images with any irregularity')
     .option('--session <n>', 'read session N (1-based; default the newest)', parseSession)
@@ -62,7 +64,7 @@ function namespaceOf (flags: ImageFlags): Namespace | undefined {
 }
 
 function openOptionsOf (flags: ImageFlags): OpenOptions {
-  const options: OpenOptions = { rockRidge: flags.rock, joliet: flags.joliet, strict: flags.strict === true }
+  const options: OpenOptions = { rockRidge: flags.rock, joliet: flags.joliet, udf: flags.udf, strict: flags.strict === true }
   if (flags.session !== undefined) options.session = flags.session
   return options
 }
@@ -88,11 +90,11 @@ export async function main (argv: string[]): Promise<void> {
     .addHelpText('after', '\n' + MKISOFS_HELP)
     .action(async (rest: string[]) => { await mkisofs(rest) })
   program
-    .description('Inspect, extract and build ISO9660 images (Rock Ridge, Joliet, El Torito, isohybrid).')
+    .description('Inspect, extract and build ISO9660 images (Rock Ridge, Joliet, UDF, El Torito, isohybrid).')
     .showHelpAfterError('(see isotool --help)')
 
   imageOptions(program.command('info')
-    .description('describe an image: descriptors, extensions, El Torito entries, hybrid partition tables')
+    .description('describe an image: descriptors, extensions, UDF volume, El Torito entries, hybrid partition tables')
     .argument('<image>')
     .option('--json', 'machine-readable output'))
     .action(async (path: string, flags: ImageFlags & { json?: boolean }) => {

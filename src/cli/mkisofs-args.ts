@@ -1,6 +1,7 @@
 import { InvalidInputError } from '../errors'
 import { Platform } from '../iso/codec/el-torito'
 import type { IsoNameRules } from '../iso/naming/iso9660'
+import { UDF_REVISIONS, type UdfRevisionText } from '../iso/write/udf/layout'
 
 /*
  * genisoimage's command line (and the xorriso -as mkisofs flags people use with it): single-dash long
@@ -49,6 +50,8 @@ export interface MkisofsArgs {
   hideRrMoved: boolean
   /** -XA / -xa: CD-ROM XA records, with the files' owners and modes or rationalized ones. */
   xa?: 'recorded' | 'rational'
+  /** -udf (1.02, as genisoimage), -udf-rev REV: a UDF file system over the same files. */
+  udf?: UdfRevisionText
   volumeId?: string
   systemId?: string
   applicationId?: string
@@ -247,6 +250,12 @@ flag(['-U', '-untranslated-filenames'], a => {
 flag(['-D', '-disable-deep-relocation'], a => { a.keepDeepDirectories = true })
 flag(['-hide-rr-moved'], a => { a.hideRrMoved = true })
 flag(['-XA'], a => { a.xa = 'recorded' })
+flag(['-udf'], a => { a.udf ??= '1.02' })
+// Ours (genisoimage writes 1.02 only): the revision, which implies -udf, as -joliet-long implies -J.
+option(['-udf-rev', '--udf-rev'], (a, v, _b, _m, n) => {
+  if (!(v in UDF_REVISIONS)) throw new InvalidInputError('BAD_ARGUMENT', `${n}: UDF revision ${v} is not written (${Object.keys(UDF_REVISIONS).join(' or ')})`)
+  a.udf = v as UdfRevisionText
+})
 // genisoimage -xa rationalizes the Rock Ridge attributes as -r does, not only the XA records.
 flag(['-xa'], a => { a.xa = 'rational'; a.rationalRock = true })
 option(['-o', '-output'], (a, v) => { a.output = v })
@@ -380,7 +389,8 @@ ignored(['-probe', '-no-desktop', '-mac-name', '-icon-position', '-hfs-unlock', 
 
 // --- Refused: what they ask for would be missing ---------------------------------------------------------
 
-refused(['-udf', '-dvd-video', '-allow-limited-size'], false, 'UDF writing is not available yet (the image would have no UDF file system)')
+refused(['-dvd-video'], false, 'DVD-Video ordering (VIDEO_TS first, with its UDF restrictions) is not written by isotool; -udf writes a UDF file system in the usual order')
+ignored(['-allow-limited-size'], false, 'files of 4 GiB and more are written whole: one UDF file, and in ISO9660 a multi-extent file (with -iso-level 3), as xorriso writes them')
 refused(['-hfs', '-h', '-apple', '-g'], false, 'HFS and Apple extensions are not written by isotool (see isotool mkisofs -help for what is)')
 refused(['-boot-hfs-file', '-prep-boot'], true, 'HFS and PReP boot records are not written by isotool')
 refused(['-chrp-boot'], false, 'CHRP boot records are not written by isotool')
@@ -510,6 +520,8 @@ Masters an ISO9660 image from host files, with genisoimage's options:
   -r | -rational-rock     Rock Ridge with sane permissions (owner 0, readable, not writable)
   -rrip110 | -rrip112     Rock Ridge 1.10 / 1.12 instead of 1.09
   -J | -joliet            Joliet (-ucs-level 1-3, default 3); -joliet-long  103-character names
+  -udf                    a UDF 1.02 file system over the same files (Windows reads it first)
+  -udf-rev 1.02|2.01      the UDF revision written (implies -udf)
   -iso-level N            interchange level 1-4 (default 1; 4 is ISO 9660:1999)
   -l -max-iso9660-filenames -d -N -allow-lowercase -relaxed-filenames -allow-leading-dots
   -allow-multidot -no-iso-translate -U   ISO9660 names as genisoimage relaxes them
@@ -541,6 +553,6 @@ Masters an ISO9660 image from host files, with genisoimage's options:
   -input-charset | -output-charset UTF-8   -quiet  -v  -print-size  -pad | -no-pad  -split-output
   -log-file FILE          messages to FILE;  -version
 Accepted and ignored, with a note saying why: -cache-inodes -use-fileversion -gui -debug -sort and
-the HFS, jigdo and multi-session modifiers. Refused, saying why: -udf (UDF writing is not available
-yet), -hfs, -apple, -z, -M, -C, -G, -jigdo-jigdo and other platforms' boot blocks.
+the HFS, jigdo and multi-session modifiers. Refused, saying why: -dvd-video, -hfs, -apple, -z, -M,
+-C, -G, -jigdo-jigdo and other platforms' boot blocks.
 `

@@ -46,7 +46,8 @@ export async function mkisofs (argv: readonly string[]): Promise<void> {
     isoNames: args.isoNames,
     keepDeepDirectories: args.keepDeepDirectories,
     relocationDirectory: args.hideRrMoved ? '.rr_moved' : undefined,
-    xa: args.xa
+    xa: args.xa,
+    udf: args.udf
   })
   const progress = new Progress('adding', !args.quiet && process.stderr.isTTY === true)
   const exclude = globMatcher([...args.exclude, ...args.excludeLists.flatMap(readLines)])

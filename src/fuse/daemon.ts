@@ -114,6 +114,7 @@ export async function runMount (request: MountRequest, ready: (err?: Error, noti
       strict: options.check === 'strict',
       rockRidge: !options.norock,
       joliet: !options.nojoliet,
+      udf: !options.noudf,
       hfsplus: !options.nohfsplus,
       session: options.session
     })

@@ -33,6 +33,7 @@ import { readImage, type Extensions, type ImageOrigin, type OpenOptions, type Vo
 import type { ReadOnlyReason } from './read/read-only-reasons'
 import type { SystemAreaInfo } from './read/system-area'
 import { layoutFor, loadAll, writeImage, type WriteOptions } from './write/master'
+import { udfRevisionOf, type UdfRevisionText } from './write/udf/layout'
 import { READ_AHEAD_PADDING_SECTORS, type WriteContent } from './write/layout'
 import { defaultTimestampMs, defaultVolumeIdentity, settingsFromOrigin, validateVolume, type ImageSettings, type VolumeIdentity } from './write/settings'
 
@@ -64,6 +65,11 @@ export interface CreateOptions {
   isoNames?: IsoNameRules
   /** Keep directories deeper than eight levels where they are instead of relocating them (genisoimage -D). */
   keepDeepDirectories?: boolean
+  /**
+   * A UDF file system over the same files (a bridge image, genisoimage -udf): its revision, "1.02"
+   * (genisoimage's, and the default for true) or "2.01".
+   */
+  udf?: boolean | UdfRevisionText
 }
 
 /**
@@ -143,11 +149,13 @@ export class IsoImage {
       volume: { ...defaultVolumeIdentity(now), ...options.volume },
       relocationDirectory: options.relocationDirectory ?? 'rr_moved',
       isoNames: options.isoNames,
-      keepDeepDirectories: options.keepDeepDirectories
+      keepDeepDirectories: options.keepDeepDirectories,
+      udf: options.udf === undefined || options.udf === false ? undefined : { revision: udfRevisionOf(options.udf === true ? '1.02' : options.udf) }
     }
     validateVolume(settings.volume)
     const inode = new Inode({ mode: S_IFDIR | 0o755, times: { mtimeMs: now, atimeMs: now, ctimeMs: now }, posix: rockRidge !== undefined, nlink: 2, ino: 1 })
-    const root = new Node(undefined, { iso: '', joliet: jolietLevel !== undefined ? '' : undefined }, inode, new Directory())
+    const names = { iso: '', joliet: jolietLevel !== undefined ? '' : undefined, udf: settings.udf !== undefined ? '' : undefined }
+    const root = new Node(undefined, names, inode, new Directory())
     return new IsoImage(root, settings, undefined, undefined)
   }
 
@@ -159,6 +167,7 @@ export class IsoImage {
 
   get descriptors (): DescriptorSet {
     if (this.origin === undefined) throw new InvalidInputError('UNSUPPORTED', 'a new image has no descriptors until it is written')
+    if (this.origin.descriptors === undefined) throw new InvalidInputError('UNSUPPORTED', 'the image has no ISO9660 volume descriptors (it is a UDF file system only)')
     return this.origin.descriptors
   }
 
@@ -200,13 +209,18 @@ export class IsoImage {
     return this.origin?.diagnostics.messages ?? []
   }
 
-  /** Namespaces this image offers, in the order the kernel prefers them. */
+  /** Namespaces this image offers, in order of preference (see NAMESPACES). */
   get namespaces (): Namespace[] {
     const e = this.extensions
-    return NAMESPACES.filter(ns => (ns === 'rockridge' && e.rockRidge !== undefined) || (ns === 'joliet' && e.joliet !== undefined) || ns === 'iso9660')
+    const iso = this.origin === undefined || this.origin.descriptors !== undefined
+    return NAMESPACES.filter(ns => (ns === 'rockridge' && e.rockRidge !== undefined) || (ns === 'udf' && e.udf !== undefined) ||
+      (ns === 'joliet' && e.joliet !== undefined) || (ns === 'iso9660' && iso))
   }
 
-  /** Rock Ridge when present, else Joliet, else plain ISO9660 (Linux isofs's rule). */
+  /**
+   * Rock Ridge when present (Linux isofs's rule), else UDF (Windows media: the ISO9660 side holds little
+   * more than a README), else Joliet, else plain ISO9660.
+   */
   get defaultNamespace (): Namespace {
     return this.namespaces[0]
   }
@@ -483,6 +497,7 @@ export class IsoImage {
   async verifyChecksums (onProgress?: (progress: ChecksumProgress) => void): Promise<ChecksumCheck[]> {
     const origin = this.origin
     if (origin === undefined) throw new InvalidInputError('UNSUPPORTED', 'a new image has no checksums until it is written')
+    if (origin.descriptors === undefined) return [] // a UDF file system only: none of the checksums checked here
     return await verifyChecksums({ source: origin.source, descriptors: origin.descriptors, walk: () => this.walk('/') }, onProgress)
   }
 
@@ -506,7 +521,7 @@ export class IsoImage {
     const layout = await layoutFor(this.root, this.settings, content)
     // An image written from one that carried an implantisomd5 checksum carries a fresh one (files only:
     // it is computed by reading the written image back).
-    const implanted = this.origin !== undefined ? parseImplantedMd5(this.origin.descriptors.primary.applicationUse) : undefined
+    const implanted = this.origin?.descriptors !== undefined ? parseImplantedMd5(this.origin.descriptors.primary.applicationUse) : undefined
     const finish = typeof target === 'string' && implanted !== undefined ? finishImplanted(implanted, layout) : undefined
     return await writeImage(layout, content, target, { ...options, finish: options.finish ?? finish })
   }

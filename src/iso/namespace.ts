@@ -2,14 +2,18 @@ import { InvalidInputError } from '../errors'
 import { Node, NodeFlag } from './model/node'
 import { withoutVersion } from './read/names'
 
-/** The three ways to name what is on an image (design notes: views over one tree, not copies). */
-export type Namespace = 'rockridge' | 'joliet' | 'iso9660'
-export const NAMESPACES: readonly Namespace[] = ['rockridge', 'joliet', 'iso9660']
+/**
+ * The ways to name what is on an image (design notes: views over one tree, not copies), in the order of
+ * preference: Rock Ridge (the kernel's rule), then UDF (on Windows media the ISO9660 side holds little
+ * more than a README), then Joliet, then plain ISO9660.
+ */
+export type Namespace = 'rockridge' | 'udf' | 'joliet' | 'iso9660'
+export const NAMESPACES: readonly Namespace[] = ['rockridge', 'udf', 'joliet', 'iso9660']
 
 export function parseNamespace (text: string): Namespace {
-  const aliases: Record<string, Namespace> = { rockridge: 'rockridge', rr: 'rockridge', joliet: 'joliet', iso9660: 'iso9660', iso: 'iso9660' }
+  const aliases: Record<string, Namespace> = { rockridge: 'rockridge', rr: 'rockridge', udf: 'udf', joliet: 'joliet', iso9660: 'iso9660', iso: 'iso9660' }
   const ns = aliases[text.toLowerCase()]
-  if (ns === undefined) throw new InvalidInputError('BAD_ARGUMENT', `unknown namespace "${text}" (rockridge, joliet or iso9660)`)
+  if (ns === undefined) throw new InvalidInputError('BAD_ARGUMENT', `unknown namespace "${text}" (rockridge, udf, joliet or iso9660)`)
   return ns
 }
 
@@ -33,8 +37,8 @@ export class NamespaceView {
   /** The entries of a directory in this namespace, name → node, in directory order. */
   async entries (dir: Node): Promise<ReadonlyMap<string, Node>> {
     if (dir.dir === undefined) throw new InvalidInputError('NOT_A_DIRECTORY', `${this.pathOf(dir)} is not a directory`)
-    // Joliet names are merged into a directory only when something asks for them.
-    if (this.namespace === 'joliet') await dir.dir.complete()
+    // Joliet and UDF names are merged into a directory only when something asks for them.
+    if (this.namespace === 'joliet' || this.namespace === 'udf') await dir.dir.complete(this.namespace)
     return await dir.dir.index(this.key, this.nameOf)
   }
 
@@ -112,9 +116,10 @@ export class NamespaceView {
   }
 
   private rawName (node: Node): string | undefined {
-    const { iso, rr, joliet } = node.names
+    const { iso, rr, joliet, udf } = node.names
     switch (this.namespace) {
       case 'rockridge': return iso === undefined ? undefined : rr ?? withoutVersion(iso)
+      case 'udf': return udf
       case 'joliet': return joliet === undefined ? undefined : withoutVersion(joliet)
       case 'iso9660': return iso === undefined ? undefined : withoutVersion(iso)
     }

@@ -19,8 +19,11 @@ import type { Caller, FsStats, Vfs } from './vfs'
 /** open(2) access mode bits (O_RDONLY, O_WRONLY, O_RDWR): 3 on Linux and macOS; Node does not export it. */
 const O_ACCMODE = 3
 
-/** Name length limits per namespace: Rock Ridge NM has no limit but POSIX's (bytes); Joliet -joliet-long 103 (UTF-16 units). */
-const NAME_MAX = { rockridge: 255, joliet: 103, iso9660: 207 }
+/**
+ * Name length limits per namespace: Rock Ridge NM has no limit but POSIX's; Joliet -joliet-long 103; a UDF
+ * file identifier holds 255 bytes with its compression ID (ECMA-167 4/14.4.7), 254 Latin-1 characters.
+ */
+const NAME_MAX = { rockridge: 255, udf: 254, joliet: 103, iso9660: 207 }
 
 /** chown(2)'s "leave unchanged". */
 const UNCHANGED_ID = 0xffffffff
@@ -132,7 +135,7 @@ export class ImageVfs implements Vfs {
   }
 
   async statfs (): Promise<FsStats> {
-    const volumeBytes = (this.image.origin?.descriptors.primary.volumeSpaceSize ?? 0) * 2048
+    const volumeBytes = this.image.volume.volumeSpaceSize * this.image.volume.logicalBlockSize
     let freeBytes = 0
     if (!this.readOnly && this.image.origin !== undefined) {
       // Room for changes: new content waits in temporary files until the commit puts it beside the

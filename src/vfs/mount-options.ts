@@ -5,13 +5,15 @@ export type CommitMode = 'auto' | 'inplace' | 'append' | 'remaster' | 'never'
 
 /**
  * Mount options. Names follow Linux isofs where the meaning is the same (norock, nojoliet, uid=, gid=,
- * mode=, dmode=, overriderockperms, check=, session=, hide, showassoc); namespace=, commit=, userwrite and
+ * mode=, dmode=, overriderockperms, check=, session=, hide, showassoc); namespace=, noudf, commit=, userwrite and
  * ro are ours. What the owner and permission options show, and what changes record: vfs/attribute-view.ts.
  */
 export interface MountOptions {
   namespace?: Namespace
   norock: boolean
   nojoliet: boolean
+  /** Ignore the UDF file system of a bridge image. */
+  noudf: boolean
   /** Drop an HFS+ tree that shares the files' data (grub-mkrescue's, for Macs) instead of staying read-only. */
   nohfsplus: boolean
   /** The owner shown for every entry, Rock Ridge or not (isofs `uid=`). */
@@ -42,6 +44,7 @@ export interface MountOptions {
 export const DEFAULT_MOUNT_OPTIONS: MountOptions = {
   norock: false,
   nojoliet: false,
+  noudf: false,
   nohfsplus: false,
   overriderockperms: false,
   userwrite: false,
@@ -87,6 +90,7 @@ function applyOption (options: MountOptions, key: string, value: string | undefi
     case 'namespace': options.namespace = parseNamespace(required()); break
     case 'norock': options.norock = flag(); break
     case 'nojoliet': options.nojoliet = flag(); break
+    case 'noudf': options.noudf = flag(); break
     case 'nohfsplus': options.nohfsplus = flag(); break
     case 'uid': options.uid = integer(key, required(), 10); break
     case 'gid': options.gid = integer(key, required(), 10); break

@@ -25,14 +25,17 @@ export function extractWithXorriso (iso: string, dest: string): string {
   return dest
 }
 
-/** pycdlib, through Debian's python3: every path of a namespace with type and size and content hash. */
-export function pycdlibListing (iso: string, namespace: 'rr' | 'joliet' | 'iso'): Record<string, { type: string, size?: number, sha256?: string, target?: string }> {
+/**
+ * pycdlib, through Debian's python3: every path of a namespace with type and size and content hash
+ * (UDF symbolic links: type only; pycdlib does not decode their path components).
+ */
+export function pycdlibListing (iso: string, namespace: 'rr' | 'joliet' | 'iso' | 'udf'): Record<string, { type: string, size?: number, sha256?: string, target?: string }> {
   const script = `
 import hashlib, io, json, sys, pycdlib
 iso = pycdlib.PyCdlib()
 iso.open(sys.argv[1])
 ns = sys.argv[2]
-key = {'rr': 'rr_path', 'joliet': 'joliet_path', 'iso': 'iso_path'}[ns]
+key = {'rr': 'rr_path', 'joliet': 'joliet_path', 'iso': 'iso_path', 'udf': 'udf_path'}[ns]
 out = {}
 for dirname, dirs, files in iso.walk(**{key: '/'}):
     for d in dirs:
@@ -43,6 +46,8 @@ for dirname, dirs, files in iso.walk(**{key: '/'}):
         entry = {'type': 'file'}
         if ns == 'rr' and rec.rock_ridge is not None and rec.rock_ridge.is_symlink():
             entry = {'type': 'symlink', 'target': rec.rock_ridge.symlink_path().decode()}
+        elif ns == 'udf' and rec.is_symlink():
+            entry = {'type': 'symlink'}
         else:
             buf = io.BytesIO()
             iso.get_file_from_iso_fp(buf, **{key: p})

@@ -2,7 +2,9 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import t from 'tap'
 import { IsoError, IsoImage, type Namespace } from '../../src'
+import { sealDescriptor } from '../../src/iso/codec/udf/tag'
 import { genisoimage, run, scratch, writeTree } from '../helpers/tools'
+import { mkudffs, patchDescriptor } from '../helpers/udf'
 
 /*
  * Damaged and hostile images: every failure is an IsoError with a stable code (never a TypeError or
@@ -197,13 +199,30 @@ t.test('a GPT whose partition entries lie past the end of the image', async t =>
   t.match(await exercise(file, true), { error: { code: 'IMAGE_STRICT' } }, 'strict mode refuses')
 })
 
-t.test('random damage: always an IsoError or success, in bounded time and memory', async t => {
-  // Deterministic: a failure names its seed and mutation, and reproduces.
-  let seed = 20261125
-  const random = (): number => {
+/** A deterministic random sequence in [0, 1]: a failure names its seed and mutation, and reproduces. */
+function seeded (start: number): () => number {
+  let seed = start
+  return () => {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff
     return seed / 0x7fffffff
   }
+}
+
+/** exercise(), failing after 10 s: a damaged image must never make reading hang. */
+async function exerciseBounded (file: string): ReturnType<typeof exercise> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([
+      exercise(file),
+      new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error('took more than 10 s')), 10_000) })
+    ])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+t.test('random damage: always an IsoError or success, in bounded time and memory', async t => {
+  const random = seeded(20261125)
   const metadataEnd = 64 * SECTOR
   let errors = 0
   for (let i = 0; i < 250; i++) {
@@ -222,10 +241,7 @@ t.test('random damage: always an IsoError or success, in bounded time and memory
     const started = Date.now()
     let outcome: Awaited<ReturnType<typeof exercise>>
     try {
-      outcome = await Promise.race([
-        exercise(file),
-        new Promise<never>((_resolve, reject) => setTimeout(() => reject(new Error('took more than 10 s')), 10_000))
-      ])
+      outcome = await exerciseBounded(file)
     } catch (err) {
       t.fail(`mutation ${i} (${mutations.join(',')}, cut ${cut}): ${(err as Error).stack ?? String(err)}`)
       continue
@@ -235,6 +251,219 @@ t.test('random damage: always an IsoError or success, in bounded time and memory
   }
   t.comment(`${errors} of 250 damaged images refused with an IsoError, the rest read with or without warnings`)
   t.ok(process.memoryUsage().rss < 1024 * 1024 * 1024, 'memory stayed bounded')
+})
+
+// --- UDF -------------------------------------------------------------------------------------------
+
+const udfSrc = path.join(dir, 'udf-src')
+writeTree(udfSrc, { 'hello.txt': 'hello\n', 'data.bin': Buffer.alloc(10000, 0xda), sub: { 'inner.txt': 'inner\n', deeper: { 'd.txt': 'd\n' } } })
+const udfBase = genisoimage(path.join(dir, 'udf-base.iso'), ['-udf', '-R'], udfSrc)
+const udfOnlyBase = mkudffs(path.join(dir, 'udf-only.img'), 'hd', '2.01', 4096, ['--blocksize=2048'])
+
+/** A copy of a UDF image with its descriptor at `position` (`length` bytes) patched; resealed unless `seal` is false. */
+function udfVariant (base: string, name: string, position: number, length: number, patch: (bytes: Buffer) => void, seal = true): string {
+  const file = path.join(dir, `${name}.img`)
+  fs.copyFileSync(base, file)
+  patchDescriptor(file, position, length, patch, seal)
+  return file
+}
+
+/** Where a node of the UDF tree was read (file entry and identifier descriptor), by its udf path. */
+async function udfOrigin (image: string, udfPath: string): Promise<{ entry: number, block: number, fid: number, fidLength: number, data?: number }> {
+  const opened = await IsoImage.open(image)
+  try {
+    const node = await opened.lookup(udfPath, 'udf')
+    const origin = node.origin?.udf
+    if (origin?.fid === undefined) throw new Error(`no UDF record for ${udfPath}`)
+    const data = node.inode.data as { sections?: Array<{ lba: number }> }
+    return { entry: origin.entry.position, block: origin.entry.block, fid: origin.fid.lba * SECTOR + origin.fid.offset, fidLength: origin.fid.length, data: data.sections?.[0]?.lba }
+  } finally {
+    await opened.close()
+  }
+}
+
+/** Image positions of the descriptors with tag `id` in both volume descriptor sequences (2048-byte blocks). */
+function descriptorsOf (image: string, id: number): number[] {
+  const bytes = fs.readFileSync(image)
+  const found: number[] = []
+  for (const extentAt of [16, 24]) {
+    const start = bytes.readUInt32LE(256 * SECTOR + extentAt + 4)
+    for (let lba = start; lba < start + 16; lba++) if (bytes.readUInt16LE(lba * SECTOR) === id) found.push(lba * SECTOR)
+  }
+  return found
+}
+
+/** A short_ad (ECMA-167 4/14.14.1) of extent type `type`. */
+function shortAd (bytes: Buffer, offset: number, type: number, length: number, block: number): void {
+  bytes.writeUInt32LE(type * 0x40000000 + length, offset)
+  bytes.writeUInt32LE(block, offset + 4)
+}
+
+t.test('UDF: the clean images read without a warning', async t => {
+  t.same(await exercise(udfBase), { warnings: [] })
+  t.same(await exercise(udfOnlyBase), { warnings: [] })
+})
+
+t.test('UDF: a file entry with a bad tag checksum costs that entry', async t => {
+  const { entry } = await udfOrigin(udfBase, '/hello.txt')
+  const file = udfVariant(udfBase, 'udf-fe-checksum', entry, 16, b => { b[4] ^= 0xff }, false)
+  const relaxed = await exercise(file)
+  t.ok('warnings' in relaxed && relaxed.warnings.some(w => /^file entry at LBA \d+, field tag checksum: .*entry ignored$/.test(w)), 'relaxed: a warning naming the entry and the field')
+  const image = await IsoImage.open(file)
+  t.teardown(() => image.close())
+  await t.rejects(image.lookup('/hello.txt', 'udf'), { code: 'NOT_FOUND' }, 'the entry is not in the UDF view')
+  t.equal((await image.readFile('/hello.txt', 'rockridge')).toString(), 'hello\n', 'the other trees still read it')
+  t.match(await exercise(file, true), { error: { code: 'IMAGE_STRICT', message: /tag checksum/ } }, 'strict: refused')
+})
+
+t.test('UDF: a file identifier whose CRC is wrong', async t => {
+  const { fid, fidLength } = await udfOrigin(udfBase, '/hello.txt')
+  const file = udfVariant(udfBase, 'udf-fid-crc', fid, fidLength, b => { b[fidLength - 2] ^= 0x20 }, false)
+  const relaxed = await exercise(file)
+  t.ok('warnings' in relaxed && relaxed.warnings.some(w => /^file identifier descriptor at LBA \d+ offset \d+, field descriptor CRC: CRC is 0x/.test(w)), 'relaxed: read, with a warning')
+  t.match(await exercise(file, true), { error: { code: 'IMAGE_STRICT', message: /descriptor CRC/ } }, 'strict: refused')
+})
+
+t.test('UDF: loops through allocation extents, indirect entries and directories end', async t => {
+  const { entry, block, data } = await udfOrigin(udfBase, '/data.bin')
+  const dataPosition = (data as number) * SECTOR
+  const dataBlock = (data as number) - 257
+  // The file's data block becomes an allocation extent descriptor that continues at itself.
+  const aed = udfVariant(udfBase, 'udf-aed-loop', dataPosition, 32, b => {
+    b.fill(0)
+    b.writeUInt16LE(258, 0)
+    b.writeUInt16LE(2, 2)
+    b.writeUInt16LE(16, 10)
+    b.writeUInt32LE(dataBlock, 12)
+    b.writeUInt32LE(8, 20)
+    shortAd(b, 24, 3, 2048, dataBlock)
+  })
+  patchDescriptor(aed, entry, 2048, b => { shortAd(b, 176 + b.readUInt32LE(168), 3, 2048, dataBlock) })
+  const outcome = await exercise(aed)
+  t.ok('warnings' in outcome && outcome.warnings.some(w => /allocation extents lead back to block \d+; entry ignored/.test(w)), 'a continuation loop: a warning')
+
+  // An indirect entry (4/14.7) that points at itself.
+  const ie = udfVariant(udfBase, 'udf-ie-loop', entry, 52, b => {
+    b.fill(0)
+    b.writeUInt16LE(259, 0)
+    b.writeUInt16LE(2, 2)
+    b.writeUInt16LE(36, 10)
+    b.writeUInt32LE(block, 12)
+    b.writeUInt16LE(4, 20)
+    b[16 + 11] = 3
+    b.writeUInt32LE(2048, 36)
+    b.writeUInt32LE(block, 40)
+  })
+  const ieOutcome = await exercise(ie)
+  t.ok('warnings' in ieOutcome && ieOutcome.warnings.some(w => /indirect entries lead back to block \d+; entry ignored/.test(w)), 'an indirect entry loop: a warning')
+
+  // A subdirectory whose identifier names the root's ICB.
+  const { fid, fidLength } = await udfOrigin(udfBase, '/sub/deeper')
+  const rootBlock = await (async () => { const i = await IsoImage.open(udfBase); const b = i.origin?.udf?.root.block; await i.close(); return b as number })()
+  const dirLoop = udfVariant(udfBase, 'udf-dir-loop', fid, fidLength, b => { b.writeUInt32LE(rootBlock, 24) })
+  const loopOutcome = await exercise(dirLoop)
+  t.ok('warnings' in loopOutcome && loopOutcome.warnings.some(w => /named more than once/.test(w)), 'a directory loop: walked to the end with a warning')
+})
+
+t.test('UDF: extents outside the partition or the image', async t => {
+  const { entry } = await udfOrigin(udfBase, '/data.bin')
+  const outside = udfVariant(udfBase, 'udf-extent-outside', entry, 2048, b => { shortAd(b, 176 + b.readUInt32LE(168), 0, 10000, 0x7fffff00) })
+  const outcome = await exercise(outside)
+  t.ok('warnings' in outcome && outcome.warnings.some(w => /^file entry at LBA \d+, field extent location: extent at block 2147483392 \(10000 bytes\) lies beyond partition 0 .*entry ignored$/.test(w)),
+    'a warning naming the entry and the descriptor')
+  const image = await IsoImage.open(outside)
+  t.teardown(() => image.close())
+  t.equal((await image.readFile('/data.bin')).length, 10000, 'the Rock Ridge view reads the file from its own record')
+})
+
+t.test('UDF: lengths that would need gigabytes are refused without allocating them', async t => {
+  const before = process.memoryUsage().rss
+  const { entry } = await udfOrigin(udfBase, '/data.bin')
+  const longFile = udfVariant(udfBase, 'udf-info-length', entry, 2048, b => { b.writeUInt32LE(0x10000, 60) })
+  const long = await exercise(longFile)
+  t.ok('warnings' in long && long.warnings.some(w => /allocation descriptors cover 10000 of the 281474976720656 bytes the entry says; cut to what they cover/.test(w)), 'an information length beyond the extents: cut, with a warning')
+  const adLength = udfVariant(udfBase, 'udf-ad-length', entry, 2048, b => { b.writeUInt32LE(0xfffffff0, 172) })
+  const ad = await exercise(adLength)
+  t.ok('warnings' in ad && ad.warnings.some(w => /field length of allocation descriptors: allocation descriptors of 4294967280 bytes overrun/.test(w)), 'a length of allocation descriptors beyond the block: refused')
+  const { entry: subEntry } = await udfOrigin(udfBase, '/sub')
+  const hugeDir = udfVariant(udfBase, 'udf-dir-size', subEntry, 2048, b => { b.writeUInt32LE(0x100, 60) })
+  const dirOutcome = await exercise(hugeDir)
+  t.ok('warnings' in dirOutcome && dirOutcome.warnings.some(w => /directory .*exceeds the 268435456-byte limit/.test(w)), 'a directory of a terabyte: refused, naming it')
+  const { fid, fidLength } = await udfOrigin(udfBase, '/hello.txt')
+  const fidUse = udfVariant(udfBase, 'udf-fid-use', fid, fidLength, b => { b.writeUInt16LE(0xffff, 36) })
+  const fidOutcome = await exercise(fidUse)
+  t.ok('warnings' in fidOutcome && fidOutcome.warnings.some(w => /field length of implementation use: .*overrun the directory .*rest of the directory is skipped/.test(w)), 'an identifier overrunning its directory: the rest skipped')
+  // Both sequences' logical volume descriptors claim 2^32 − 1 partition maps in a table as long.
+  const lvd = path.join(dir, 'udf-lvd-maps.img')
+  fs.copyFileSync(udfOnlyBase, lvd)
+  for (const at of descriptorsOf(udfOnlyBase, 6)) patchDescriptor(lvd, at, 512, b => { b.writeUInt32LE(0xffffffff, 264); b.writeUInt32LE(0xffffffff, 268) })
+  t.match(await exercise(lvd), { error: { code: 'IMAGE_BAD_DESCRIPTOR', message: /^invalid image: logical volume descriptor at LBA \d+, field partition map length: partition map 1 has length 0, \d+ bytes left$/ } },
+    'a partition map table beyond its descriptor: refused, naming the sequence and the map')
+  t.ok(process.memoryUsage().rss - before < 512 * 1024 * 1024, 'memory stayed bounded')
+})
+
+t.test('UDF: anchors and descriptor sequences', async t => {
+  const blocks = fs.statSync(udfOnlyBase).size / SECTOR
+  const first = udfVariant(udfOnlyBase, 'udf-anchor-256', 256 * SECTOR, 512, b => b.fill(0), false)
+  t.same(await exercise(first), { warnings: [] }, 'the anchor at 256 gone: the one at the end is read')
+  const none = udfVariant(udfOnlyBase, 'udf-anchors', 256 * SECTOR, 512, b => b.fill(0), false)
+  for (const at of [blocks - 1, blocks - 257]) patchDescriptor(none, at * SECTOR, 512, b => b.fill(0), false)
+  t.match(await exercise(none), { error: { code: 'IMAGE_BAD_DESCRIPTOR', message: /no anchor volume descriptor pointer/ } }, 'every anchor gone: refused')
+  const main = udfVariant(udfOnlyBase, 'udf-main-vds', descriptorsOf(udfOnlyBase, 1)[0], 512, b => { b[4] ^= 1 }, false)
+  const fallback = await exercise(main)
+  t.ok('warnings' in fallback && fallback.warnings.some(w => /the reserve sequence is read instead/.test(w)), 'a damaged main sequence: the reserve one, with a warning')
+  const bridged = udfVariant(udfBase, 'udf-bridge-anchor', 256 * SECTOR, 512, b => b.fill(0), false)
+  const size = fs.statSync(bridged).size / SECTOR
+  for (const at of [size - 1, size - 151, size - 257, size - 407]) patchDescriptor(bridged, at * SECTOR, 16, b => b.fill(0), false)
+  const bridgedOutcome = await exercise(bridged)
+  t.ok('warnings' in bridgedOutcome && bridgedOutcome.warnings.some(w => /no anchor volume descriptor pointer.*the UDF file system is ignored/.test(w)), 'a bridge image without anchors: read through ISO9660, with a warning')
+  t.match(await exercise(bridged, true), { error: { code: 'IMAGE_STRICT' } }, 'strict: refused')
+})
+
+t.test('UDF: random damage to its structures, always an IsoError or success, in bounded time', async t => {
+  const random = seeded(20261202)
+  // The sectors that hold UDF structures: the recognition sequence, both descriptor sequences, the
+  // integrity descriptor, the anchor and the partition's first blocks (file set descriptor, directories,
+  // file entries). The bridge image can fall back on its ISO9660 trees; the mkudffs one cannot.
+  const structureSectors = (image: string): number[] => {
+    const bytes = fs.readFileSync(image)
+    const list = [16, 17, 18, 19, 20, 21, 256]
+    for (const extentAt of [16, 24]) {
+      const start = bytes.readUInt32LE(256 * SECTOR + extentAt + 4)
+      for (let lba = start; lba < start + 8; lba++) list.push(lba)
+    }
+    for (let lba = 257; lba < 275; lba++) list.push(lba)
+    return list
+  }
+  const bases = [udfBase, udfOnlyBase].map(file => ({ bytes: fs.readFileSync(file), sectors: structureSectors(file) }))
+  bases[1].sectors.push(128)
+  let errors = 0
+  for (let i = 0; i < 150; i++) {
+    const { bytes: bytes0, sectors } = bases[i % 2]
+    const bytes = Buffer.from(bytes0)
+    const mutations: string[] = []
+    for (let f = 1 + Math.floor(random() * 6); f > 0; f--) {
+      const sector = sectors[Math.floor(random() * sectors.length)]
+      const at = sector * SECTOR + Math.floor(random() * (random() < 0.7 ? 512 : SECTOR))
+      bytes[at] = Math.floor(random() * 256)
+      mutations.push(`${at}=${bytes[at]}`)
+      // Half the time, keep the damaged descriptor's tag valid so that the parse goes past it.
+      if (random() < 0.5) {
+        const block = sector * SECTOR
+        if (bytes.readUInt16LE(block + 10) + 16 <= SECTOR) sealDescriptor(bytes.subarray(block, block + SECTOR), 0, bytes.readUInt16LE(block + 10))
+      }
+    }
+    const file = path.join(dir, 'udf-fuzz.iso')
+    fs.writeFileSync(file, bytes)
+    try {
+      const outcome = await exerciseBounded(file)
+      if ('error' in outcome) errors++
+    } catch (err) {
+      t.fail(`mutation ${i} (${mutations.join(',')}): ${(err as Error).stack ?? String(err)}`)
+    }
+  }
+  t.comment(`${errors} of 150 damaged UDF images refused with an IsoError, the rest read with or without warnings`)
+  t.pass('no crash, no hang')
 })
 
 t.test('isotool reports a damaged image in one line and exits 1', async t => {

@@ -36,6 +36,9 @@ export interface AppendPlan {
 }
 
 export async function planAppend (context: CommitContext, settings: ImageSettings, root: Node, content: WriteContent): Promise<AppendPlan | { reason: string }> {
+  // Its descriptors, anchor and partition are at fixed places before the data: rewriting them in an
+  // appended session would not be the one atomic step an append's commit point is.
+  if (settings.udf !== undefined) return { reason: 'the image has a UDF file system, whose structures at sectors 32-257 an append cannot rewrite atomically' }
   const { source, descriptors } = context
   const fixed = new Map<Placed, FileSectionPlan[]>()
   const keep = (holder: Placed): void => {

@@ -64,6 +64,10 @@ export async function planDelta (input: DeltaInput): Promise<DeltaOutcome> {
   if ((settings.partitionOffset ?? 0) > 0) {
     return { reason: 'the image has a second directory tree for its partition (xorriso -partition_offset), which is written whole' }
   }
+  // A UDF tree's file entries carry sizes, times and modes too, and its integrity descriptor counts: written whole.
+  if (settings.udf !== undefined) {
+    return { reason: 'the image has a UDF file system, which is written whole (a remaster)' }
+  }
   await root.dir?.complete()
   const trees = treesOf(settings)
 

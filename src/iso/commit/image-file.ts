@@ -97,10 +97,13 @@ export class ImageFile {
 
   private context (): CommitContext {
     const elTorito = this.read.elTorito
+    const descriptors = this.read.descriptors
+    // A UDF file system without an ISO9660 volume (mkudffs) is read-only (read-only-reasons.ts).
+    if (descriptors === undefined) throw new InvalidInputError('READ_ONLY', 'the image has no ISO9660 volume to commit into')
     return {
       path: this.path,
       source: this.current,
-      descriptors: this.read.descriptors,
+      descriptors,
       catalog: elTorito !== undefined
         ? { lba: elTorito.catalogLba, size: Math.ceil(bootCatalogSize(elTorito.catalog) / SECTOR_SIZE) * SECTOR_SIZE }
         : undefined

@@ -243,7 +243,7 @@ export class HostImport {
     if (options.hideFromJoliet?.(host, imagePath) === true) add.joliet = false
     if (options.hidden?.(host, imagePath) === true) add.hidden = true
     const trees = image.edits.tree.treesFor(parent, add)
-    if (!trees.iso && !trees.joliet) return this.addDetached(host, imagePath, st, add)
+    if (!trees.iso && !trees.joliet && !trees.udf) return this.addDetached(host, imagePath, st, add)
     if (options.replace === true && !st.isDirectory()) {
       const existing = await existingChild(image, parent, name)
       if (existing?.isDirectory === true) throw new InvalidInputError('IS_A_DIRECTORY', `${imagePath} exists and is a directory`)

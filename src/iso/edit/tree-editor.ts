@@ -6,6 +6,7 @@ import { generateIsoName, validateIsoName } from '../naming/iso9660'
 import {
   cutToUnits, jolietNameFor, validateJolietName, validateRockRidgeName, JOLIET_LONG_MAX, JOLIET_MAX
 } from '../naming/joliet'
+import { validateUdfName } from '../naming/udf'
 import { withoutVersion } from '../read/names'
 import type { ImageSettings } from '../write/settings'
 
@@ -21,6 +22,8 @@ export interface NameOptions {
   joliet?: boolean
   /** false: only in the Joliet tree. */
   iso?: boolean
+  /** false: not in the UDF tree (of an image that has one). */
+  udf?: boolean
   /**
    * The name is a host file name (mkisofs): no namespace's rules are applied to it as given; each
    * namespace's name is derived from it (ISO9660 generated, Joliet cut to its limit, as genisoimage).
@@ -95,10 +98,12 @@ export class TreeEditor {
    * The trees a new entry of `parent` joins, given which it is kept out of: only trees its parent is
    * in (an entry below a Joliet-only directory is Joliet-only), and Joliet only when the image has it.
    */
-  treesFor (parent: Node, options: Pick<NameOptions, 'iso' | 'joliet'>): { iso: boolean, joliet: boolean } {
+  treesFor (parent: Node, options: Pick<NameOptions, 'iso' | 'joliet' | 'udf'>): { iso: boolean, joliet: boolean, udf: boolean } {
     const parentInIso = parent.names.iso !== undefined
     const parentInJoliet = parent.names.joliet !== undefined && this.settings().joliet !== undefined
-    return { iso: options.iso !== false && parentInIso, joliet: options.joliet !== false && parentInJoliet }
+    // genisoimage -udf -hide keeps a file in UDF: -hide is about the ISO9660 tree (Windows media are made so).
+    const parentInUdf = parent.names.udf !== undefined && this.settings().udf !== undefined
+    return { iso: options.iso !== false && parentInIso, joliet: options.joliet !== false && parentInJoliet, udf: options.udf !== false && parentInUdf }
   }
 
   /** A new name for an existing inode (a hard link), possibly in one namespace's tree only. */
@@ -147,7 +152,7 @@ export class TreeEditor {
     const oldParent = node.parent
     if (oldParent?.dir === undefined) throw new InvalidInputError('BAD_PATH', 'the root cannot be renamed')
     await oldParent.dir.complete()
-    const keep: NameOptions = { iso: node.names.iso !== undefined, joliet: node.names.joliet !== undefined }
+    const keep: NameOptions = { iso: node.names.iso !== undefined, joliet: node.names.joliet !== undefined, udf: node.names.udf !== undefined }
     oldParent.dir.remove(node)
     try {
       node.names = await this.namesFor(parent, name, namespace, node.isDirectory, keep)
@@ -178,11 +183,15 @@ export class TreeEditor {
     await parent.dir?.complete()
     const parentInIso = parent.names.iso !== undefined
     const parentInJoliet = parent.names.joliet !== undefined && settings.joliet !== undefined
+    const parentInUdf = parent.names.udf !== undefined && settings.udf !== undefined
     const inIso = (options.iso ?? (namespace !== 'joliet' || parentInIso)) && parentInIso
     const inJoliet = (options.joliet ?? parentInJoliet) && parentInJoliet
+    const inUdf = options.udf !== false && parentInUdf
     if (namespace === 'joliet' && !parentInJoliet) throw new InvalidInputError('NOT_FOUND', 'the directory is not in the Joliet tree')
-    if (namespace !== 'joliet' && !parentInIso) throw new InvalidInputError('NOT_FOUND', 'the directory is not in the ISO9660 tree')
-    if (!inIso && !inJoliet) throw new InvalidInputError('BAD_ARGUMENT', 'an entry must be in the ISO9660 or the Joliet tree')
+    // A directory only UDF names (Windows media: all but the root) takes entries only in UDF.
+    if (namespace === 'udf' && !parentInUdf) throw new InvalidInputError('NOT_FOUND', 'the directory is not in the UDF tree')
+    if (namespace !== 'joliet' && namespace !== 'udf' && !parentInIso) throw new InvalidInputError('NOT_FOUND', 'the directory is not in the ISO9660 tree')
+    if (!inIso && !inJoliet && !inUdf) throw new InvalidInputError('BAD_ARGUMENT', 'an entry must be in the ISO9660, Joliet or UDF tree')
     // The namespace whose rules the given name follows; none for a host name.
     const givenIn = options.hostName === true ? undefined : namespace
     const names: Names = {}
@@ -216,6 +225,13 @@ export class TreeEditor {
         joliet = uniqueJolietName(jolietNameFor(source, long), long, candidate => jolietView.has(candidate))
       }
       names.joliet = joliet
+    }
+    // The UDF tree (a bridge image's second file system) takes the name as given, or the Rock Ridge one:
+    // UDF names are long and case-preserving, as POSIX ones are.
+    if (inUdf) {
+      const udf = validateUdfName(givenIn === 'udf' ? name : names.rr ?? (givenIn === 'iso9660' ? withoutVersion(name) : name))
+      if (await taken('udf', udf)) throw exists(udf)
+      names.udf = udf
     }
     return names
   }

@@ -35,6 +35,10 @@ export interface FileSection {
   /** ECMA-119 6.4.3 interleaving: data in units of `unitSize` blocks separated by `gapSize` blocks. */
   unitSize: number
   gapSize: number
+  /** Bytes into sector `lba` where the data starts: UDF volumes with blocks smaller than 2048 bytes. */
+  offset?: number
+  /** Not recorded (a UDF extent of type 1 or 2, ECMA-167 4/14.14.1.1): `length` zeros, nowhere in the image. */
+  hole?: boolean
 }
 
 /** File data in the image: one section, or several for a multi-extent file (ECMA-119 6.5.1). */
@@ -51,8 +55,8 @@ export class ImageExtentsSource implements DataSource {
   }
 
   fileExtents (): FileExtents | undefined {
-    if (!(this.image instanceof FileByteSource) || this.sections.some(s => s.unitSize !== 0 && s.gapSize !== 0)) return undefined
-    return { fd: this.image.fd, ranges: this.sections.map(s => ({ position: s.lba * SECTOR_SIZE, length: s.length })), release: () => {} }
+    if (!(this.image instanceof FileByteSource) || this.sections.some(s => (s.unitSize !== 0 && s.gapSize !== 0) || s.hole === true)) return undefined
+    return { fd: this.image.fd, ranges: this.sections.map(s => ({ position: s.lba * SECTOR_SIZE + (s.offset ?? 0), length: s.length })), release: () => {} }
   }
 
   async read (buf: Buffer, offset: number, length: number, position: number): Promise<number> {
@@ -62,6 +66,12 @@ export class ImageExtentsSource implements DataSource {
       const sectionEnd = sectionStart + section.length
       while (done < length && position + done >= sectionStart && position + done < sectionEnd) {
         const within = position + done - sectionStart
+        if (section.hole === true) {
+          const zeros = Math.min(length - done, sectionEnd - (position + done))
+          buf.fill(0, offset + done, offset + done + zeros)
+          done += zeros
+          continue
+        }
         const [physical, contiguous] = physicalOffset(section, within)
         const want = Math.min(length - done, sectionEnd - (position + done), contiguous)
         const n = await this.image.read(buf, offset + done, want, physical)
@@ -80,7 +90,7 @@ export class ImageExtentsSource implements DataSource {
 
 /** Physical byte offset of `within` bytes into a section, and how many bytes follow contiguously. */
 function physicalOffset (section: FileSection, within: number): [number, number] {
-  const start = section.lba * SECTOR_SIZE
+  const start = section.lba * SECTOR_SIZE + (section.offset ?? 0)
   if (section.unitSize === 0 || section.gapSize === 0) return [start + within, section.length - within]
   const unitBytes = section.unitSize * SECTOR_SIZE
   const unit = Math.floor(within / unitBytes)

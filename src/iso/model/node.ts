@@ -3,13 +3,15 @@ import type { Inode } from './inode'
 
 /**
  * The names one entry has in each namespace. `iso` is the ISO9660 identifier as recorded ("README.TXT;1"),
- * `rr` the Rock Ridge name, `joliet` the Joliet identifier. An absent `iso` or `joliet` means the entry is
- * not in that directory tree at all (a file can be hidden from Joliet only, or exist only in Joliet).
+ * `rr` the Rock Ridge name, `joliet` the Joliet identifier, `udf` the name in the UDF file system. An
+ * absent `iso`, `joliet` or `udf` means the entry is not in that directory tree at all (a file can be
+ * hidden from Joliet only, or exist only in Joliet, or only in UDF as on Windows install media).
  */
 export interface Names {
   iso?: string
   rr?: string
   joliet?: string
+  udf?: string
 }
 
 /** Where an entry's records were read from: lets a commit rewrite them in place. */
@@ -19,9 +21,21 @@ export interface RecordLocation {
   length: number
 }
 
+/**
+ * Where an entry of the UDF tree was read: its file identifier descriptor (as an absolute 2048-byte
+ * sector, offset and length, like a directory record's) and its file entry (the block of its partition
+ * the prevailing entry is in, and that block's absolute byte position).
+ */
+export interface UdfRecordLocation {
+  /** None for the root, which the file set descriptor names. */
+  fid?: RecordLocation
+  entry: { partition: number, block: number, position: number }
+}
+
 export interface Origin {
   iso?: RecordLocation
   joliet?: RecordLocation
+  udf?: UdfRecordLocation
 }
 
 /** Where a directory's records lie in one tree: the extent (after any extended attribute record) and its size in bytes. */
@@ -93,6 +107,9 @@ interface NameIndex {
  * per-namespace name indexes are kept up to date on each change, so that adding, removing and looking up
  * are O(1) whatever the directory's size.
  */
+/** What completes a directory with one more tree's names (Joliet, UDF), run once when first needed. */
+export type Completers = Record<string, () => Promise<void>>
+
 export class Directory {
   /** Where the image holds this directory, per tree; undefined for a directory an edit made. */
   extents?: DirectoryExtents
@@ -104,29 +121,41 @@ export class Directory {
   private entries?: Set<Node>
   private listed?: readonly Node[]
   private loading?: Promise<void>
-  private completing?: Promise<void>
+  private readonly completing = new Map<string, Promise<void>>()
   private readonly indexes = new Map<string, NameIndex>()
 
   /**
-   * `loader` reads the directory's entries; `completer`, if any, adds what only some uses need (the
-   * image's Joliet names: a Rock Ridge walk never pays for them).
+   * `loader` reads the directory's entries; `completers`, if any, add what only some uses need, one per
+   * tree (the image's Joliet names, its UDF names: a Rock Ridge walk never pays for them).
    */
-  constructor (private loader?: () => Promise<Node[]>, private completer?: () => Promise<void>) {
+  constructor (private loader?: () => Promise<Node[]>, private completers?: Completers) {
     if (loader === undefined) this.entries = new Set()
   }
 
-  /** Loads the directory and runs the completer once (Joliet names merged in, Joliet-only entries added). */
-  async complete (): Promise<void> {
+  /**
+   * Loads the directory and runs the completer of `tree` once (its names merged in, the entries only it
+   * has added); every completer when no tree is named (an edit or a write needs all the names).
+   */
+  async complete (tree?: string): Promise<void> {
     await this.load()
-    if (this.completer === undefined) return
-    if (this.completing === undefined) {
-      const completer = this.completer
-      this.completing = completer().then(() => { this.completer = undefined }, err => {
-        this.completing = undefined
-        throw err
-      })
+    if (this.completers === undefined) return
+    const trees = tree === undefined ? Object.keys(this.completers) : [tree]
+    for (const name of trees) {
+      const completer = this.completers?.[name]
+      if (completer === undefined) continue
+      let running = this.completing.get(name)
+      if (running === undefined) {
+        running = completer().then(() => {
+          if (this.completers !== undefined) delete this.completers[name]
+          this.completing.delete(name)
+        }, err => {
+          this.completing.delete(name)
+          throw err
+        })
+        this.completing.set(name, running)
+      }
+      await running
     }
-    await this.completing
   }
 
   get loaded (): boolean {

@@ -109,7 +109,7 @@ function sortDescriptors (
 function notIso9660 (sector: Buffer, lba: number): InvalidImageError {
   const id = sector.toString('latin1', 1, 6)
   const detail = ['BEA01', 'NSR02', 'NSR03', 'TEA01'].includes(id)
-    ? 'a UDF volume without an ISO9660 bridge; only ISO9660 is supported'
+    ? 'a UDF volume without an ISO9660 one, and UDF is not read (noudf)'
     : 'no ISO9660 volume descriptor ("CD001") at sector 16'
   return new InvalidImageError('IMAGE_NOT_ISO9660', detail, { structure: 'volume descriptor', lba })
 }

@@ -1,5 +1,6 @@
+import { InternalError, InvalidImageError } from '../../errors'
 import { logger } from '../../log'
-import { forgiving, WarningLog } from '../codec/diagnostics'
+import { forgiving, forgivingAsync, WarningLog } from '../codec/diagnostics'
 import { volumeDateToMs } from '../codec/datetime'
 import { parseDirectoryRecord, type DirectoryRecord } from '../codec/directory-record'
 import type { JolietLevel } from '../codec/joliet'
@@ -17,12 +18,15 @@ import { selectDescriptorSet } from './sessions'
 import { collectSystemUse } from './system-use'
 import { readSystemArea, type SystemAreaInfo } from './system-area'
 import { TreeLoader } from './tree-loader'
+import { entityIdText, revisionText } from '../codec/udf/entity-id'
+import { timestampToMs } from '../codec/udf/timestamp'
+import { readUdfVolume, type UdfVolume } from './udf/volume'
 import type { BootConfiguration } from '../model/boot'
 import type { SystemAreaModel } from '../model/system-area'
 import { bootConfigurationOf, PayloadIndex } from './boot-model'
 import { dataEndOf, readPartitionOffset, systemAreaModelOf } from './system-area-model'
 import { readOnlyReasonsOf, type ReadOnlyReason } from './read-only-reasons'
-import { readVolumeRecognition } from './volume-recognition'
+import { readVolumeRecognition, type VolumeRecognition } from './volume-recognition'
 
 const log = logger('read')
 
@@ -35,6 +39,8 @@ export interface OpenOptions {
   joliet?: boolean
   /** 1-based session to read (default: the newest). */
   session?: number
+  /** Read the UDF file system when present (default true; `noudf` sets false). */
+  udf?: boolean
   /**
    * Keep an HFS+ tree that shares the volume's data (grub-mkrescue's, for Macs), which makes the image
    * read-only (default true); false drops it from a written image (mount option `nohfsplus`).
@@ -70,12 +76,17 @@ export interface Extensions {
   joliet?: { level: JolietLevel, volumeId: string }
   /** An ISO 9660:1999 enhanced volume descriptor is present (genisoimage -iso-level 4). */
   enhanced: boolean
+  /** A UDF file system (ECMA-167 / OSTA UDF) is recorded: its revision ("2.60") and logical volume name. */
+  udf?: { revision: string, volumeId: string }
 }
 
 /** Everything read from an image file besides its tree. */
 export interface ImageOrigin {
   source: ByteSource
-  descriptors: DescriptorSet
+  /** The ISO9660 volume descriptors; none on an image that is only a UDF file system (mkudffs). */
+  descriptors?: DescriptorSet
+  /** The UDF volume, when one is recorded and read. */
+  udf?: UdfVolume
   volume: VolumeInfo
   extensions: Extensions
   elTorito?: ElToritoInfo
@@ -104,7 +115,15 @@ export interface ImageOrigin {
 /** Reads descriptors, the root and the boot structures; directories load later, on demand. */
 export async function readImage (source: ByteSource, options: OpenOptions): Promise<{ origin: ImageOrigin, root: Node }> {
   const diag = new WarningLog(options.strict === true)
-  const descriptors = await selectDescriptorSet(source, diag, options.session)
+  const recognition = await readVolumeRecognition(source)
+  const nsr = options.udf !== false ? recognition.udf?.identifier : undefined
+  let descriptors: DescriptorSet
+  try {
+    descriptors = await selectDescriptorSet(source, diag, options.session)
+  } catch (err) {
+    if (nsr === undefined || !(err instanceof InvalidImageError) || err.code !== 'IMAGE_NOT_ISO9660') throw err
+    return await readUdfOnly(source, nsr, diag, recognition)
+  }
   const primary = descriptors.primary
   if (primary.volumeSpaceSize * SECTOR_SIZE > source.size) {
     diag.warn({ structure: 'primary volume descriptor', lba: descriptors.primaryLba, field: 'volume space size' },
@@ -119,11 +138,18 @@ export async function readImage (source: ByteSource, options: OpenOptions): Prom
     ? await readElTorito(source, descriptors.bootRecord, descriptors.primaryLba, diag)
     : undefined
   const systemArea = await readSystemArea(source, diag)
-  const readOnlyReasons = readOnlyReasonsOf(await readVolumeRecognition(source))
   const outside = await readOutsideTrees(source, primary.volumeSpaceSize, elTorito, systemArea, options)
-  readOnlyReasons.push(...outside.readOnlyReasons)
+  // A UDF volume describes the image as its first writer made it: an older session's tree is not it.
+  const udf = nsr !== undefined && descriptors.sessionStart === 0 ? await bridgeUdf(source, nsr, descriptors, diag) : undefined
+  if (udf !== undefined) extensions.udf = udfExtension(udf)
+  // Found whether or not the UDF tree is read: with noudf, a change would still leave it stale.
+  const readOnlyReasons = [...readOnlyReasonsOf(recognition, { volume: udf, bridge: true }), ...outside.readOnlyReasons]
   const loader = new TreeLoader(source, sectors, diag, {
-    rockRidge: useRockRidge, suspSkip: extensions.susp?.skip ?? 0, joliet: useJoliet, payloads: outside.payloads
+    rockRidge: useRockRidge,
+    suspSkip: extensions.susp?.skip ?? 0,
+    joliet: useJoliet,
+    udf: udf !== undefined ? { ctx: { source, map: udf.map, diag }, volume: udf } : undefined,
+    payloads: outside.payloads
   })
   const root = await loader.root(primary.root, rootSelf, descriptors.joliet?.descriptor.root)
   if (!useRockRidge) delete extensions.rockRidge
@@ -135,6 +161,7 @@ export async function readImage (source: ByteSource, options: OpenOptions): Prom
     origin: {
       source,
       descriptors,
+      udf,
       volume: volumeInfo(primary),
       extensions,
       elTorito,
@@ -150,6 +177,96 @@ export async function readImage (source: ByteSource, options: OpenOptions): Prom
     },
     root
   }
+}
+
+/**
+ * The UDF file system of a bridge image (genisoimage -udf, pycdlib, Windows media). One that cannot be
+ * read costs only itself: a warning, and the ISO9660 trees are read (strict mode refuses the image). One
+ * written for an earlier session than the newest (an image grown by xorriso or by an append commit
+ * since) describes files that may be gone: it is left out, with a warning.
+ */
+async function bridgeUdf (source: ByteSource, nsr: string, descriptors: DescriptorSet, diag: WarningLog): Promise<UdfVolume | undefined> {
+  const udf = await forgivingAsync(diag, 'the UDF file system is ignored', async () => await readUdfVolume(source, nsr, diag))
+  if (udf === undefined) return undefined
+  // The ISO9660 volume may extend past the UDF one (genisoimage pads it by 150 sectors), but a root
+  // directory beyond the UDF volume was written after it.
+  const isoRoot = descriptors.primary.root.extent * SECTOR_SIZE
+  const udfEnd = udfVolumeEnd(udf)
+  if (isoRoot >= udfEnd) {
+    diag.warn({ structure: 'UDF volume', lba: udf.anchorLocation },
+      `it ends at byte ${udfEnd}, before the ISO9660 root directory (byte ${isoRoot}): it was written for an earlier session; the UDF file system is ignored`)
+    return undefined
+  }
+  return udf
+}
+
+/** Where a UDF volume ends: after its last partition or, if later, the anchor and sequences recorded at its end. */
+function udfVolumeEnd (udf: UdfVolume): number {
+  const blocks = [
+    udf.anchorLocation + 1,
+    ...udf.partitions.map(p => p.start + p.length),
+    udf.anchor.reserve.location + Math.ceil(udf.anchor.reserve.length / udf.blockSize),
+    udf.anchor.main.location + Math.ceil(udf.anchor.main.length / udf.blockSize)
+  ]
+  return Math.max(...blocks) * udf.blockSize
+}
+
+function udfExtension (udf: UdfVolume): NonNullable<Extensions['udf']> {
+  return { revision: revisionText(udf.revision), volumeId: udf.logicalVolumeId }
+}
+
+/** An image that is a UDF file system and nothing else (mkudffs): its root is the file set's root. */
+async function readUdfOnly (
+  source: ByteSource, nsr: string, diag: WarningLog, recognition: VolumeRecognition
+): Promise<{ origin: ImageOrigin, root: Node }> {
+  const udf = await readUdfVolume(source, nsr, diag)
+  const readOnlyReasons = readOnlyReasonsOf(recognition, { volume: udf, bridge: false })
+  const sectors = new SectorCache(source)
+  const payloads = new PayloadIndex(source)
+  const loader = new TreeLoader(source, sectors, diag, {
+    rockRidge: false, suspSkip: 0, joliet: false, udf: { ctx: { source, map: udf.map, diag }, volume: udf }, payloads
+  })
+  const root = await loader.udfRoot()
+  const extensions: Extensions = { enhanced: false, udf: udfExtension(udf) }
+  log('opened UDF only: %o', { volume: udf.logicalVolumeId, extensions })
+  return {
+    origin: {
+      source,
+      udf,
+      volume: udfVolumeInfo(udf, source),
+      extensions,
+      systemArea: { used: false },
+      diagnostics: diag,
+      pathTables: async () => [],
+      readOnlyReasons,
+      payloads,
+      dataEnd: Math.ceil(source.size / SECTOR_SIZE),
+      partitionOffset: 0
+    },
+    root
+  }
+}
+
+/** The volume's identification from its UDF descriptors, where there is no ISO9660 one. */
+function udfVolumeInfo (udf: UdfVolume, source: ByteSource): VolumeInfo {
+  const info: VolumeInfo = {
+    systemId: '',
+    volumeId: udf.logicalVolumeId !== '' ? udf.logicalVolumeId : udf.volumeId,
+    volumeSetId: udf.volumeSetId,
+    publisherId: '',
+    preparerId: '',
+    applicationId: entityIdText(udf.primary.applicationId),
+    copyrightFileId: '',
+    abstractFileId: '',
+    bibliographicFileId: '',
+    volumeSpaceSize: Math.floor(source.size / udf.blockSize),
+    volumeSetSize: udf.primary.maxVolumeSequenceNumber,
+    volumeSequenceNumber: udf.primary.volumeSequenceNumber,
+    logicalBlockSize: udf.blockSize
+  }
+  const recorded = timestampToMs(udf.primary.recorded)
+  if (recorded !== undefined) info.createdMs = info.modifiedMs = recorded
+  return info
 }
 
 /**
@@ -248,15 +365,19 @@ function volumeInfo (pvd: VolumeDescriptor): VolumeInfo {
 
 /** Reads the descriptors and boot structures again after a commit rewrote them (the tree is kept). */
 export async function refreshOrigin (origin: ImageOrigin, source: ByteSource): Promise<ImageOrigin> {
+  if (origin.descriptors === undefined) throw new InternalError('an image without an ISO9660 volume was committed')
   const diag = origin.diagnostics
   const descriptors = await selectDescriptorSet(source, diag, 0)
   const elTorito = descriptors.bootRecord !== undefined
     ? await readElTorito(source, descriptors.bootRecord, descriptors.primaryLba, diag)
     : undefined
+  // A remaster wrote the UDF volume again (write/udf): what `isotool info` and the next commit describe.
+  const udf = origin.udf !== undefined ? await readUdfVolume(source, origin.udf.nsr, diag) : undefined
   return {
     ...origin,
     source,
     descriptors,
+    udf,
     volume: volumeInfo(descriptors.primary),
     elTorito,
     systemArea: await readSystemArea(source, diag),

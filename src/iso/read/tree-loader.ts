@@ -1,4 +1,4 @@
-import { InvalidImageError } from '../../errors'
+import { InternalError, InvalidImageError } from '../../errors'
 import { logger } from '../../log'
 import type { Diagnostics, WarningLog } from '../codec/diagnostics'
 import { FileFlags, isSelfOrParent, type DirectoryRecord } from '../codec/directory-record'
@@ -6,16 +6,19 @@ import { recordDateToMs } from '../codec/datetime'
 import { decodeUcs2 } from '../codec/joliet'
 import { SECTOR_SIZE } from '../codec/volume-descriptor'
 import type { ByteSource } from '../io/byte-source'
-import { ImageExtentsSource, UnreadableSource, ZisofsSource, type DataSource, type FileSection } from '../model/data-source'
-import { OverlayData } from '../model/overlay-data'
+import { ImageExtentsSource, UnreadableSource, ZisofsSource, type FileSection } from '../model/data-source'
 import { Inode, kindOfMode, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type InodeInit, type Times } from '../model/inode'
-import { Directory, Node, NodeFlag, type Names, type RecordLocation } from '../model/node'
+import { Directory, Node, NodeFlag, type Completers, type Names, type RecordLocation } from '../model/node'
 import {
   groupFileSections, parseDirectoryRecords, readDirectoryExtent, type LocatedRecord
 } from './directory-records'
 import { decodeName, nonUtf8Bytes, withoutVersion } from './names'
 import type { ZisofsInfo } from '../codec/rock-ridge'
 import { interpretRockRidge, type RockRidgeInfo } from './rock-ridge'
+import { inoOf, nodeDataKey, pickByName, pushTo, recordedData, type DirectoryExtents, type DirectoryLocation } from './tree-matching'
+import type { UdfContext } from './udf/entries'
+import { UdfTree } from './udf/tree'
+import type { UdfVolume } from './udf/volume'
 import type { SectorCache } from './sector-cache'
 import { collectSystemUse } from './system-use'
 import type { PayloadIndex } from './boot-model'
@@ -28,19 +31,17 @@ export interface TreeOptions {
   suspSkip: number
   /** Read the Joliet tree (from `jolietRoot`) and merge its names in. */
   joliet: boolean
+  /** Read the UDF file system of this volume and merge its names in. */
+  udf?: { ctx: UdfContext, volume: UdfVolume }
   /** Boot images and partitions that become the files found where they lie (model/payload.ts). */
   payloads?: PayloadIndex
 }
 
-interface DirectoryLocation {
-  extent: number
-  size: number
-}
-
-/** Both trees' extents of one directory of the unified tree; filled in as the parent is matched. */
-interface DirectoryExtents {
-  iso?: DirectoryLocation
-  joliet?: DirectoryLocation
+/** What each of a directory's completers needs from its loading: its child directories' places. */
+interface DirectoryState {
+  childExtents?: Map<Node, DirectoryExtents>
+  /** Completers yet to run; the child map is dropped once none are left. */
+  pending: number
 }
 
 /** One file of a directory as read from the ISO9660 tree, before it becomes a node. */
@@ -51,8 +52,6 @@ interface IsoEntry {
   relocated?: { self: DirectoryRecord, rr?: RockRidgeInfo }
 }
 
-/** Joliet identifiers are at most 64 UCS-2 characters; genisoimage -joliet-long allows 103. */
-const JOLIET_SHORT_LIMIT = 64
 /** Directory names that genisoimage, xorriso and pycdlib give the Rock Ridge relocation directory. */
 const RELOCATION_DIRECTORY_NAMES = /^\.?rr_moved$/i
 
@@ -69,6 +68,7 @@ const DEFAULT_DIRECTORY_MODE = S_IFDIR | 0o555
  * work than the image has directories.
  */
 export class TreeLoader {
+  private readonly udf?: UdfTree
   private readonly loadedIso = new Set<number>()
   private readonly loadedJoliet = new Set<number>()
   /** Files with data, by first LBA (and then size): hard links and the two namespaces' records share an inode. */
@@ -81,7 +81,26 @@ export class TreeLoader {
     private readonly sectors: SectorCache,
     private readonly diag: WarningLog,
     private readonly options: TreeOptions
-  ) {}
+  ) {
+    if (options.udf !== undefined) {
+      this.udf = new UdfTree(options.udf.ctx, options.udf.volume, {
+        directory: (node, extents) => this.directory(node, extents),
+        sharedByData: (lba, size) => this.sharedByData(lba, size),
+        rememberData: (lba, inode) => {
+          if (this.inodesByStart.has(lba)) return
+          this.inodesByStart.set(lba, inode)
+          // A boot image or the catalog only UDF names (Windows media) is that file, as one ISO9660 names is.
+          this.options.payloads?.fileAt(lba, inode)
+        }
+      })
+    }
+  }
+
+  /** The root node of an image without an ISO9660 volume: the UDF file set's root directory. */
+  async udfRoot (): Promise<Node> {
+    if (this.udf === undefined) throw new InternalError('udfRoot() without a UDF volume')
+    return await this.udf.rootNode()
+  }
 
   /** The root node, from the root records of the primary (and Joliet) descriptor. */
   async root (isoRoot: DirectoryRecord, rootSelf: DirectoryRecord | undefined, jolietRoot?: DirectoryRecord): Promise<Node> {
@@ -92,26 +111,36 @@ export class TreeLoader {
     if (jolietRoot !== undefined && this.options.joliet) {
       extents.joliet = directoryLocation(jolietRoot)
     }
+    if (this.udf !== undefined) extents.udf = this.udf.volume.root
     const inode = new Inode({ ...this.attributes(rootSelf ?? isoRoot, rr, true), ino: inoOf(isoRoot.extent * SECTOR_SIZE) })
     inode.recordedDirectorySize = (rootSelf ?? isoRoot).dataLength
     const root: Node = new Node(undefined, { iso: '', joliet: extents.joliet !== undefined ? '' : undefined }, inode, this.directory(() => root, extents))
     return root
   }
 
-  /** The lazily loaded directory at `extents`: ISO9660 entries first, Joliet merged in when needed. */
+  /**
+   * The lazily loaded directory at `extents`: ISO9660 entries first, Joliet and UDF merged in when a
+   * view of their namespace needs them.
+   */
   private directory (node: () => Node, extents: DirectoryExtents): Directory {
-    const state: { childExtents?: Map<Node, DirectoryExtents> } = {}
-    const dir = new Directory(
-      async () => await this.loadDirectory(node(), extents, state),
-      this.options.joliet ? async () => await this.mergeJolietDirectory(node(), extents, state) : undefined)
+    const state: DirectoryState = { pending: 0 }
+    const completers: Completers = {}
+    const done = (): void => { if (--state.pending === 0) state.childExtents = undefined }
+    if (this.options.joliet) {
+      state.pending++
+      completers.joliet = async () => { await this.mergeJolietDirectory(node(), extents, state); done() }
+    }
+    if (this.udf !== undefined) {
+      state.pending++
+      completers.udf = async () => { await this.mergeUdfDirectory(node(), extents, state); done() }
+    }
+    const dir = new Directory(async () => await this.loadDirectory(node(), extents, state), state.pending > 0 ? completers : undefined)
     // The same object the parent's Joliet merge completes: a commit learns both trees' places from it.
     dir.extents = extents
     return dir
   }
 
-  private async loadDirectory (
-    parent: Node, extents: DirectoryExtents, state: { childExtents?: Map<Node, DirectoryExtents> }
-  ): Promise<Node[]> {
+  private async loadDirectory (parent: Node, extents: DirectoryExtents, state: DirectoryState): Promise<Node[]> {
     const nodes: Node[] = []
     // What is irregular in this directory is kept with it (a commit that would rewrite it refuses).
     const diag = this.diag.scope(parent.dir as Directory)
@@ -132,16 +161,25 @@ export class TreeLoader {
    * Second stage of loading a directory: its Joliet twin, matched to the ISO9660 entries. A directory's
    * Joliet extent is learned when its parent's Joliet directory is matched, hence the parent first.
    */
-  private async mergeJolietDirectory (
-    parent: Node, extents: DirectoryExtents, state: { childExtents?: Map<Node, DirectoryExtents> }
-  ): Promise<void> {
-    await parent.parent?.dir?.complete()
+  private async mergeJolietDirectory (parent: Node, extents: DirectoryExtents, state: DirectoryState): Promise<void> {
+    await parent.parent?.dir?.complete('joliet')
     if (extents.joliet === undefined) return
     const jolietEntries = await this.readJolietDirectory(extents.joliet, this.diag.scope(parent.dir as Directory))
     const isoNodes = [...(parent.dir?.peek() ?? [])]
     const added = this.mergeJoliet(parent, isoNodes, jolietEntries, state.childExtents ?? new Map())
     for (const node of added) parent.dir?.add(node)
-    state.childExtents = undefined
+  }
+
+  /**
+   * Another stage: the directory's UDF twin. Its UDF ICB is learned when the parent's UDF directory is
+   * matched. Joliet and UDF each pair their entries with the nodes already there, whichever came first
+   * (an entry only those two trees have is one node), so a UDF walk never reads Joliet directories.
+   */
+  private async mergeUdfDirectory (parent: Node, extents: DirectoryExtents, state: DirectoryState): Promise<void> {
+    await parent.parent?.dir?.complete('udf')
+    if (extents.udf === undefined || this.udf === undefined) return
+    const added = await this.udf.merge(parent, extents.udf, state.childExtents ?? new Map())
+    for (const node of added) parent.dir?.add(node)
   }
 
   private async readIsoDirectory (location: DirectoryLocation, diag: Diagnostics): Promise<{ entries: IsoEntry[], relocatedAway: number }> {
@@ -359,7 +397,7 @@ export class TreeLoader {
       const candidates = isDirectory
         ? directories
         : filesByData.get(sectionsKey(sections)) ?? []
-      const match = pickByName(candidates, name, isDirectory)
+      const match = pickByName(candidates, name, isDirectory, c => c.names.joliet === undefined)
       if (match !== undefined) {
         match.names.joliet = jolietName
         match.origin = { ...match.origin, joliet: location }
@@ -367,12 +405,15 @@ export class TreeLoader {
         if (extents !== undefined) extents.joliet = directoryLocation(first.record)
         continue
       }
-      jolietOnly.push(this.jolietOnlyNode(parent, sections, jolietName, isDirectory, location))
+      jolietOnly.push(this.jolietOnlyNode(parent, sections, jolietName, isDirectory, location, childExtents))
     }
     return jolietOnly
   }
 
-  private jolietOnlyNode (parent: Node, sections: LocatedRecord[], jolietName: string, isDirectory: boolean, location: RecordLocation): Node {
+  private jolietOnlyNode (
+    parent: Node, sections: LocatedRecord[], jolietName: string, isDirectory: boolean, location: RecordLocation,
+    childExtents: Map<Node, DirectoryExtents>
+  ): Node {
     const record = sections[0].record
     let node: Node
     if (isDirectory) {
@@ -380,6 +421,7 @@ export class TreeLoader {
       const inode = new Inode({ ...this.attributes(record, undefined, true), ino: inoOf(record.extent * SECTOR_SIZE) })
       inode.recordedDirectorySize = record.dataLength
       node = new Node(parent, { joliet: jolietName }, inode, this.directory(() => node, extents))
+      childExtents.set(node, extents)
     } else {
       node = new Node(parent, { joliet: jolietName }, this.fileInode(sections, undefined, location))
     }
@@ -415,55 +457,8 @@ function isZlibZisofs (zf: ZisofsInfo): boolean {
   return zf.version === 2 ? zf.algorithm === 'PZ' : zf.algorithm === 'pz'
 }
 
-function pickByName (candidates: Node[], name: string, isDirectory: boolean): Node | undefined {
-  const free = candidates.filter(c => c.names.joliet === undefined)
-  if (free.length === 0) return undefined
-  const lower = name.toLowerCase()
-  const plain = (c: Node): string => c.names.rr ?? withoutVersion(c.names.iso ?? '')
-  const found = free.find(c => plain(c) === name) ??
-    free.find(c => plain(c).toLowerCase() === lower) ??
-    (name.length >= JOLIET_SHORT_LIMIT ? free.find(c => plain(c).startsWith(name)) : undefined)
-  if (found !== undefined || isDirectory) return found
-  // Same data, different names: still the same file (a name mangled differently in each tree).
-  return free[0]
-}
-
-/**
- * What pairs a file's ISO9660 and Joliet records: where its data is. Files without data (empty files,
- * symlinks, devices) are all candidates for each other and pair by name.
- */
-function nodeDataKey (node: Node): string {
-  const data = recordedData(node.inode)
-  return data.size > 0 && data instanceof ImageExtentsSource ? `${data.lba}:${data.size}` : 'empty'
-}
-
-/**
- * A file's data as the image records it, even once an edit made it an overlay (a mount writes into a file
- * before its directory's Joliet twin is merged): what pairs the Joliet record with it.
- */
-function recordedData (inode: Inode): DataSource {
-  const data = inode.compressed?.raw ?? inode.data
-  return data instanceof OverlayData && data.base !== undefined ? data.base : data
-}
-
 function sectionsKey (sections: LocatedRecord[]): string {
   const { record } = sections[0]
   const size = sections.reduce((sum, s) => sum + s.record.dataLength, 0)
   return size === 0 ? 'empty' : `${record.extent + record.extendedAttributeLength}:${size}`
-}
-
-function pushTo<K, V> (map: Map<K, V[]>, key: K, value: V): void {
-  const list = map.get(key)
-  if (list === undefined) map.set(key, [value])
-  else list.push(value)
-}
-
-/**
- * Inode numbers are derived from where things are in the image, so they are the same at every mount:
- * a directory's or a file's data offset, or for files without data the record's offset. Records are at
- * least 34 bytes (ECMA-119 9.1) and never overlap data, so offset / 34 is unique. Zero is not a valid
- * inode number, hence the + 1; past 2^32 (images over 146 GB) numbers wrap, as FUSE inode numbers are 32-bit.
- */
-function inoOf (byteOffset: number): number {
-  return (Math.floor(byteOffset / 34) % 0xffffffff) + 1
 }

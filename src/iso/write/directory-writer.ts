@@ -5,7 +5,7 @@ import { SECTOR_SIZE } from '../codec/volume-descriptor'
 import { serializeXaRecord } from '../codec/xa'
 import type { Inode } from '../model/inode'
 import { NodeFlag, type RecordLocation } from '../model/node'
-import { rockRidgeFor, treeSets, type Layout, type TreeSet } from './layout'
+import { rockRidgeFor, sectionsOf, treeSets, type Layout, type TreeSet } from './layout'
 import type { SectorWriter } from './sector-writer'
 import { renderSystemUse, type SystemUsePlan } from './system-use-plan'
 import type { DirectoryPlan, RecordPlan, TreePlan } from './tree-plan'
@@ -166,9 +166,7 @@ function childRecords (layout: Layout, base: number, record: RecordPlan, systemU
     return [directoryRecord(record.identifier, target.extent - base, target.size, FileFlags.DIRECTORY | visibility, mtime, systemUse)]
   }
   const inode = node.inode
-  const sections = layout.bootCatalog !== undefined && inode === layout.bootCatalog.inode
-    ? [{ lba: layout.bootCatalog.lba, length: layout.bootCatalog.size }]
-    : layout.placed.get(inode) ?? [{ lba: 0, length: 0 }]
+  const sections = sectionsOf(layout, inode)
   // ECMA-119 6.5.1: every record of a multi-extent file but the last carries the multi-extent flag.
   // Files without data record extent 0 in every set: there is nothing to point at.
   return sections.map((section, i) => directoryRecord(

@@ -17,6 +17,8 @@ import { rockRidgeEntries, type RecordRole as RockRidgeRole } from './rock-ridge
 import type { ImageSettings } from './settings'
 import { ContinuationAllocator, planSystemUse } from './system-use-plan'
 import { planIsoTree, planJolietTree, type DirectoryPlan, type RecordPlan, type TreePlan } from './tree-plan'
+import { PARTITION_START, placeUdf, recognitionEnd, type UdfLayout } from './udf/layout'
+import { planUdfTree } from './udf/tree-plan'
 
 /*
  * The layout pass: decides where everything goes before a byte is written, so the size is known up front
@@ -112,6 +114,8 @@ export interface Layout {
   bodyStartLba: number
   /** Filled in by serialization: where each node's records were written. */
   written: Map<Node, Origin>
+  /** The UDF file system of a bridge image (settings.udf), its structures and tree placed. */
+  udf?: UdfLayout
 }
 
 export interface PathTablePlan {
@@ -132,6 +136,16 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
   const { primaryLba, bootRecordLba, enhancedLba, jolietLba, terminatorLba } = descriptorSequence(settings, content)
   let next = terminatorLba + 1
   const offset = settings.partitionOffset ?? 0
+  let udf: UdfLayout | undefined
+  if (settings.udf !== undefined) {
+    // The UDF structures take fixed sectors (udf/layout.ts), which a partition's second descriptor set,
+    // an append's kept data or data after the volume (appended partitions) would collide with.
+    if (offset > 0 || placement !== undefined || payloadsOf(content).some(p => p.holder instanceof Region && p.holder.place === 'appended')) {
+      throw new InvalidInputError('UNSUPPORTED', 'a UDF file system cannot be written with a partition offset, appended partitions or as an append')
+    }
+    udf = placeUdf(planUdfTree(root), settings.udf.revision, next)
+    next = recognitionEnd(udf)
+  }
   let mirrorDescriptors: Pick<TreeSet, 'primaryLba' | 'enhancedLba' | 'jolietLba' | 'terminatorLba'> | undefined
   if (offset > 0) {
     // xorriso -partition_offset: the partition's own descriptor set at its sector 16, without a boot record.
@@ -147,6 +161,8 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
   }
   if (placement !== undefined) next = Math.max(next, placement.startLba)
   const bodyStartLba = next
+  // The UDF partition's file set, entries and directories come first in it; the rest follows, inside it.
+  if (udf !== undefined) next = PARTITION_START + udf.metadataSectors
   let bootCatalog: Layout['bootCatalog']
   if (content.boot !== undefined) {
     const size = bootCatalogSize(toCatalogShape(content.boot))
@@ -192,12 +208,19 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
   for (const tree of [iso, joliet]) {
     for (const dir of tree?.directories ?? []) for (const record of dir.records) place(record.node.inode)
   }
+  // Files only the UDF tree names (on Windows media, all but a README).
+  for (const entry of udf?.tree.entries ?? []) place(entry.inode)
+  if (udf !== undefined) udf.partitionBlocks = next - PARTITION_START
+  // A UDF volume ends in an anchor (ECMA-167 3/8.4.2.1: at N − 1), after the data: in the padding, or in
+  // a sector of its own where no padding ends the volume's data.
+  if (udf !== undefined && (content.paddingSectors === 0 || appended.length > 0)) next += 1
   // Appended partitions: after the data, in the order they had, each from a 2 KiB sector.
   const { dataSectors, totalSectors } = deviceEnd(next, content, appended.length > 0, from => {
     next = from
     for (const payload of appended) place(payload.holder)
     return next
   })
+  if (udf !== undefined) udf.endAnchorLba = dataSectors - 1
   return {
     settings,
     totalSectors,
@@ -219,7 +242,8 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
     serials,
     fixed,
     bodyStartLba,
-    written: new Map()
+    written: new Map(),
+    udf
   }
 }
 
@@ -276,7 +300,14 @@ export function treeSets (layout: Layout): TreeSet[] {
 
 /** The last sector of the descriptors (both sets): what an append's commit point rewrites. */
 export function headSectors (layout: Layout): number {
-  return Math.max(layout.terminatorLba, layout.mirror?.terminatorLba ?? 0) + 1
+  return Math.max(layout.terminatorLba + 1, (layout.mirror?.terminatorLba ?? 0) + 1, layout.udf !== undefined ? recognitionEnd(layout.udf) : 0)
+}
+
+/** Where an inode's data is in the layout: its sections (the boot catalog's, for the catalog); none placed, one empty. */
+export function sectionsOf (layout: Layout, inode: Inode): FileSectionPlan[] {
+  return layout.bootCatalog !== undefined && inode === layout.bootCatalog.inode
+    ? [{ lba: layout.bootCatalog.lba, length: layout.bootCatalog.size }]
+    : layout.placed.get(inode) ?? [{ lba: 0, length: 0 }]
 }
 
 /**

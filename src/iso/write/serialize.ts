@@ -6,6 +6,7 @@ import { headSectors, type Layout, type WriteContent } from './layout'
 import { SectorWriter, type WriteProgress } from './sector-writer'
 import type { ImageSink } from './sink'
 import { buildSystemArea, buildTrailer } from './system-area-writer'
+import { udfEndAnchor, udfRecognition, writeUdf } from './udf/writer'
 import { volumeDescriptors } from './volume-descriptors'
 
 /*
@@ -33,16 +34,20 @@ export function serializeHead (layout: Layout, content: WriteContent): Buffer {
   const head = Buffer.alloc(headSectors(layout) * SECTOR_SIZE)
   buildSystemArea(layout, content).copy(head, 0)
   for (const d of volumeDescriptors(layout, content)) serializeDescriptor(d.descriptor).copy(head, d.lba * SECTOR_SIZE)
+  if (layout.udf !== undefined) udfRecognition(layout.udf).copy(head, layout.udf.recognitionLba * SECTOR_SIZE)
   return head
 }
 
 /** Everything after the descriptors, in LBA order; what is in `layout.fixed` is already on disk. */
 export async function serializeBody (layout: Layout, content: WriteContent, out: SectorWriter): Promise<void> {
+  await writeUdf(layout, out)
   if (content.boot !== undefined && layout.bootCatalog !== undefined) {
     await out.put(layout.bootCatalog.lba, bootCatalog(layout, content.boot))
   }
   await writeTrees(layout, out)
   await copyPlaced(layout, await bootPatches(layout, content), out)
+  const anchor = udfEndAnchor(layout)
+  if (anchor !== undefined) await out.put(anchor.lba, anchor.bytes)
   const trailer = buildTrailer(layout, content)
   if (trailer !== undefined) await out.put(trailer.lba, trailer.bytes)
 }

@@ -5,6 +5,7 @@ import { hasXaSignature } from '../codec/xa'
 import { NodeFlag, type Node } from '../model/node'
 import type { InterchangeLevel, IsoNameRules } from '../naming/iso9660'
 import type { ImageOrigin } from '../read/open-image'
+import type { UdfRevision } from './udf/layout'
 
 /** The identification a written image carries in its volume descriptors (ECMA-119 8.4). */
 export interface VolumeIdentity {
@@ -54,6 +55,11 @@ export interface ImageSettings {
    * against ECMA-119 6.8.2.1 below level 4, read by Linux and most others).
    */
   keepDeepDirectories?: boolean
+  /**
+   * A UDF file system over the same files (a bridge image, as genisoimage -udf writes): its revision
+   * (0x0102 or 0x0201). Its tree is the nodes with a UDF name.
+   */
+  udf?: { revision: UdfRevision }
 }
 
 /**
@@ -108,7 +114,9 @@ export function settingsFromOrigin (origin: ImageOrigin, root: Node): ImageSetti
     interchangeLevel: e.enhanced ? 4 : 3,
     rockRidge: rr === undefined ? undefined : rr === 'unknown' ? '1.09' : rr,
     joliet: e.joliet !== undefined ? { level: e.joliet.level, long: false } : undefined,
-    xa: hasXaSignature(origin.descriptors.primary.applicationUse),
+    xa: origin.descriptors !== undefined && hasXaSignature(origin.descriptors.primary.applicationUse),
+    // A UDF volume read with the image is written again whole (read-only-reasons.ts says which can be).
+    udf: origin.udf !== undefined ? { revision: origin.udf.revision <= 0x0150 ? 0x0102 : 0x0201 } : undefined,
     volume: {
       systemId: identifierText(v.systemId),
       volumeId: identifierText(v.volumeId),

@@ -189,7 +189,8 @@ export function newDirectory (node: Node, parent: DirectoryPlan | undefined, ide
   return plan
 }
 
-function loadedEntries (node: Node): readonly Node[] {
+/** A directory's entries, which must be loaded by the time a tree is planned. */
+export function loadedEntries (node: Node): readonly Node[] {
   const entries = node.dir?.peek()
   if (entries === undefined) throw new Error(`directory ${pathOf(node)} must be loaded before layout`)
   return entries

@@ -1,0 +1,133 @@
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import t from 'tap'
+import { IsoImage } from '../../src'
+import { isomount, mountImage } from '../helpers/mount'
+import { pycdlibListing } from '../helpers/readers'
+import { genisoimage, run, scratch, writeTree } from '../helpers/tools'
+import { mkudffs, sevenZipUdfExtract, sevenZipUdfListing, udfinfo } from '../helpers/udf'
+
+/*
+ * Issue 11 §4: a commit of a bridge image keeps its UDF tree the same tree as the others. isomount writes
+ * the UDF tree whole from the model (a remaster), so such an image is writable, and every commit
+ * remasters it; afterwards 7-Zip (which reads UDF first, as Windows does), udfinfo and pycdlib read the
+ * edited tree. Images whose UDF tree isomount cannot write again stay read-only, saying why.
+ */
+
+const dir = scratch(t, 'udf-commit')
+const src = path.join(dir, 'src')
+writeTree(src, { 'a.txt': 'alpha\n', 'gone.txt': 'bye\n', docs: { 'b.txt': 'beta\n' } })
+
+/** udfinfo's complaints about an image (none: empty). */
+function udfinfoErrors (iso: string): string {
+  return run('udfinfo', [iso]).stderr
+}
+
+t.test('genisoimage -udf: adds, changes, renames, removes and modes reach the UDF tree', async t => {
+  const iso = genisoimage(path.join(dir, 'bridge.iso'), ['-udf', '-R', '-J'], src)
+  const image = await IsoImage.open(iso)
+  t.same(image.readOnlyReasons, [], 'writable: its UDF tree is written again whole')
+  await image.addFile('/autounattend.xml', Buffer.from('<unattend/>\n'))
+  const data = image.edits.editableData(await image.lookup('/a.txt'))
+  const text = Buffer.from('alpha, changed and longer\n')
+  await data.truncate(0)
+  await data.write(text, 0, text.length, 0)
+  await image.rename('/docs/b.txt', '/docs/renamed.txt')
+  await image.remove('/gone.txt')
+  await image.addDirectory('/new')
+  await image.setAttributes('/docs/renamed.txt', { mode: 0o600 })
+  const result = await image.commit()
+  t.equal(result.mode, 'remaster', 'remastered (the UDF tree is written whole)')
+  t.equal(image.origin?.udf?.integrityUse?.files, 3, 'the UDF volume is read again after the commit')
+  // A second commit from the same model, as a mount's sync then unmount makes.
+  await image.addFile('/docs/second.txt', Buffer.from('second\n'))
+  t.equal((await image.commit()).mode, 'remaster')
+  await image.remove('/docs/second.txt')
+  t.equal((await image.commit()).mode, 'remaster', 'and a third, back to the tree checked below')
+  await image.close()
+
+  t.same(Object.keys(sevenZipUdfListing(iso)).sort(), ['a.txt', 'autounattend.xml', 'docs', 'docs/renamed.txt', 'new'], '7-Zip lists the edited tree')
+  const out = sevenZipUdfExtract(iso, path.join(dir, 'x-bridge'))
+  t.equal(fs.readFileSync(path.join(out, 'a.txt'), 'utf8'), 'alpha, changed and longer\n', '7-Zip reads the new content')
+  t.equal(fs.readFileSync(path.join(out, 'autounattend.xml'), 'utf8'), '<unattend/>\n', 'and the new file')
+  t.equal(udfinfoErrors(iso), '', 'udfinfo says nothing is wrong')
+  const info = udfinfo(iso)
+  t.equal(info.numfiles, '3', 'udfinfo counts the files')
+  t.equal(info.numdirs, '3', 'and the directories')
+  const py = pycdlibListing(iso, 'udf')
+  t.same(Object.keys(py).sort(), ['a.txt', 'autounattend.xml', 'docs', 'docs/renamed.txt', 'new'], 'pycdlib walks the same')
+  t.match(run('isoinfo', ['-R', '-l', '-i', iso]).stdout, /autounattend\.xml/, 'the Rock Ridge tree has the file too')
+
+  const again = await IsoImage.open(iso, { strict: true })
+  t.teardown(() => again.close())
+  t.equal((await again.stat('/docs/renamed.txt', 'udf')).mode & 0o7777, 0o600, 'the mode reached the UDF entry')
+  t.equal((await again.readFile('/a.txt', 'udf')).toString(), 'alpha, changed and longer\n')
+})
+
+t.test('Windows-shaped media: autounattend.xml added through the mount reaches the UDF tree; El Torito unchanged', async t => {
+  const win = path.join(dir, 'win')
+  writeTree(win, {
+    'README.TXT': 'Windows Setup\n',
+    boot: { 'etfsboot.com': Buffer.alloc(2048, 0xeb), bcd: 'bcd\n' },
+    efi: { microsoft: { boot: { 'efisys.bin': Buffer.alloc(1474560, 0xf0), bcd: 'efi bcd\n' } } },
+    sources: { 'boot.wim': Buffer.alloc(100000, 0xb0) }
+  })
+  // A sparse install.wim over 4 GiB; genisoimage -allow-limited-size records it whole in UDF, as Windows
+  // media carry it, and dd conv=sparse keeps the image's zeros off the disk (the remaster keeps them off too).
+  const size = 2 ** 32 + 64 * 1024
+  const marks: Array<[number, string]> = [[0, 'START'], [2 ** 32 - 3, 'ACROSS'], [size - 3, 'END']]
+  const fd = fs.openSync(path.join(win, 'sources/install.wim'), 'w')
+  for (const [at, text] of marks) fs.writeSync(fd, text, at)
+  fs.closeSync(fd)
+  const iso = path.join(dir, 'win.iso')
+  run('sh', ['-c', `genisoimage -quiet -udf -allow-limited-size -V WINSETUP -hide boot -hide efi -hide sources -hide boot.catalog \
+    -b boot/etfsboot.com -no-emul-boot -boot-load-size 4 -eltorito-alt-boot -e efi/microsoft/boot/efisys.bin -no-emul-boot '${win}' \
+    | dd of='${iso}' bs=1M conv=sparse iflag=fullblock status=none`])
+  const eltorito = (): string => run('xorriso', ['-indev', iso, '-report_el_torito', 'plain']).stdout.split('\n').filter(l => /^El Torito (boot img|img)/.test(l)).map(l => l.replace(/\s+\d+\s*$/, '')).join('\n')
+  const bootBefore = eltorito()
+  const mounted = mountImage(t, iso)
+  t.equal(mounted.result.status, 0)
+  t.notMatch(mounted.result.stderr, /read-only/, 'mounted read-write')
+  t.same(fs.readdirSync(mounted.mountpoint).sort(), ['README.TXT', 'boot', 'boot.catalog', 'efi', 'sources'], 'the UDF tree is what the mount shows')
+  fs.writeFileSync(path.join(mounted.mountpoint, 'autounattend.xml'), '<unattend>answers</unattend>\n')
+  fs.writeFileSync(path.join(mounted.mountpoint, 'sources', 'ei.cfg'), '[Channel]\nRetail\n')
+  // The commit remasters 4 GiB (mostly reading zeros): more than the helper's default wait on a busy machine.
+  t.equal(isomount(['-u', mounted.mountpoint], { timeout: 600_000 }).status, 0, 'unmounted and committed')
+
+  const listing = sevenZipUdfListing(iso)
+  t.ok('autounattend.xml' in listing && 'sources/ei.cfg' in listing, '7-Zip lists both new files')
+  t.equal(listing['sources/install.wim']?.size, size, 'install.wim is still one file of 4 GiB + 64 KiB')
+  const out = path.join(dir, 'x-win')
+  run('7z', ['x', '-y', '-tudf', `-o${out}`, iso, 'autounattend.xml', 'sources/ei.cfg'])
+  t.equal(fs.readFileSync(path.join(out, 'autounattend.xml'), 'utf8'), '<unattend>answers</unattend>\n', '7-Zip extracts it with the right content')
+  t.equal(fs.readFileSync(path.join(out, 'sources/ei.cfg'), 'utf8'), '[Channel]\nRetail\n')
+  t.equal(udfinfoErrors(iso), '', 'udfinfo says nothing is wrong')
+  t.equal(eltorito(), bootBefore, 'the El Torito entries are unchanged (platforms, emulation, load sizes)')
+  t.ok(fs.statSync(iso).blocks * 512 < 1024 ** 3, 'the remastered image is still sparse')
+  const image = await IsoImage.open(iso, { strict: true })
+  t.teardown(() => image.close())
+  const wim = await image.lookup('/sources/install.wim', 'udf')
+  for (const [at, text] of marks) {
+    const buf = Buffer.alloc(text.length)
+    await wim.inode.data.read(buf, 0, buf.length, at)
+    t.equal(buf.toString(), text, `install.wim: "${text}" at byte ${at}`)
+  }
+  const etfsboot = await image.lookup('/boot/etfsboot.com', 'udf')
+  const efisys = await image.lookup('/efi/microsoft/boot/efisys.bin', 'udf')
+  const boot = await image.bootConfiguration()
+  t.equal(boot?.defaultImage.payload.holder, etfsboot.inode, 'the BIOS entry still points at etfsboot.com (one copy of its data)')
+  t.equal(boot?.sections[0]?.images[0]?.payload.holder, efisys.inode, 'the EFI one at efisys.bin')
+  t.same((await image.readdir('/', 'iso9660')).map(e => e.name).sort(), ['AUTOUNATTEND.XML', 'README.TXT'], 'the ISO9660 side: the README and the new file (a level 3 name)')
+})
+
+t.test('images whose UDF tree is not written again stay read-only, saying why', async t => {
+  const bridge = genisoimage(path.join(dir, 'noudf.iso'), ['-udf', '-R'], src)
+  const noudf = await IsoImage.open(bridge, { udf: false })
+  t.match(noudf.readOnlyReasons, [{ code: 'UDF', reason: /not read: noudf/ }], 'noudf: the UDF tree would go stale')
+  await noudf.close()
+  const only = mkudffs(path.join(dir, 'only.udf'), 'hd', '2.01', 4096, ['--blocksize=2048'])
+  const udfOnly = await IsoImage.open(only)
+  t.match(udfOnly.readOnlyReasons, [{ code: 'UDF', reason: /no ISO9660 volume/ }], 'a UDF file system alone')
+  await t.rejects(udfOnly.requireUnderstood(), { code: 'READ_ONLY' }, 'what a commit checks refuses it')
+  await udfOnly.close()
+})

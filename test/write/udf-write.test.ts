@@ -1,0 +1,137 @@
+import { createHash } from 'node:crypto'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import t from 'tap'
+import { IsoImage } from '../../src'
+import { ImageExtentsSource } from '../../src/iso/model/data-source'
+import { isovfyErrors, pycdlibListing } from '../helpers/readers'
+import { run, scratch, writeTree } from '../helpers/tools'
+import { ourUdfListing, sevenZipUdfExtract, sevenZipUdfListing, udfinfo, withoutHashes, type Entry } from '../helpers/udf'
+
+/*
+ * isotool mkisofs -udf: a bridge image whose UDF tree is read by 7-Zip, udfinfo and pycdlib as the same
+ * tree genisoimage -udf writes for the same files, with each file's data recorded once (the UDF entry
+ * points at the extent the ISO9660 record does). Symbolic links and fifos are empty files in UDF, as
+ * genisoimage records them.
+ */
+
+const dir = scratch(t, 'udf-write')
+const src = path.join(dir, 'src')
+const isotool = path.join(__dirname, '../../../bin/isotool')
+const many: Record<string, string> = {}
+// More identifiers than one 2 KiB block holds: the directory's data takes several blocks.
+for (let i = 0; i < 120; i++) many[`file-with-a-longish-name-${String(i).padStart(3, '0')}.txt`] = `${i}\n`
+writeTree(src, {
+  'a.txt': 'hello\n',
+  'empty': '',
+  'Ünïcödé €uro.txt': 'unicode\n',
+  'big.bin': Buffer.alloc(300000, 0x5a),
+  sub: { 'b.txt': 'world\n', deeper: { 'c.txt': 'deep\n' } },
+  many,
+  link: { symlink: 'a.txt' },
+  hard: { hardlink: 'a.txt' }
+})
+
+function mkisofs (out: string, ...args: string[]): string {
+  run(process.execPath, [isotool, 'mkisofs', '-quiet', ...args, '-o', out, src])
+  return out
+}
+
+/** The source tree as 7-Zip lists a UDF tree: files with sizes, directories; links and fifos empty files. */
+function sourceListing (): Record<string, Entry> {
+  const listing: Record<string, Entry> = {}
+  const walk = (host: string, prefix: string): void => {
+    for (const name of fs.readdirSync(host)) {
+      const p = path.join(host, name)
+      const key = prefix + name
+      const st = fs.lstatSync(p)
+      if (st.isDirectory()) {
+        listing[key] = { type: 'dir' }
+        walk(p, key + '/')
+      } else {
+        listing[key] = { type: 'file', size: st.isFile() ? st.size : 0 }
+      }
+    }
+  }
+  walk(src, '')
+  return listing
+}
+
+t.test('mkisofs -udf: 7-Zip, udfinfo and pycdlib read the UDF tree as genisoimage -udf writes it', async t => {
+  const iso = mkisofs(path.join(dir, 'ours.iso'), '-R', '-J', '-udf')
+  const reference = path.join(dir, 'genisoimage.iso')
+  run('genisoimage', ['-quiet', '-R', '-J', '-udf', '-o', reference, src])
+
+  const expected = sourceListing()
+  t.same(sevenZipUdfListing(iso), expected, '7-Zip lists the source tree')
+  t.same(sevenZipUdfListing(iso), sevenZipUdfListing(reference), 'the same as genisoimage -udf\'s')
+  const out = sevenZipUdfExtract(iso, path.join(dir, 'x7z'))
+  for (const name of ['a.txt', 'hard', 'Ünïcödé €uro.txt', 'big.bin', 'sub/deeper/c.txt', 'many/file-with-a-longish-name-119.txt']) {
+    t.ok(fs.readFileSync(path.join(out, name)).equals(fs.readFileSync(path.join(src, name))), `7-Zip extracts ${name}`)
+  }
+
+  const info = udfinfo(iso)
+  const theirs = udfinfo(reference)
+  t.equal(info.udfrev, '1.02')
+  t.equal(info.integrity, 'closed')
+  for (const key of ['numdirs', 'udfrev', 'integrity', 'accesstype']) t.equal(info[key], theirs[key], `udfinfo ${key}: ${theirs[key]}, as genisoimage's`)
+  // Files are counted as Linux's udf counts them, by file entry: the hard link is one (genisoimage, which
+  // writes an entry per name, counts 128).
+  t.equal(info.numfiles, '127', 'udfinfo numfiles: one per file entry')
+  t.equal(run('udfinfo', [iso]).stderr, '', 'udfinfo says nothing is wrong')
+  t.equal(Number(info.freeblocks), 0, 'no free blocks (a read-only partition)')
+
+  const py = pycdlibListing(iso, 'udf')
+  t.same(Object.keys(py).sort(), Object.keys(expected).sort(), 'pycdlib walks the same UDF tree')
+  const sha = (p: string): string => createHash('sha256').update(fs.readFileSync(path.join(src, p))).digest('hex')
+  t.equal(py['big.bin'].sha256, sha('big.bin'), 'and reads big.bin')
+  t.equal(py['Ünïcödé €uro.txt'].sha256, sha('Ünïcödé €uro.txt'), 'and a 16-bit (OSTA CS0) name')
+
+  t.match(isovfyErrors(iso), /No errors found/, 'isovfy: the ISO9660 side is intact')
+  const image = await IsoImage.open(iso, { strict: true })
+  t.teardown(() => image.close())
+  t.same(image.namespaces, ['rockridge', 'udf', 'joliet', 'iso9660'])
+  const udf = withoutHashes(await ourUdfListing(image, false))
+  t.same(udf, { ...expected, link: { type: 'symlink' } }, 'our reader: the same UDF tree (the link one node with its Rock Ridge symlink)')
+  const inUdf = await image.lookup('/big.bin', 'udf')
+  t.equal(inUdf, await image.lookup('/BIG.BIN', 'iso9660'), 'one node: the UDF entry and the ISO9660 record name the same data')
+  t.ok(inUdf.inode.data instanceof ImageExtentsSource)
+  t.equal((await image.lookup('/hard', 'udf')).inode, (await image.lookup('/a.txt', 'udf')).inode, 'a hard link is one UDF file entry')
+})
+
+t.test('mkisofs -udf-rev 2.01', async t => {
+  const iso = mkisofs(path.join(dir, 'rev201.iso'), '-R', '-udf-rev', '2.01')
+  const info = udfinfo(iso)
+  t.equal(info.udfrev, '2.01')
+  t.equal(run('udfinfo', [iso]).stderr, '', 'udfinfo says nothing is wrong')
+  t.same(sevenZipUdfListing(iso), sourceListing(), '7-Zip lists the source tree')
+  const image = await IsoImage.open(iso, { strict: true })
+  t.teardown(() => image.close())
+  t.equal(image.extensions.udf?.revision, '2.01')
+})
+
+t.test('a file over 4 GiB: one UDF file, a multi-extent ISO9660 file', async t => {
+  const big = path.join(dir, 'big')
+  fs.mkdirSync(big)
+  const size = 2 ** 32 + 64 * 1024
+  const marks: Array<[number, string]> = [[0, 'START'], [2 ** 32 - 3, 'ACROSS'], [size - 3, 'END']]
+  const fd = fs.openSync(path.join(big, 'install.wim'), 'w')
+  for (const [at, text] of marks) fs.writeSync(fd, text, at)
+  fs.closeSync(fd)
+  const iso = path.join(dir, 'big.iso')
+  // Through dd conv=sparse: the image's 4 GiB of zeros take no disk.
+  run('sh', ['-c', `'${process.execPath}' '${isotool}' mkisofs -quiet -R -udf -iso-level 3 '${big}' | dd of='${iso}' bs=1M conv=sparse iflag=fullblock status=none`])
+  t.equal(sevenZipUdfListing(iso)['install.wim']?.size, size, '7-Zip: one file of 4 GiB + 64 KiB')
+  t.equal(run('udfinfo', [iso]).stderr, '', 'udfinfo says nothing is wrong')
+  const isoinfo = run('isoinfo', ['-l', '-i', iso]).stdout
+  t.equal(isoinfo.split('\n').filter(l => l.includes('INSTALL.WIM')).length, 2, 'isoinfo: two ISO9660 records (a multi-extent file)')
+  const image = await IsoImage.open(iso, { strict: true })
+  t.teardown(() => image.close())
+  const node = await image.lookup('/install.wim', 'udf')
+  t.equal(node.inode.size, size)
+  for (const [at, text] of marks) {
+    const buf = Buffer.alloc(text.length)
+    await node.inode.data.read(buf, 0, buf.length, at)
+    t.equal(buf.toString(), text, `"${text}" at byte ${at}`)
+  }
+})
