@@ -216,15 +216,15 @@ function partitionType (text: string): number | string {
  * Gives the catalog its directory records: at -c's path (default /boot.catalog), its names derived from
  * that host-style name as any added file's are. genisoimage matches -hide against the path -c gives
  * (eltorito.c; "-hide boot.cat" does not hide isolinux/boot.cat, "-hide isolinux/boot.cat" does) and
- * -hide-joliet not at all: a hidden catalog stays in the Joliet tree, or has no record where there is
- * no Joliet.
+ * -hide-joliet not at all: a hidden catalog stays in the Joliet and UDF trees, or has no record where
+ * there are neither (genisoimage -udf records it in UDF, as an empty file; here it is the catalog).
  */
 async function nameCatalog (image: IsoImage, args: MkisofsArgs, run: HostImport): Promise<void> {
   const boot = await image.bootConfiguration()
   if (boot === undefined) return
   const catalog = args.catalog ?? DEFAULT_CATALOG
   const hidden = args.hide.length > 0 && globMatcher(args.hide)(catalog, catalog)
-  if (hidden && !args.joliet) return
+  if (hidden && !args.joliet && args.udf === undefined) return
   const parts = catalog.split('/').filter(p => p !== '' && p !== '.')
   const name = parts.pop()
   if (name === undefined) throw new InvalidInputError('BAD_PATH', `-c ${catalog} names no file`)

@@ -9,6 +9,7 @@ import type { JolietLevel } from './codec/joliet'
 import { parseImplantedMd5 } from './codec/isomd5sum'
 import { verifyChecksums, type ChecksumCheck, type ChecksumProgress } from './checksum/verify'
 import type { RockRidgeVersion } from './codec/rock-ridge'
+import { revisionText } from './codec/udf/entity-id'
 import { SECTOR_SIZE } from './codec/volume-descriptor'
 import { addBootImage, bootImageFor, followReplacedBootFiles, isohybridFor, type ElToritoOptions, type IsohybridOptions } from './edit/boot-editor'
 import { describePartitions, fileStarts, type PartitionDescription } from './read/partitions'
@@ -184,7 +185,8 @@ export class IsoImage {
       enhanced: s.interchangeLevel === 4,
       susp: s.rockRidge !== undefined ? { skip: 0 } : undefined,
       rockRidge: s.rockRidge !== undefined ? { version: s.rockRidge, identifiers: [] } : undefined,
-      joliet: s.joliet !== undefined ? { level: s.joliet.level, volumeId: s.volume.jolietVolumeId ?? s.volume.volumeId } : undefined
+      joliet: s.joliet !== undefined ? { level: s.joliet.level, volumeId: s.volume.jolietVolumeId ?? s.volume.volumeId } : undefined,
+      udf: s.udf !== undefined ? { revision: revisionText(s.udf.revision), volumeId: s.volume.volumeId } : undefined
     }
   }
 

@@ -253,7 +253,7 @@ t.test('an option isotool does not know is refused by name; what it cannot write
   const unknown = oursStatus(['-quiet', '-no-such-option', '-o', 'unsupported.iso', 'src'])
   t.equal(unknown.status, 2, 'an unknown option: exit 2')
   t.match(unknown.stderr, /unsupported option -no-such-option\b/, 'named in the message')
-  for (const [flag, why] of [['-udf', /UDF writing is not available yet/], ['-hfs', /HFS/], ['-z', /zisofs/]] as const) {
+  for (const [flag, why] of [['-dvd-video', /DVD-Video ordering/], ['-hfs', /HFS/], ['-z', /zisofs/]] as const) {
     const r = oursStatus(['-quiet', flag, '-o', 'unsupported.iso', 'src'])
     t.equal(r.status, 2, `${flag}: exit 2`)
     t.match(r.stderr, new RegExp(`^isotool: ${flag}: `, 'm'), `${flag}: named in the message`)

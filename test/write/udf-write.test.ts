@@ -135,3 +135,32 @@ t.test('a file over 4 GiB: one UDF file, a multi-extent ISO9660 file', async t =
     t.equal(buf.toString(), text, `"${text}" at byte ${at}`)
   }
 })
+
+t.test('mkisofs -udf -hide with El Torito: a Windows-shaped image, its UDF tree and boot entries as genisoimage writes them', async t => {
+  const win = path.join(dir, 'win')
+  writeTree(win, {
+    'README.TXT': 'Windows Setup\n',
+    boot: { 'etfsboot.com': Buffer.alloc(2048, 0xeb), bcd: 'bcd\n' },
+    efi: { microsoft: { boot: { 'efisys.bin': Buffer.alloc(1474560, 0xf0) } } },
+    sources: { 'install.wim': Buffer.alloc(200000, 0x1d) }
+  })
+  const args = ['-udf', '-V', 'WINSETUP', '-hide', 'boot', '-hide', 'efi', '-hide', 'sources', '-hide', 'boot.catalog',
+    '-b', 'boot/etfsboot.com', '-no-emul-boot', '-boot-load-size', '4', '-eltorito-alt-boot', '-e', 'efi/microsoft/boot/efisys.bin', '-no-emul-boot']
+  const ours = path.join(dir, 'win-ours.iso')
+  const theirs = path.join(dir, 'win-genisoimage.iso')
+  run(process.execPath, [isotool, 'mkisofs', '-quiet', ...args, '-o', ours, win])
+  run('genisoimage', ['-quiet', ...args, '-o', theirs, win])
+  const files = (iso: string): string[] => Object.keys(sevenZipUdfListing(iso)).sort()
+  t.same(files(ours), files(theirs), '7-Zip lists the same UDF tree (-hide hides from ISO9660 only)')
+  t.same(run('isoinfo', ['-f', '-i', ours]).stdout.split('\n').filter(l => l !== '').sort(), ['/README.TXT;1'], 'the ISO9660 side holds the README only')
+  const eltorito = (iso: string): string => run('xorriso', ['-indev', iso, '-report_el_torito', 'plain']).stdout.split('\n')
+    .filter(l => /^El Torito (boot img|img)/.test(l)).map(l => l.replace(/\s+\d+\s*$/, '')).join('\n')
+  t.equal(eltorito(ours), eltorito(theirs), 'the same El Torito entries (xorriso)')
+  t.equal(run('udfinfo', [ours]).stderr, '', 'udfinfo says nothing is wrong')
+  const image = await IsoImage.open(ours, { strict: true })
+  t.teardown(() => image.close())
+  t.equal(image.defaultNamespace, 'udf')
+  const etfsboot = await image.lookup('/boot/etfsboot.com')
+  const boot = await image.bootConfiguration()
+  t.equal(boot?.defaultImage.payload.holder, etfsboot.inode, 'the BIOS entry is the UDF tree\'s etfsboot.com (one copy)')
+})

@@ -5,6 +5,7 @@ import type { AddOptions, IsoImage } from '../image'
 import { HostFileSource } from '../model/host-sources'
 import type { FileKind } from '../model/inode'
 import type { Node } from '../model/node'
+import { namespaceFor } from './tree-editor'
 import { clampedTimeMs } from '../write/settings'
 
 export interface ImportOptions {
@@ -341,7 +342,7 @@ const createdDirectories = new WeakMap<Node, Map<string, Node>>()
 async function existingChild (image: IsoImage, parent: Node, name: string): Promise<Node | undefined> {
   const created = createdDirectories.get(parent)?.get(name)
   if (created !== undefined) return created
-  const namespace = parent.names.iso === undefined ? 'joliet' : image.defaultNamespace
+  const namespace = namespaceFor(parent, image.defaultNamespace)
   return (await image.view(namespace).entries(parent)).get(name)
 }
 

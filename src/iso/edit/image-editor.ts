@@ -7,7 +7,7 @@ import { depthOf, NodeFlag, type Node } from '../model/node'
 import { OverlayData } from '../model/overlay-data'
 import type { Namespace } from '../namespace'
 import { defaultTimestampMs, type ImageSettings } from '../write/settings'
-import { TreeEditor, type NameOptions } from './tree-editor'
+import { namespaceFor, TreeEditor, type NameOptions } from './tree-editor'
 
 export interface AddOptions extends NameOptions {
   /** The namespace a path or name is written in (default: the image's default namespace). */
@@ -102,7 +102,7 @@ export class ImageEditor {
    * Joliet names.
    */
   async addChild (parent: Node, name: string, kind: FileKind, content: EntryContent, options: AddOptions = {}): Promise<Node> {
-    const namespace = options.namespace ?? (parent.names.iso === undefined ? 'joliet' : this.defaultNamespace())
+    const namespace = options.namespace ?? namespaceFor(parent, this.defaultNamespace())
     if (kind !== 'file' && kind !== 'directory' && this.settings().rockRidge === undefined) {
       throw new InvalidInputError('UNSUPPORTED', `${kind === 'symlink' ? 'symbolic links' : 'special files'} need Rock Ridge`)
     }

@@ -237,6 +237,15 @@ export class TreeEditor {
   }
 }
 
+/**
+ * The namespace a child of `parent` is named in when none is given: `fallback` (the image's default) in
+ * the ISO9660 tree, else the tree the directory is in (a Joliet-only one, or a UDF-only one of Windows media).
+ */
+export function namespaceFor (parent: Node, fallback: Namespace): Namespace {
+  if (parent.names.iso !== undefined) return fallback
+  return parent.names.joliet === undefined && parent.names.udf !== undefined ? 'udf' : 'joliet'
+}
+
 function exists (name: string): InvalidInputError {
   return new InvalidInputError('EXISTS', `"${name}" already exists`, { name })
 }
