@@ -535,6 +535,15 @@ export class IsoImage {
     if (this.stale !== undefined) throw new InvalidInputError('STALE', this.stale)
     if (this.changes.empty) return { mode: 'unchanged', bytesWritten: 0, reasons: [] }
     await this.requireUnderstood()
+    // A UDF tree is written whole (write/udf): only a remaster keeps it the same tree as the others. Decided
+    // here, whatever ways of writing less the commit modes learn.
+    if (this.settings.udf !== undefined) {
+      const asked = options.mode ?? 'auto'
+      if (asked !== 'auto' && asked !== 'remaster') {
+        throw new InvalidInputError('UNSUPPORTED', `cannot commit ${asked === 'inplace' ? 'in place' : 'by appending'}: the image has a UDF file system, which is written whole (a remaster)`)
+      }
+      options = { ...options, mode: 'remaster' }
+    }
     // The volume dates stay (see write()): boot loaders find the image by them. A grown or remastered
     // volume ends in padding as mkisofs's do (only appends and remasters lay out a new end).
     const content = await this.content(READ_AHEAD_PADDING_SECTORS)
