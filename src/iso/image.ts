@@ -553,6 +553,15 @@ export class IsoImage {
    */
   async commit (options: ImageCommitOptions = {}): Promise<CommitResult> {
     if (this.file === undefined) throw new InvalidInputError('UNSUPPORTED', 'only an image opened from a file path can be committed')
+    // A UDF tree is written whole (write/udf): only a remaster keeps it the same tree as the others. Decided
+    // here, whatever ways of writing less the commit modes learn (delta-plan and append refuse it too).
+    if (this.settings.udf !== undefined && !this.changes.empty) {
+      const asked = options.mode ?? 'auto'
+      if (asked !== 'auto' && asked !== 'remaster') {
+        throw new InvalidInputError('UNSUPPORTED', `cannot commit ${asked === 'inplace' ? 'in place' : 'by appending'}: the image has a UDF file system, which is written whole (a remaster)`)
+      }
+      options = { ...options, mode: 'remaster' }
+    }
     return await this.file.commit({
       root: this.root,
       settings: this.settings,

@@ -36,6 +36,8 @@ t.test('genisoimage -udf: adds, changes, renames, removes and modes reach the UD
   await image.remove('/gone.txt')
   await image.addDirectory('/new')
   await image.setAttributes('/docs/renamed.txt', { mode: 0o600 })
+  await t.rejects(image.commit({ mode: 'inplace' }), { code: 'UNSUPPORTED', message: /UDF file system, which is written whole/ }, 'commit=inplace refused, saying why')
+  await t.rejects(image.commit({ mode: 'append' }), { code: 'UNSUPPORTED', message: /cannot commit by appending: the image has a UDF/ }, 'commit=append too')
   const result = await image.commit()
   t.equal(result.mode, 'remaster', 'remastered (the UDF tree is written whole)')
   t.equal(image.origin?.udf?.integrityUse?.files, 3, 'the UDF volume is read again after the commit')
