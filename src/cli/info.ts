@@ -26,7 +26,9 @@ export async function describeImage (image: IsoImage, path: string, json: boolea
   // Read before the warnings are collected: a path table that disagrees with the tree adds one.
   const pathTables = await image.origin?.pathTables() ?? []
   const writable = await writability(image)
-  const checksums = await carriedChecksums(image.source, image.descriptors)
+  // A UDF file system alone (mkudffs) has no ISO9660 descriptors, where these checksums live.
+  const descriptors = image.origin?.descriptors
+  const checksums: MediaChecksums = descriptors !== undefined ? await carriedChecksums(image.source, descriptors) : { sessionTags: [], sessionArray: false }
   const facts = {
     image: path,
     size: image.source.size,
