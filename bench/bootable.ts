@@ -11,9 +11,9 @@ import { record, sh, withIsomount } from './harness'
  */
 
 const MODES: Array<{ what: string, options: string[], edit: (mnt: string, file: string) => void }> = [
-  { what: '1-byte config edit, in place', options: ['commit=auto'], edit: (mnt, file) => sh(`printf X | dd of='${path.join(mnt, file)}' bs=1 seek=2 conv=notrunc status=none`) },
-  { what: 'add 20 MB, append', options: ['commit=append'], edit: mnt => sh(`head -c 20000000 /dev/zero > '${mnt}/added.bin'`) },
-  { what: '1-byte config edit, remaster', options: ['commit=remaster'], edit: (mnt, file) => sh(`printf Y | dd of='${path.join(mnt, file)}' bs=1 seek=3 conv=notrunc status=none`) }
+  { what: '1-byte config edit, commit=auto', options: ['commit=auto'], edit: (mnt, file) => sh(`printf X | dd of='${path.join(mnt, file)}' bs=1 seek=2 conv=notrunc status=none`) },
+  { what: 'add 20 MB, commit=append', options: ['commit=append'], edit: mnt => sh(`head -c 20000000 /dev/zero > '${mnt}/added.bin'`) },
+  { what: '1-byte config edit, commit=remaster', options: ['commit=remaster'], edit: (mnt, file) => sh(`printf Y | dd of='${path.join(mnt, file)}' bs=1 seek=3 conv=notrunc status=none`) }
 ]
 
 export async function bootableBenchmarks (scratchDir: string): Promise<void> {
