@@ -74,6 +74,7 @@ export function coalescePatches (patches: readonly Patch[]): Patch[] {
  */
 export function applyJournaled (imagePath: string, fd: number, patches: readonly Patch[]): void {
   const before = prepareJournal(imagePath, fd, patches)
+  failpoint('journal-durable')
   try {
     applyPatches(fd, patches)
   } catch (err) {
@@ -93,6 +94,17 @@ export function applyJournaled (imagePath: string, fd: number, patches: readonly
  * The first half of applyJournaled: the journal for `patches` written and durable, the image not yet
  * touched (the state a crash right after it leaves). Returns the bytes the patches will replace.
  */
+/**
+ * A failpoint for the crash tests (test/mount/rw-faults.test.ts): with ISOMOUNT_FAILPOINT_PAUSE=NAME in
+ * the daemon's environment, the commit holds still for a second at that point, so that a kill lands there
+ * however fast the machine applies the journal (polling for it alone missed the window on an idle
+ * machine). Unset, it does nothing.
+ */
+function failpoint (name: 'journal-durable'): void {
+  if (process.env.ISOMOUNT_FAILPOINT_PAUSE !== name) return
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000)
+}
+
 export function prepareJournal (imagePath: string, fd: number, patches: readonly Patch[]): Buffer[] {
   const before = patches.map(p => readRange(fd, p.offset, p.bytes.length))
   writeJournal(imagePath, fs.fstatSync(fd).size, patches, before)
