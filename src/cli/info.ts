@@ -234,6 +234,10 @@ async function pathsByLba (image: IsoImage, lbas: number[]): Promise<Map<number,
 function checksumSummary (checksums: MediaChecksums): string {
   const parts: string[] = []
   if (checksums.implanted !== undefined) parts.push('implantisomd5 (a commit writes it afresh)')
-  if (hasSessionMd5(checksums)) parts.push('xorriso session and file MD5s (-md5 on; a commit drops them: isomount does not write them)')
+  if (hasSessionMd5(checksums)) {
+    parts.push(checksums.implanted !== undefined
+      ? 'xorriso session and file MD5s (-md5 on; a commit drops them: implantisomd5\'s sum and they would cover each other)'
+      : 'xorriso session and file MD5s (-md5 on; a commit writes them afresh, with a whole tree)')
+  }
   return parts.length > 0 ? parts.join('; ') : 'none'
 }

@@ -65,7 +65,7 @@ class ProgressReporter {
     if (now - startedAt < 1000 || now - this.lastAt < 1000) return
     this.lastAt = now
     const percent = p.totalBytes > 0 ? Math.floor(100 * p.bytesWritten / p.totalBytes) : 100
-    this.say(`committing (${p.mode}${p.phase === 'checksum' ? ', implantisomd5 checksum' : ''}): ${percent}% of ${(p.totalBytes / 1048576).toFixed(1)} MiB`)
+    this.say(`committing (${p.mode}${p.phase === 'checksum' ? ', media checksums' : ''}): ${percent}% of ${(p.totalBytes / 1048576).toFixed(1)} MiB`)
   }
 }
 

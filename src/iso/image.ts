@@ -1,7 +1,7 @@
 import * as fs from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
 import { InvalidInputError } from '../errors'
-import { finishImplanted, type CommitResult } from './commit/commit'
+import { finishChecksums, type CommitResult } from './commit/commit'
 import { ImageFile, type ImageCommitOptions } from './commit/image-file'
 import { JournaledByteSource, readJournal } from './commit/journal'
 import { requireDirectoryUnderstood, requireImageUnderstood, requireTreeUnderstood } from './commit/understood'
@@ -524,7 +524,7 @@ export class IsoImage {
     // An image written from one that carried an implantisomd5 checksum carries a fresh one (files only:
     // it is computed by reading the written image back).
     const implanted = this.origin?.descriptors !== undefined ? parseImplantedMd5(this.origin.descriptors.primary.applicationUse) : undefined
-    const finish = typeof target === 'string' && implanted !== undefined ? finishImplanted(implanted, layout) : undefined
+    const finish = typeof target === 'string' ? finishChecksums(layout, { implanted }) : undefined
     return await writeImage(layout, content, target, { ...options, finish: options.finish ?? finish })
   }
 

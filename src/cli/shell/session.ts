@@ -156,7 +156,7 @@ export class ShellSession {
           'these changes cannot be written over it (quit, and start again)')
       }
       result = await this.image.commit({
-        onProgress: p => progress.update(() => `${p.mode}${p.phase === 'checksum' ? ' (implantisomd5 checksum)' : ''}: ${(100 * p.bytesWritten / Math.max(1, p.totalBytes)).toFixed(0)}% of ${mib(p.totalBytes)}`)
+        onProgress: p => progress.update(() => `${p.mode}${p.phase === 'checksum' ? ' (media checksums)' : ''}: ${(100 * p.bytesWritten / Math.max(1, p.totalBytes)).toFixed(0)}% of ${mib(p.totalBytes)}`)
       })
     } finally {
       progress.done()

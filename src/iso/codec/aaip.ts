@@ -95,20 +95,51 @@ export function parseChecksumArrayAttribute (value: Buffer): { start: number, en
   return { start: numbers[0], end: numbers[1], count: numbers[2], size: numbers[3], algorithm: value.toString('latin1', at) }
 }
 
+/** "isofs.ca" as libisofs writes it: START, END and COUNT in 4 bytes each, SIZE 16 in one, then "MD5". */
+export function serializeChecksumArrayAttribute (place: { start: number, end: number, count: number }): Attribute {
+  const value = Buffer.alloc(3 * 5 + 2 + 3)
+  let at = 0
+  for (const n of [place.start, place.end, place.count]) {
+    value[at] = 4
+    value.writeUInt32BE(n, at + 1)
+    at += 5
+  }
+  value[at++] = 1
+  value[at++] = 16
+  value.write('MD5', at, 'latin1')
+  return { name: Buffer.from('\x04ca', 'latin1'), value }
+}
+
+/** "isofs.cx": a file's index into the checksum array, 4 bytes, most significant first (as xorriso writes it). */
+export function checksumIndexAttribute (index: number): Attribute {
+  const value = Buffer.alloc(4)
+  value.writeUInt32BE(index)
+  return { name: Buffer.from('\x04cx', 'latin1'), value }
+}
+
 /**
- * `entries` without the named attributes: the AL entries are rebuilt in the place of the first one, the
- * other entries kept as they are. Unchanged (the same array) when none of them is there.
+ * `entries` without the named attributes and with `added` (after the kept ones): the AL entries are
+ * rebuilt in the place of the first one (at the end when there was none), the other entries kept as they
+ * are. Unchanged (the same array) when there is nothing to drop or add.
  */
-export function withoutAttributes (entries: readonly SuspEntry[], names: ReadonlySet<string>): readonly SuspEntry[] {
-  if (!entries.some(e => e.signature === 'AL')) return entries
+export function withAttributes (entries: readonly SuspEntry[], names: ReadonlySet<string>, added: readonly Attribute[] = []): readonly SuspEntry[] {
+  const hasList = entries.some(e => e.signature === 'AL')
+  if (!hasList && added.length === 0) return entries
   const all = parseAttributeList(entries)
   const kept = all.filter(a => !names.has(attributeName(a.name)))
-  if (kept.length === all.length) return entries
+  if (kept.length === all.length && added.length === 0) return entries
+  const list = serializeAttributeList([...kept, ...added])
+  if (!hasList) return [...entries, ...list]
   const out: SuspEntry[] = []
   let placed = false
   for (const entry of entries) {
     if (entry.signature !== 'AL') out.push(entry)
-    else if (!placed) { out.push(...serializeAttributeList(kept)); placed = true }
+    else if (!placed) { out.push(...list); placed = true }
   }
   return out
+}
+
+/** `entries` without the named attributes (withAttributes adding none). */
+export function withoutAttributes (entries: readonly SuspEntry[], names: ReadonlySet<string>): readonly SuspEntry[] {
+  return withAttributes(entries, names)
 }

@@ -12,8 +12,9 @@ import { payloadsOf } from '../write/system-area-writer'
 import type { ImageSettings } from '../write/settings'
 import { FdSink } from '../write/sink'
 import type { CommitContext } from './context'
-import { applyJournaled, journalPending, JournaledByteSource, type Patch } from './journal'
-import { implantPatch, tagErasures, type MediaChecksums } from './media-checksums'
+import { applyJournaled, journalPending, JournaledByteSource, writeAll, type Patch } from './journal'
+import { implantPatch, sessionMd5Patches, tagErasures, tagLbas, type MediaChecksums } from './media-checksums'
+import type { RecordedMd5 } from '../write/session-md5'
 import { FileByteSource } from '../io/byte-source'
 
 /*
@@ -73,7 +74,7 @@ export async function planAppend (context: CommitContext, settings: ImageSetting
 
 export async function applyAppend (
   context: CommitContext, plan: AppendPlan, content: WriteContent, onProgress: (written: number, total: number) => void,
-  checksums?: MediaChecksums, onChecksumProgress?: (done: number, total: number) => void
+  checksums?: MediaChecksums, onChecksumProgress?: (done: number, total: number) => void, recorded?: RecordedMd5
 ): Promise<number> {
   const { layout } = plan
   const fd = fs.openSync(context.path, 'r+')
@@ -95,8 +96,24 @@ export async function applyAppend (
     const head = serializeHead(layout, content)
     const span = Buffer.alloc(Math.max(head.length, (context.descriptors.terminatorLba + 1) * SECTOR_SIZE))
     head.copy(span)
-    // xorriso's tags of the old session would no longer match: cleared in the same write.
-    const patches: Patch[] = [{ offset: 0, bytes: span }, ...(checksums !== undefined ? tagErasures(checksums, span.length) : [])]
+    // xorriso's tags of the old session would no longer match: cleared in the same write, or overwritten
+    // by the new ones.
+    const patches: Patch[] = [{ offset: 0, bytes: span }, ...(checksums !== undefined ? tagErasures(checksums, span.length, tagLbas(layout)) : [])]
+    if (layout.sessionMd5 !== undefined) {
+      try {
+        // What lies after the old end is written now and made durable with the body; what lies before it
+        // (the superblock tag and copy, the relocated tag) goes with the descriptors, through the journal.
+        const final = new JournaledByteSource(await FileByteSource.fromFd(fd), patches)
+        for (const patch of await sessionMd5Patches(layout, final, recorded ?? (() => undefined), onChecksumProgress)) {
+          if (patch.offset >= start) writeAll(fd, patch.bytes, patch.offset)
+          else patches.push(patch)
+        }
+        fs.fsyncSync(fd)
+      } catch (err) {
+        dropAppended(fd, originalSize)
+        throw err
+      }
+    }
     if (checksums?.implanted !== undefined) {
       try {
         // Every other byte of the new image is final now (the body is durable, the head is `patches`).

@@ -10,13 +10,17 @@ import { planLayout, primaryLbaOf, type Layout, type WriteContent } from '../wri
 import type { ImplantedMd5 } from '../codec/isomd5sum'
 import { FileByteSource } from '../io/byte-source'
 import type { PartialLayout } from '../write/partial-layout'
+import type { RecordedMd5 } from '../write/session-md5'
+import type { Patch } from './journal'
 import type { ImageSettings } from '../write/settings'
 import { pathOf } from '../write/tree-plan'
 import { applyAppend, planAppend } from './append'
 import type { CommitContext } from './context'
 import { applyDelta } from './delta-apply'
 import { planDelta, type DeltaPlan } from './delta-plan'
-import { checksumNotes, hasSessionMd5, implantPatch, mediaChecksumsOf, type MediaChecksums } from './media-checksums'
+import {
+  checksumNotes, hasSessionMd5, implantPatch, mediaChecksumsOf, recordedMd5Of, sessionMd5Keeping, sessionMd5Patches, type MediaChecksums, type SessionMd5Keeping
+} from './media-checksums'
 
 const log = logger('commit')
 
@@ -36,7 +40,7 @@ export interface CommitOptions {
 
 export interface CommitProgress {
   mode: 'inplace' | 'append' | 'remaster'
-  /** Set while the image is read back for its implantisomd5 checksum (the bytes are then bytes read). */
+  /** Set while the image is read back for its checksums, implantisomd5's or xorriso's (the bytes are then bytes read). */
   phase?: 'checksum'
   bytesWritten: number
   totalBytes: number
@@ -50,7 +54,7 @@ export interface CommitResult {
   layout?: Layout
   /** Why the cheaper ways were not taken (a whole tree written, a remaster). */
   reasons: string[]
-  /** What happened to the image's media checksums (implantisomd5 rewritten, xorriso's dropped), if it had any. */
+  /** What happened to the image's media checksums (implantisomd5's and xorriso's rewritten, or dropped and why), if it had any. */
   notes?: string[]
 }
 
@@ -80,14 +84,21 @@ export async function commitChanges (input: CommitInput, options: CommitOptions 
   const progress: Progress = (m, phase) => (written, total) => options.onProgress?.({ mode: m, phase, bytesWritten: written, totalBytes: total })
   const { context, root, settings, changes } = input
   const checksums = await mediaChecksumsOf(context)
-  const done = (result: CommitResult): CommitResult => ({ ...result, notes: checksumNotes(checksums) })
+  const keeping = await sessionMd5Keeping(context, checksums, settings)
+  const done = (result: CommitResult): CommitResult => ({ ...result, notes: checksumNotes(checksums, keeping) })
+  // What a whole tree is written with: xorriso's session MD5s, when they are kept (appends extend the session).
+  const wholeContent = async (session: 'extend' | 'new'): Promise<WriteContent> => {
+    const whole = await input.content(true)
+    if (keeping === undefined || !('request' in keeping)) return whole
+    return { ...whole, sessionMd5: { ...keeping.request, start: session === 'new' ? 0 : keeping.request.start } }
+  }
 
   if (mode !== 'remaster') {
     let content = await input.content(false)
-    // xorriso's session MD5s are not written anew (media-checksums.ts): only a whole tree, which clears
-    // their tags, can be written without leaving them wrong.
+    // xorriso's session MD5s are written with a whole tree (media-checksums.ts): a change in place would
+    // leave the session and tree tags wrong, and a new file has no room in the checksum array.
     let delta: Awaited<ReturnType<typeof planDelta>> = hasSessionMd5(checksums)
-      ? { reason: 'the image carries xorriso session MD5s (-md5 on), which a change in place would leave wrong' }
+      ? { reason: 'the image carries xorriso session MD5s (-md5 on), which only a whole tree is written with' }
       : await planDelta({ context, root, settings, content, changes })
     if ('layout' in delta && delta.layout.appends) {
       if (mode === 'inplace') throw new InvalidInputError('UNSUPPORTED', `cannot commit in place: ${whyAppended(delta.layout)}`)
@@ -97,7 +108,7 @@ export async function commitChanges (input: CommitInput, options: CommitOptions 
         const limit = options.maxDeadShare ?? 0.5
         if (dead !== undefined && dead > limit && !hasOtherLinks(context.path)) {
           reasons.push(`append: ${Math.round(dead * 100)}% of the image would be dead space`)
-          return done(await remaster(input, reasons, progress, checksums))
+          return done(await remaster(input, reasons, progress, checksums, keeping))
         }
         // The whole tree is loaded now and guessed sizes are settled: plan again with them.
         content = await input.content(true)
@@ -111,7 +122,7 @@ export async function commitChanges (input: CommitInput, options: CommitOptions 
     reasons.push(`only what changed: ${delta.reason}`)
     if (mode === 'inplace') throw new InvalidInputError('UNSUPPORTED', `cannot commit in place: ${delta.reason}`)
     await input.wholeTree()
-    content = await input.content(true)
+    content = await wholeContent('extend')
     const plan = await planAppend(context, settings, root, content)
     if ('layout' in plan) {
       const limit = options.maxDeadShare ?? 0.5
@@ -119,7 +130,8 @@ export async function commitChanges (input: CommitInput, options: CommitOptions 
         const bytes = (plan.layout.totalSectors - plan.layout.bodyStartLba) * SECTOR_SIZE
         await checkFreeSpace(path.dirname(context.path), bytes)
         log('append (whole tree): %d bytes after LBA %d (dead share %s)', bytes, plan.layout.bodyStartLba, plan.deadShare.toFixed(2))
-        const written = await applyAppend(context, plan, content, progress('append'), checksums, progress('append', 'checksum'))
+        const recorded = keeping !== undefined && 'request' in keeping ? recordedMd5Of(context, plan.layout, keeping.array) : undefined
+        const written = await applyAppend(context, plan, content, progress('append'), checksums, progress('append', 'checksum'), recorded)
         return done({ mode: 'append', bytesWritten: written, layout: plan.layout, reasons })
       }
       reasons.push(`append: ${Math.round(plan.deadShare * 100)}% of the image would be dead space`)
@@ -128,7 +140,7 @@ export async function commitChanges (input: CommitInput, options: CommitOptions 
       if (mode === 'append') throw new InvalidInputError('UNSUPPORTED', `cannot commit by appending: ${plan.reason}`)
     }
   }
-  return done(await remaster(input, reasons, progress, checksums))
+  return done(await remaster(input, reasons, progress, checksums, keeping))
 }
 
 type Progress = (mode: CommitProgress['mode'], phase?: 'checksum') => (written: number, total: number) => void
@@ -150,26 +162,38 @@ async function commitDelta (
   return { mode, bytesWritten: written, layout, reasons }
 }
 
-async function remaster (input: CommitInput, reasons: string[], progress: Progress, checksums: MediaChecksums): Promise<CommitResult> {
+async function remaster (
+  input: CommitInput, reasons: string[], progress: Progress, checksums: MediaChecksums, keeping: SessionMd5Keeping | undefined
+): Promise<CommitResult> {
   await input.wholeTree()
   const content = await input.content(true)
-  const layout = planLayout(input.root, input.settings, content)
+  const keep = keeping !== undefined && 'request' in keeping ? keeping : undefined
+  const layout = planLayout(input.root, input.settings, keep !== undefined ? { ...content, sessionMd5: { ...keep.request, start: 0 } } : content)
   log('remaster: %d bytes', layout.totalSectors * SECTOR_SIZE)
   // writeImage checks free space, writes a temporary file beside the image, fsyncs and renames it over.
   const result = await writeImage(layout, content, input.context.path, {
     onProgress: p => progress('remaster')(p.bytesWritten, p.totalBytes),
-    finish: checksums.implanted === undefined ? undefined : finishImplanted(checksums.implanted, layout, progress('remaster', 'checksum'))
+    finish: finishChecksums(layout, {
+      implanted: checksums.implanted,
+      recorded: keep !== undefined ? recordedMd5Of(input.context, layout, keep.array) : undefined
+    }, progress('remaster', 'checksum'))
   })
   return { mode: 'remaster', bytesWritten: result.bytes, layout, reasons }
 }
 
-/** For a new image written whole: its implantisomd5 sum, written into it before it is made durable. */
-export function finishImplanted (
-  previous: ImplantedMd5, layout: Layout, onProgress?: (done: number, total: number) => void
-): (fd: number) => Promise<void> {
+/**
+ * For a new image written whole: its checksums, written into it before it is made durable: xorriso's
+ * session MD5s where the layout places them (`recorded`: files' sums taken over), then implantisomd5's
+ * (never both: media-checksums.ts). Undefined when it has none.
+ */
+export function finishChecksums (
+  layout: Layout, sums: { implanted?: ImplantedMd5, recorded?: RecordedMd5 }, onProgress?: (done: number, total: number) => void
+): ((fd: number) => Promise<void>) | undefined {
+  if (sums.implanted === undefined && layout.sessionMd5 === undefined) return undefined
   return async fd => {
-    const patch = await implantPatch(await FileByteSource.fromFd(fd), primaryLbaOf(layout), previous, onProgress)
-    fs.writeSync(fd, patch.bytes, 0, patch.bytes.length, patch.offset)
+    const write = (patches: Patch[]): void => { for (const p of patches) fs.writeSync(fd, p.bytes, 0, p.bytes.length, p.offset) }
+    if (layout.sessionMd5 !== undefined) write(await sessionMd5Patches(layout, await FileByteSource.fromFd(fd), sums.recorded ?? (() => undefined), onProgress))
+    if (sums.implanted !== undefined) write([await implantPatch(await FileByteSource.fromFd(fd), primaryLbaOf(layout), sums.implanted, onProgress)])
   }
 }
 

@@ -248,7 +248,7 @@ export class JournaledByteSource implements ByteSource {
 }
 
 /** pwrite until every byte is written: a short write is not an error, and must not pass for success. */
-function writeAll (fd: number, bytes: Buffer, position: number): number {
+export function writeAll (fd: number, bytes: Buffer, position: number): number {
   let done = 0
   while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done, position + done)
   return done

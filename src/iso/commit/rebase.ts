@@ -4,7 +4,7 @@ import type { ChangeSet } from '../model/change-set'
 import { ImageExtentsSource, ZisofsSource } from '../model/data-source'
 import { OverlayData } from '../model/overlay-data'
 import { Region } from '../model/payload'
-import { treeSets } from '../write/layout'
+import { treeSets, writtenForeignEntries } from '../write/layout'
 import type { CommitResult } from './commit'
 
 /**
@@ -54,6 +54,8 @@ export async function rebaseAfterCommit (
     boot.catalog.data = new ImageExtentsSource(source, [{ lba: layout.bootCatalog.lba, length: layout.bootCatalog.size, unitSize: 0, gapSize: 0 }])
   }
   for (const [node, origin] of layout.written) node.origin = origin
+  // The checksum indexes written now (isofs.cx) are the ones a check or the next commit must read.
+  if (layout.sessionMd5 !== undefined) for (const [node, entries] of writtenForeignEntries(layout)) node.foreignSystemUse = entries.length > 0 ? [...entries] : undefined
   // Where each directory written now is, per tree (the volume's own set; a partition's set mirrors it).
   const [own] = treeSets(layout)
   for (const tree of ['iso', 'joliet'] as const) {

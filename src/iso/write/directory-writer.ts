@@ -5,7 +5,7 @@ import { SECTOR_SIZE } from '../codec/volume-descriptor'
 import { serializeXaRecord } from '../codec/xa'
 import type { Inode } from '../model/inode'
 import { NodeFlag, type RecordLocation } from '../model/node'
-import { rockRidgeFor, sectionsOf, treeSets, type Layout, type TreeSet } from './layout'
+import { checksumAttributesOf, rockRidgeFor, sectionsOf, treeSets, type Layout, type TreeSet } from './layout'
 import type { SectorWriter } from './sector-writer'
 import { renderSystemUse, type SystemUsePlan } from './system-use-plan'
 import type { DirectoryPlan, RecordPlan, TreePlan } from './tree-plan'
@@ -92,7 +92,7 @@ export function isoDirectory (layout: Layout, set: TreeSet, dir: DirectoryPlan, 
     const node = record === 'self' ? dir.node : record === 'parent' ? dir.parent.node : record.node
     const xa = xaField(layout, typeof record === 'string' || (record.target !== undefined && record.role !== 'placeholder'), node.inode)
     if (plan === undefined) return xa
-    const rendered = renderSystemUse(rockRidgeFor(record, dir, layout.settings, layout.links, layout.serials, base), plan, set.continuation.lba - base)
+    const rendered = renderSystemUse(rockRidgeFor(record, dir, layout.settings, layout.links, layout.serials, base, checksumAttributesOf(layout)), plan, set.continuation.lba - base)
     // An area kept where the image has it is not written again.
     rendered.areas.forEach((bytes, i) => { if (plan.areas[i].lba === undefined) areas.push({ sector: plan.areas[i].sector, offset: plan.areas[i].offset, bytes }) })
     return evenLength(Buffer.concat([xa, rendered.inline]))

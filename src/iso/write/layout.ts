@@ -2,8 +2,8 @@ import { InvalidInputError } from '../../errors'
 import { bootCatalogSize } from '../codec/el-torito'
 import { recordLength } from '../codec/directory-record'
 import { pathTableRecordLength } from '../codec/path-table'
-import { CE_ENTRY_LENGTH } from '../codec/susp'
-import { CHECKSUM_ATTRIBUTES, withoutAttributes } from '../codec/aaip'
+import { CE_ENTRY_LENGTH, type SuspEntry } from '../codec/susp'
+import { CHECKSUM_ATTRIBUTES, checksumIndexAttribute, serializeAttributeList, serializeChecksumArrayAttribute, withAttributes, withoutAttributes } from '../codec/aaip'
 import { XA_RECORD_SIZE } from '../codec/xa'
 import { SECTOR_SIZE } from '../codec/volume-descriptor'
 import type { BootConfiguration } from '../model/boot'
@@ -49,6 +49,48 @@ export interface WriteContent {
   systemArea?: SystemAreaModel
   /** Sectors of zeros after the data (genisoimage pads 150). */
   paddingSectors: number
+  /** xorriso's session checksums (-md5 on) to write anew, as the image being written had them. */
+  sessionMd5?: SessionMd5Request
+}
+
+/**
+ * xorriso -md5 on's checksums of a session (libisofs doc/checksums.txt), to be written: the session's
+ * start, and whether files carry their index into the checksum array ("isofs.cx"), as the image's did.
+ */
+export interface SessionMd5Request {
+  /**
+   * The session's first sector: 0 for an image written whole (xorriso -as mkisofs --md5 writes so); for
+   * an append, the start of the session the image had, which the new tree extends (xorriso -outdev
+   * writes its first session at 32, a copy of its superblock at 0 naming it).
+   */
+  start: number
+  fileIndexes: boolean
+}
+
+/**
+ * Where the checksum tags and array go (write/session-md5.ts fills them in once every other byte is
+ * written): the superblock tag right after the session's descriptors, the tree tag after the
+ * directories, the checksum array and the session tag after the file data. A session that does not start
+ * at 0 has a copy of the descriptors at its start + 16 and a "relocated superblock" tag after the ones
+ * at 16.
+ */
+export interface SessionMd5Layout extends SessionMd5Request {
+  superblockCopyLba?: number
+  relocatedTagLba?: number
+  superblockTagLba: number
+  treeTagLba: number
+  arrayLba: number
+  /** Entry 0 (the session), one per indexed file, and the last (the sum of the others). */
+  arrayCount: number
+  sessionTagLba: number
+  /** Each file's index into the array (1 up), in the order its data is written. */
+  indexes: Map<Inode, number>
+}
+
+/** What the AAIP attributes of xorriso's checksums say: a file's index (none: no "isofs.cx"), the root's array. */
+export interface ChecksumAttributes {
+  index?: (inode: Inode) => number
+  array: { start: number, end: number, count: number }
 }
 
 /**
@@ -116,6 +158,8 @@ export interface Layout {
   written: Map<Node, Origin>
   /** The UDF file system of a bridge image (settings.udf), its structures and tree placed. */
   udf?: UdfLayout
+  /** xorriso's session checksums, when written (content.sessionMd5). */
+  sessionMd5?: SessionMd5Layout
 }
 
 export interface PathTablePlan {
@@ -131,11 +175,19 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
   const links = countLinks(iso)
   const serials = needsSerials(links)
   const allocator = new ContinuationAllocator()
-  sizeTrees(iso, joliet, settings, links, allocator, serials)
+  const md5 = content.sessionMd5
+  // Sized with placeholder values: the attributes' sizes do not depend on them.
+  sizeTrees(iso, joliet, settings, links, allocator, serials, md5 !== undefined ? { index: md5.fileIndexes ? () => 0 : undefined, array: { start: 0, end: 0, count: 0 } } : undefined)
 
   const { primaryLba, bootRecordLba, enhancedLba, jolietLba, terminatorLba } = descriptorSequence(settings, content)
   let next = terminatorLba + 1
   const offset = settings.partitionOffset ?? 0
+  if (md5 !== undefined) {
+    // Tags and array are placed for one session on one descriptor set, of ISO9660 alone (as xorriso writes).
+    if (settings.udf !== undefined || offset > 0) throw new InvalidInputError('UNSUPPORTED', 'xorriso session MD5s cannot be written with a UDF file system or a partition offset')
+    if (md5.start === 0) next++ // the superblock tag
+    else if (placement === undefined || md5.start + terminatorLba + 2 > placement.startLba) throw new InvalidInputError('UNSUPPORTED', 'a session that does not start at 0 can only be extended by an append')
+  }
   let udf: UdfLayout | undefined
   if (settings.udf !== undefined) {
     // The UDF structures take fixed sectors (udf/layout.ts), which a partition's second descriptor set,
@@ -178,6 +230,7 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
     next = copy.next
     mirror = { base: offset, ...mirrorDescriptors, iso: copy.iso, joliet: copy.joliet, continuation: copy.continuation }
   }
+  const treeTagLba = md5 !== undefined ? next++ : 0
 
   const placed = new Map<Placed, FileSectionPlan[]>()
   const data = new Map<Placed, DataSource>()
@@ -210,6 +263,24 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
   }
   // Files only the UDF tree names (on Windows media, all but a README).
   for (const entry of udf?.tree.entries ?? []) place(entry.inode)
+  let sessionMd5: SessionMd5Layout | undefined
+  if (md5 !== undefined) {
+    const indexes = md5.fileIndexes ? checksumIndexes(iso, placed) : new Map<Inode, number>()
+    const arrayCount = indexes.size + 2
+    const arrayLba = next
+    next += Math.ceil(arrayCount * 16 / SECTOR_SIZE)
+    sessionMd5 = {
+      ...md5,
+      superblockCopyLba: md5.start > 0 ? md5.start + 16 : undefined,
+      relocatedTagLba: md5.start > 0 ? terminatorLba + 1 : undefined,
+      superblockTagLba: md5.start + terminatorLba + 1,
+      treeTagLba,
+      arrayLba,
+      arrayCount,
+      sessionTagLba: next++,
+      indexes
+    }
+  }
   if (udf !== undefined) udf.partitionBlocks = next - PARTITION_START
   // A UDF volume ends in an anchor (ECMA-167 3/8.4.2.1: at N − 1), after the data: in the padding, or in
   // a sector of its own where no padding ends the volume's data.
@@ -243,7 +314,30 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
     fixed,
     bodyStartLba,
     written: new Map(),
-    udf
+    udf,
+    sessionMd5
+  }
+}
+
+/**
+ * The files xorriso gives an index into the checksum array (every file the ISO9660 tree names, empty ones
+ * too; not the boot catalog), numbered from 1 in the order their data is placed.
+ */
+function checksumIndexes (iso: TreePlan, placed: Map<Placed, FileSectionPlan[]>): Map<Inode, number> {
+  const named = new Set<Placed>()
+  for (const dir of iso.directories) for (const record of dir.records) if (record.target === undefined && record.node.inode.kind === 'file') named.add(record.node.inode)
+  const indexes = new Map<Inode, number>()
+  for (const what of placed.keys()) if (named.has(what)) indexes.set(what as Inode, indexes.size + 1)
+  return indexes
+}
+
+/** The attribute values a written layout's records carry (none: the checksums are not written). */
+export function checksumAttributesOf (layout: Layout): ChecksumAttributes | undefined {
+  const md5 = layout.sessionMd5
+  if (md5 === undefined) return undefined
+  return {
+    index: md5.fileIndexes ? inode => md5.indexes.get(inode) ?? 0 : undefined,
+    array: { start: md5.start, end: md5.arrayLba, count: md5.arrayCount }
   }
 }
 
@@ -277,9 +371,9 @@ export function descriptorSequence (
 /** Sizes every directory of the trees (records packed into sectors, Rock Ridge entries placed, CE areas allocated). */
 export function sizeTrees (
   iso: TreePlan | undefined, joliet: TreePlan | undefined, settings: ImageSettings, links: Map<Inode, number>, allocator: ContinuationAllocator,
-  serials: boolean
+  serials: boolean, checksums?: ChecksumAttributes
 ): void {
-  if (iso !== undefined) sizeIsoDirectories(iso, settings, links, allocator, serials)
+  if (iso !== undefined) sizeIsoDirectories(iso, settings, links, allocator, serials, checksums)
   if (joliet !== undefined) sizeDirectories(joliet, () => settings.xa ? XA_RECORD_SIZE : 0)
 }
 
@@ -404,12 +498,15 @@ export function needsSerials (links: Map<Inode, number>): boolean {
 
 /** Rock Ridge role and context of a record, with placeholder LBAs (sizes do not depend on them). */
 export function rockRidgeFor (
-  record: RecordPlan | 'self' | 'parent', dir: DirectoryPlan, settings: ImageSettings, links: Map<Inode, number>, serials: boolean, base = 0
+  record: RecordPlan | 'self' | 'parent', dir: DirectoryPlan, settings: ImageSettings, links: Map<Inode, number>, serials: boolean, base = 0,
+  checksums?: ChecksumAttributes
 ): ReturnType<typeof rockRidgeEntries> {
   const version = settings.rockRidge
   if (version === undefined) return []
   if (record === 'self') {
-    return rockRidgeEntries(dir.node.inode, { kind: 'self', root: dir.number === 1 }, { version, links: links.get(dir.node.inode) ?? 2, serials, xa: settings.xa })
+    // The root names the checksum array ("isofs.ca"), when there is one.
+    const foreign = dir.number === 1 && checksums !== undefined ? serializeAttributeList([serializeChecksumArrayAttribute(checksums.array)]) : undefined
+    return rockRidgeEntries(dir.node.inode, { kind: 'self', root: dir.number === 1 }, { version, links: links.get(dir.node.inode) ?? 2, serials, xa: settings.xa, foreign })
   }
   if (record === 'parent') {
     const parent = dir.parent
@@ -428,13 +525,37 @@ export function rockRidgeFor (
     links: links.get(inode) ?? 1,
     serials,
     zisofs: inode.compressed?.zisofs,
-    // xorriso's per-file checksum indexes point into a checksum array we do not write: a written image
-    // never carries them (checksum/session-md5.ts; an independent checker would call them mismatches).
-    foreign: record.node.foreignSystemUse !== undefined ? withoutAttributes(record.node.foreignSystemUse, CHECKSUM_ATTRIBUTES) : undefined
+    foreign: foreignEntries(record, checksums)
   })
 }
 
-function sizeIsoDirectories (tree: TreePlan, settings: ImageSettings, links: Map<Inode, number>, allocator: ContinuationAllocator, serials: boolean): void {
+/** The foreign entries each file record of the ISO9660 tree was written with (its checksum index as written). */
+export function writtenForeignEntries (layout: Layout): Map<Node, readonly SuspEntry[]> {
+  const found = new Map<Node, readonly SuspEntry[]>()
+  const checksums = checksumAttributesOf(layout)
+  for (const dir of layout.iso.directories) {
+    for (const record of dir.records) if (record.target === undefined) found.set(record.node, foreignEntries(record, checksums) ?? [])
+  }
+  return found
+}
+
+/**
+ * What a record keeps of the entries read from the image, with xorriso's checksum index as written now:
+ * a file's index into the array written (checksums.index), or none where no array is written (an
+ * independent checker would call a stale index a mismatch; checksum/session-md5.ts).
+ */
+function foreignEntries (record: RecordPlan, checksums: ChecksumAttributes | undefined): readonly SuspEntry[] | undefined {
+  const read = record.node.foreignSystemUse
+  const inode = record.node.inode
+  if (checksums?.index === undefined || inode.kind !== 'file' || record.target !== undefined) {
+    return read !== undefined ? withoutAttributes(read, CHECKSUM_ATTRIBUTES) : undefined
+  }
+  return withAttributes(read ?? [], CHECKSUM_ATTRIBUTES, [checksumIndexAttribute(checksums.index(inode))])
+}
+
+function sizeIsoDirectories (
+  tree: TreePlan, settings: ImageSettings, links: Map<Inode, number>, allocator: ContinuationAllocator, serials: boolean, checksums?: ChecksumAttributes
+): void {
   const systemUseOf = (record: RecordPlan | 'self' | 'parent', dir: DirectoryPlan, identifierLength: number): number => {
     if (settings.rockRidge === undefined) return settings.xa ? XA_RECORD_SIZE : 0
     const inlineMax = (MAX_RECORD - recordLength(identifierLength, 0) - (settings.xa ? XA_RECORD_SIZE : 0)) & ~1
@@ -442,7 +563,7 @@ function sizeIsoDirectories (tree: TreePlan, settings: ImageSettings, links: Map
       const name = record === 'self' || record === 'parent' ? '.' : record.node.names.iso ?? ''
       throw new InvalidInputError('NAME_TOO_LONG', `ISO9660 name "${name}" leaves no room for Rock Ridge entries in its record`)
     }
-    const plan = planSystemUse(rockRidgeFor(record, dir, settings, links, serials), inlineMax, allocator)
+    const plan = planSystemUse(rockRidgeFor(record, dir, settings, links, serials, 0, checksums), inlineMax, allocator)
     if (record === 'self') dir.selfSystemUse = plan
     else if (record === 'parent') dir.parentSystemUse = plan
     else record.systemUse = plan

@@ -56,7 +56,7 @@ export interface RockRidgeContext {
   /** For a relocated directory's ".." record: its logical parent (RRIP 4.1.5.2 PL). */
   parentLba?: number
   zisofs?: ZisofsInfo
-  /** Entries read from the image that this code does not interpret, written back unchanged. */
+  /** Entries read from the image that this code does not interpret, written back unchanged (the root's own: its AL). */
   foreign?: readonly SuspEntry[]
   /** The image has CD-XA records before the SUSP entries. */
   xa?: boolean
@@ -105,6 +105,8 @@ export function rockRidgeEntries (inode: Inode, role: RecordRole, context: RockR
   if (context.version === '1.09') entries[rrAt] = makeRR(fields)
   if (role.kind === 'self' && role.root) {
     entries.push(makeER({ version: 1, ...EXTENSION[context.version] }))
+    // The root's own attributes (xorriso's "isofs.ca") follow its ER, as xorriso writes them.
+    if (context.foreign !== undefined) entries.push(...context.foreign)
   }
   return entries
 }
