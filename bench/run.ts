@@ -7,16 +7,17 @@ import { rows } from './harness'
 import { readBenchmarks } from './read'
 import { udfBenchmarks } from './udf'
 import { scaleBenchmarks, scaleCorpus } from './scale'
+import { sessionMd5Benchmarks } from './session-md5'
 import { writeBenchmarks } from './write'
 
 /*
- * npm run bench [-- --quick] [-- --only read,udf,write,commit,bootable,scale] [-- --scale]
+ * npm run bench [-- --quick] [-- --only read,udf,write,commit,bootable,md5,scale] [-- --scale]
  * Every figure is set against a peer measured in the same run (fuseiso, pycdlib, xorriso, genisoimage, cp):
  * these machines are shared and noisy, so ratios mean more than absolute times. Nothing here is asserted
  * by the test suite; the issue's targets are printed as met or not.
  */
 
-const USAGE = `usage: npm run bench [-- --quick] [-- --only read,udf,write,commit,bootable,scale] [-- --scale]
+const USAGE = `usage: npm run bench [-- --quick] [-- --only read,udf,write,commit,bootable,md5,scale] [-- --scale]
   --quick   5,000 small files and 2 x 128 MiB instead of 50,000 and 2 x 1 GiB
   --only    run only these sections
   --scale   also the 10^6-file image (1,000 dirs x 1,000 files, xorriso; built once, ~2.2 GB, minutes;
@@ -32,7 +33,7 @@ async function main (): Promise<void> {
   }
   const quick = args.includes('--quick')
   const onlyAt = args.indexOf('--only')
-  const sections = ['read', 'udf', 'write', 'commit', 'bootable']
+  const sections = ['read', 'udf', 'write', 'commit', 'bootable', 'md5']
   const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',') : sections
   const scale = args.includes('--scale') || only.includes('scale')
   const unknown = only.filter(s => ![...sections, 'scale'].includes(s))
@@ -51,6 +52,7 @@ async function main (): Promise<void> {
     if (only.includes('write')) await writeBenchmarks(c, scratchDir)
     if (only.includes('commit')) await commitBenchmarks(c, scratchDir)
     if (only.includes('bootable')) await bootableBenchmarks(scratchDir)
+    if (only.includes('md5')) await sessionMd5Benchmarks(scratchDir)
     if (scale) await scaleBenchmarks(scaleCorpus(benchDir()), scratchDir)
   } finally {
     fs.rmSync(scratchDir, { recursive: true, force: true })

@@ -1,12 +1,12 @@
 import * as fs from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
 import { InvalidInputError } from '../errors'
-import { finishChecksums, type CommitResult } from './commit/commit'
+import { newImage, type CommitResult } from './commit/commit'
+import { mediaChecksumsOf, sessionMd5Keeping } from './commit/media-checksums'
 import { ImageFile, type ImageCommitOptions } from './commit/image-file'
 import { JournaledByteSource, readJournal } from './commit/journal'
 import { requireDirectoryUnderstood, requireImageUnderstood, requireTreeUnderstood } from './commit/understood'
 import type { JolietLevel } from './codec/joliet'
-import { parseImplantedMd5 } from './codec/isomd5sum'
 import { verifyChecksums, type ChecksumCheck, type ChecksumProgress } from './checksum/verify'
 import type { RockRidgeVersion } from './codec/rock-ridge'
 import { revisionText } from './codec/udf/entity-id'
@@ -520,12 +520,17 @@ export class IsoImage {
     // An opened image keeps its volume dates (settings.volume): GRUB's search --fs-uuid and blkid take the
     // modification date as the volume's UUID, and grub-mkrescue's EFI GRUB finds its ISO by it.
     const content = await this.content(true, options.paddingSectors)
-    const layout = await layoutFor(this.root, this.settings, content)
-    // An image written from one that carried an implantisomd5 checksum carries a fresh one (files only:
-    // it is computed by reading the written image back).
-    const implanted = this.origin?.descriptors !== undefined ? parseImplantedMd5(this.origin.descriptors.primary.applicationUse) : undefined
-    const finish = typeof target === 'string' ? finishChecksums(layout, { implanted }) : undefined
-    return await writeImage(layout, content, target, { ...options, finish: options.finish ?? finish })
+    // An image written from one that carried an implantisomd5 checksum or xorriso's session MD5s carries
+    // fresh ones (files only: they are computed by reading the written image back).
+    const descriptors = this.origin?.descriptors
+    if (typeof target !== 'string' || this.origin === undefined || descriptors === undefined) {
+      return await writeImage(await layoutFor(this.root, this.settings, content), content, target, options)
+    }
+    await loadAll(this.root)
+    const read = { source: this.origin.source, descriptors }
+    const checksums = await mediaChecksumsOf(read)
+    const plan = newImage(this.root, this.settings, content, read, checksums, await sessionMd5Keeping(read, checksums, this.settings))
+    return await writeImage(plan.layout, plan.content, target, { ...options, finish: options.finish ?? plan.finish })
   }
 
   /**

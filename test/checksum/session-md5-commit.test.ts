@@ -182,6 +182,36 @@ t.test('a file damaged in the original keeps its recorded MD5: the damage stays 
   t.match(verify.stdout, /^PASS {2}xorriso session tag: /m, 'while the new session\'s tags match what was written')
 })
 
+t.test('a boot image patched as it is written (boot info table) gets the MD5 of its new bytes', async t => {
+  const bootSrc = path.join(dir, 'boot-src')
+  writeTree(bootSrc, { isolinux: { 'isolinux.bin': crypto.randomBytes(4096), 'isolinux.cfg': 'default linux\n' }, 'a.txt': 'hello\n' })
+  const original = path.join(dir, 'boot.iso')
+  run('xorriso', ['-as', 'mkisofs', '--md5', '-r', '-J', '-b', 'isolinux/isolinux.bin', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', '-o', original, bootSrc])
+  xorrisoPasses(t, original, 'boot original', 1)
+  for (const mode of MODES) {
+    const image = copy(original, `boot-${mode}.iso`)
+    const iso = await IsoImage.open(image)
+    // A file sorting before it: the boot image moves in a remaster, and its table with it.
+    await iso.addFile('/0-first.bin', crypto.randomBytes(10_000))
+    t.equal((await iso.commit({ mode })).mode, mode, mode)
+    await iso.close()
+    xorrisoPasses(t, image, `boot ${mode}`, 1)
+    isotoolPasses(t, image, `boot ${mode}`, 4)
+  }
+})
+
+t.test('IsoImage.write() of such an image to a file: the new image has them, from 0', async t => {
+  const iso = await IsoImage.open(outdev)
+  await edit(iso)
+  const out = path.join(dir, 'written.iso')
+  await iso.write(out)
+  await iso.close()
+  t.equal(tagsOf(out).find(c => c.tag.type === 'superblock')?.tag.rangeStart, 0, 'a session from 0')
+  xorrisoPasses(t, out, 'written', 1)
+  isotoolPasses(t, out, 'written', 5)
+  readersAgree(t, out, 'written', EDITED)
+})
+
 t.test('an image with an implantisomd5 checksum too: the session MD5s are dropped, saying why', async t => {
   const image = copy(mkisofs, 'implanted.iso')
   run('implantisomd5', ['-f', image])

@@ -19,7 +19,8 @@ import type { CommitContext } from './context'
 import { applyDelta } from './delta-apply'
 import { planDelta, type DeltaPlan } from './delta-plan'
 import {
-  checksumNotes, hasSessionMd5, implantPatch, mediaChecksumsOf, recordedMd5Of, sessionMd5Keeping, sessionMd5Patches, type MediaChecksums, type SessionMd5Keeping
+  checksumNotes, hasSessionMd5, implantPatch, mediaChecksumsOf, recordedMd5Of, sessionMd5Keeping, sessionMd5Patches, type MediaChecksums, type ReadImage,
+  type SessionMd5Keeping
 } from './media-checksums'
 
 const log = logger('commit')
@@ -130,7 +131,7 @@ export async function commitChanges (input: CommitInput, options: CommitOptions 
         const bytes = (plan.layout.totalSectors - plan.layout.bodyStartLba) * SECTOR_SIZE
         await checkFreeSpace(path.dirname(context.path), bytes)
         log('append (whole tree): %d bytes after LBA %d (dead share %s)', bytes, plan.layout.bodyStartLba, plan.deadShare.toFixed(2))
-        const recorded = keeping !== undefined && 'request' in keeping ? recordedMd5Of(context, plan.layout, keeping.array) : undefined
+        const recorded = keeping !== undefined && 'request' in keeping ? recordedMd5Of(context, plan.layout, content, keeping.array) : undefined
         const written = await applyAppend(context, plan, content, progress('append'), checksums, progress('append', 'checksum'), recorded)
         return done({ mode: 'append', bytesWritten: written, layout: plan.layout, reasons })
       }
@@ -166,19 +167,26 @@ async function remaster (
   input: CommitInput, reasons: string[], progress: Progress, checksums: MediaChecksums, keeping: SessionMd5Keeping | undefined
 ): Promise<CommitResult> {
   await input.wholeTree()
-  const content = await input.content(true)
-  const keep = keeping !== undefined && 'request' in keeping ? keeping : undefined
-  const layout = planLayout(input.root, input.settings, keep !== undefined ? { ...content, sessionMd5: { ...keep.request, start: 0 } } : content)
+  const { layout, content, finish } = newImage(input.root, input.settings, await input.content(true), input.context, checksums, keeping, progress('remaster', 'checksum'))
   log('remaster: %d bytes', layout.totalSectors * SECTOR_SIZE)
   // writeImage checks free space, writes a temporary file beside the image, fsyncs and renames it over.
-  const result = await writeImage(layout, content, input.context.path, {
-    onProgress: p => progress('remaster')(p.bytesWritten, p.totalBytes),
-    finish: finishChecksums(layout, {
-      implanted: checksums.implanted,
-      recorded: keep !== undefined ? recordedMd5Of(input.context, layout, keep.array) : undefined
-    }, progress('remaster', 'checksum'))
-  })
+  const result = await writeImage(layout, content, input.context.path, { onProgress: p => progress('remaster')(p.bytesWritten, p.totalBytes), finish })
   return { mode: 'remaster', bytesWritten: result.bytes, layout, reasons }
+}
+
+/**
+ * A new image written whole (a remaster, IsoImage.write to a path) from one that was read: laid out with
+ * xorriso's session MD5s from 0 when they are kept, and what writes its checksums before it is renamed.
+ */
+export function newImage (
+  root: Node, settings: ImageSettings, content: WriteContent, read: ReadImage, checksums: MediaChecksums, keeping: SessionMd5Keeping | undefined,
+  onProgress?: (done: number, total: number) => void
+): { layout: Layout, content: WriteContent, finish?: (fd: number) => Promise<void> } {
+  const keep = keeping !== undefined && 'request' in keeping ? keeping : undefined
+  const written = keep !== undefined ? { ...content, sessionMd5: { ...keep.request, start: 0 } } : content
+  const layout = planLayout(root, settings, written)
+  const recorded = keep !== undefined ? recordedMd5Of(read, layout, written, keep.array) : undefined
+  return { layout, content: written, finish: finishChecksums(layout, { implanted: checksums.implanted, recorded }, onProgress) }
 }
 
 /**

@@ -7,10 +7,11 @@ import type { Inode } from '../model/inode'
 import { applicationUseRange, freshImplantedMd5 } from '../checksum/implanted-md5'
 import { carriedChecksums, hasSessionMd5, type MediaChecksums } from '../checksum/carried'
 import { checksumIndexOf, readChecksumArray, type ChecksumArray } from '../checksum/session-md5'
-import type { Layout, SessionMd5Request } from '../write/layout'
+import { allBootImages } from '../model/boot'
+import type { Layout, SessionMd5Request, WriteContent } from '../write/layout'
 import { sessionMd5Blocks, superblockCopy, type RecordedMd5 } from '../write/session-md5'
 import type { ImageSettings } from '../write/settings'
-import type { CommitContext } from './context'
+import type { DescriptorSet } from '../read/descriptors'
 import { JournaledByteSource, type Patch } from './journal'
 
 export { hasSessionMd5, type MediaChecksums }
@@ -29,16 +30,22 @@ export { hasSessionMd5, type MediaChecksums }
  *   dropped (the tags cleared, the indexes left out) where they cannot be kept valid: see sessionMd5Keeping.
  */
 
-export async function mediaChecksumsOf (context: CommitContext): Promise<MediaChecksums> {
+export async function mediaChecksumsOf (context: ReadImage): Promise<MediaChecksums> {
   return await carriedChecksums(context.source, context.descriptors)
 }
 
 /** What a commit does with the image's xorriso session MD5s: writes them anew (as asked), or drops them (why). */
 export type SessionMd5Keeping = { request: SessionMd5Request, array?: ChecksumArray } | { reason: string }
 
+/** An image as read: what its checksums are found in. */
+export interface ReadImage {
+  source: ByteSource
+  descriptors: DescriptorSet
+}
+
 /** Undefined when the image carries none. */
 export async function sessionMd5Keeping (
-  context: CommitContext, checksums: MediaChecksums, settings: ImageSettings
+  context: ReadImage, checksums: MediaChecksums, settings: ImageSettings
 ): Promise<SessionMd5Keeping | undefined> {
   if (!hasSessionMd5(checksums)) return undefined
   // The superblock tag sums the primary descriptor, whose application-use field holds implantisomd5's
@@ -71,10 +78,12 @@ export function checksumNotes (checksums: MediaChecksums, keeping: SessionMd5Kee
  * xorriso -md5 on does with files it takes over from the loaded image. Trusted only from an array whose
  * last entry sums the others (the array the root names, read whole) and an index the file's own record
  * gave; data changed since, or moved by an earlier commit of this model, is not ImageExtentsSource of this
- * source with that record, and is hashed as written instead.
+ * source with that record, and is hashed as written instead. So are boot images that are patched as they
+ * are written (a boot info table, GRUB's address): their bytes follow their new place.
  */
-export function recordedMd5Of (context: CommitContext, layout: Layout, array: ChecksumArray | undefined): RecordedMd5 {
+export function recordedMd5Of (context: ReadImage, layout: Layout, content: WriteContent, array: ChecksumArray | undefined): RecordedMd5 {
   if (array === undefined) return () => undefined
+  const patched = new Set((content.boot !== undefined ? allBootImages(content.boot) : []).filter(i => i.bootInfoTable || i.grub2BootInfo).map(i => i.payload.holder))
   const own = createHash('md5').update(Buffer.concat(array.entries.slice(0, -1))).digest()
   if (!own.equals(array.entries[array.count - 1])) return () => undefined
   const sums = new Map<Inode, Buffer>()
@@ -82,7 +91,7 @@ export function recordedMd5Of (context: CommitContext, layout: Layout, array: Ch
     for (const record of dir.records) {
       const inode = record.node.inode
       const data = inode.compressed?.raw ?? inode.data
-      if (record.target !== undefined || inode.kind !== 'file' || !(data instanceof ImageExtentsSource) || data.image !== context.source) continue
+      if (record.target !== undefined || inode.kind !== 'file' || !(data instanceof ImageExtentsSource) || data.image !== context.source || patched.has(inode)) continue
       const index = checksumIndexOf(record.node)
       if (index !== undefined && index > 0 && index < array.count - 1) sums.set(inode, array.entries[index])
     }

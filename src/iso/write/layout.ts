@@ -89,7 +89,7 @@ export interface SessionMd5Layout extends SessionMd5Request {
 
 /** What the AAIP attributes of xorriso's checksums say: a file's index (none: no "isofs.cx"), the root's array. */
 export interface ChecksumAttributes {
-  index?: (inode: Inode) => number
+  index?: (inode: Inode) => number | undefined
   array: { start: number, end: number, count: number }
 }
 
@@ -176,8 +176,11 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
   const serials = needsSerials(links)
   const allocator = new ContinuationAllocator()
   const md5 = content.sessionMd5
-  // Sized with placeholder values: the attributes' sizes do not depend on them.
-  sizeTrees(iso, joliet, settings, links, allocator, serials, md5 !== undefined ? { index: md5.fileIndexes ? () => 0 : undefined, array: { start: 0, end: 0, count: 0 } } : undefined)
+  // Sized with placeholder values (the attributes' sizes do not depend on them); every file gets an
+  // index but the boot catalog (checksumIndexes).
+  const catalog = content.boot?.catalog
+  const sizing: ChecksumAttributes = { index: md5?.fileIndexes === true ? inode => inode === catalog ? undefined : 0 : undefined, array: { start: 0, end: 0, count: 0 } }
+  sizeTrees(iso, joliet, settings, links, allocator, serials, md5 !== undefined ? sizing : undefined)
 
   const { primaryLba, bootRecordLba, enhancedLba, jolietLba, terminatorLba } = descriptorSequence(settings, content)
   let next = terminatorLba + 1
@@ -321,7 +324,8 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
 
 /**
  * The files xorriso gives an index into the checksum array (every file the ISO9660 tree names, empty ones
- * too; not the boot catalog), numbered from 1 in the order their data is placed.
+ * too; not the boot catalog, which is not placed as a file), numbered from 1 in the order their data is
+ * placed.
  */
 function checksumIndexes (iso: TreePlan, placed: Map<Placed, FileSectionPlan[]>): Map<Inode, number> {
   const named = new Set<Placed>()
@@ -336,7 +340,7 @@ export function checksumAttributesOf (layout: Layout): ChecksumAttributes | unde
   const md5 = layout.sessionMd5
   if (md5 === undefined) return undefined
   return {
-    index: md5.fileIndexes ? inode => md5.indexes.get(inode) ?? 0 : undefined,
+    index: md5.fileIndexes ? inode => md5.indexes.get(inode) : undefined,
     array: { start: md5.start, end: md5.arrayLba, count: md5.arrayCount }
   }
 }
@@ -547,10 +551,9 @@ export function writtenForeignEntries (layout: Layout): Map<Node, readonly SuspE
 function foreignEntries (record: RecordPlan, checksums: ChecksumAttributes | undefined): readonly SuspEntry[] | undefined {
   const read = record.node.foreignSystemUse
   const inode = record.node.inode
-  if (checksums?.index === undefined || inode.kind !== 'file' || record.target !== undefined) {
-    return read !== undefined ? withoutAttributes(read, CHECKSUM_ATTRIBUTES) : undefined
-  }
-  return withAttributes(read ?? [], CHECKSUM_ATTRIBUTES, [checksumIndexAttribute(checksums.index(inode))])
+  const index = checksums?.index !== undefined && inode.kind === 'file' && record.target === undefined ? checksums.index(inode) : undefined
+  if (index === undefined) return read !== undefined ? withoutAttributes(read, CHECKSUM_ATTRIBUTES) : undefined
+  return withAttributes(read ?? [], CHECKSUM_ATTRIBUTES, [checksumIndexAttribute(index)])
 }
 
 function sizeIsoDirectories (
