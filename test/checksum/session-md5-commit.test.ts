@@ -200,6 +200,33 @@ t.test('a boot image patched as it is written (boot info table) gets the MD5 of 
   }
 })
 
+t.test('zisofs files: their MD5 is of the compressed bytes as recorded, kept or rewritten', async t => {
+  const zsrc = path.join(dir, 'zisofs-src')
+  writeTree(zsrc, { 'text.txt': 'a compressible line of text\n'.repeat(20_000), 'other.txt': 'also compressed\n'.repeat(5_000), 'small.txt': 'hi\n' })
+  const original = path.join(dir, 'zisofs.iso')
+  run('xorriso', ['-md5', 'on', '-outdev', original, '-map', zsrc, '/', '-set_filter_r', '--zisofs', '/', '--'])
+  const probe = await IsoImage.open(original)
+  t.ok((await probe.lookup('/text.txt')).inode.compressed !== undefined, 'text.txt is zisofs-compressed in the original')
+  await probe.close()
+  for (const mode of MODES) {
+    const image = copy(original, `zisofs-${mode}.iso`)
+    const iso = await IsoImage.open(image)
+    const node = await iso.lookup('/other.txt')
+    const bytes = Buffer.from('changed\n')
+    const data = iso.editableData(node)
+    await data.write(bytes, 0, bytes.length, 0)
+    await data.truncate(bytes.length)
+    await iso.addFile('/added.txt', Buffer.from('added\n'))
+    t.equal((await iso.commit({ mode })).mode, mode, mode)
+    await iso.close()
+    xorrisoPasses(t, image, `zisofs ${mode}`, 1)
+    isotoolPasses(t, image, `zisofs ${mode}`, 4)
+    const out = path.join(dir, `zisofs-${mode}-text.txt`)
+    run('xorriso', ['-osirrox', 'on', '-indev', image, '-extract', '/text.txt', out])
+    t.ok(fs.readFileSync(out).equals(fs.readFileSync(path.join(zsrc, 'text.txt'))), `${mode}: text.txt reads back whole (xorriso)`)
+  }
+})
+
 t.test('IsoImage.write() of such an image to a file: the new image has them, from 0', async t => {
   const iso = await IsoImage.open(outdev)
   await edit(iso)
