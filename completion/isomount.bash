@@ -129,7 +129,7 @@ _isotool () {
         -eltorito-platform) _isomount_reply x86 PPC Mac efi; return ;;
         -iso-level) _isomount_reply 1 2 3 4; return ;;
         -ucs-level) _isomount_reply 1 2 3; return ;;
-        -udf-rev|--udf-rev) _isomount_reply 1.02 2.01; return ;;
+        -udf-rev|--udf-rev) _isomount_reply 1.02 1.50 2.00 2.01 2.50 2.60; return ;;
         -input-charset|-output-charset|-jcharset) _isomount_reply UTF-8; return ;;
       esac
       if [[ $cur == -* ]]; then _isomount_reply $_isotool_mkisofs_options; else _isomount_files "$cur"; fi

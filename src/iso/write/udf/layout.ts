@@ -1,5 +1,6 @@
-import { InvalidInputError } from '../../../errors'
+import { InternalError, InvalidInputError } from '../../../errors'
 import { MIN_SEQUENCE_LENGTH } from '../../codec/udf/anchor'
+import { revisionFacts, UDF_REVISION_FACTS, type UdfRevisionFacts, type WrittenRevisionFacts } from '../../codec/udf/revision'
 import { directoryBlocks, type UdfTreePlan } from './tree-plan'
 
 /*
@@ -22,15 +23,27 @@ export const PARTITION_START = FIRST_ANCHOR_LBA + 1
 /** The partition's first blocks: the file set descriptor and the terminating descriptor after it (4/8.3.1). */
 const FILE_SET_BLOCKS = 2
 
-/** The UDF revisions written: genisoimage -udf's 1.02, and 2.01 (NSR03, as Windows' own tools write bridges). */
-export const UDF_REVISIONS = { '1.02': 0x0102, '2.01': 0x0201 } as const
+/**
+ * The UDF revisions written (codec/udf/revision.ts says what each changes): genisoimage -udf's 1.02 (the
+ * default), 1.50, 2.00, 2.01 (as Windows' own tools write bridges), and 2.50 and 2.60 in pycdlib's shape
+ * (one plain partition, no metadata partition). A commit writes the revision the image has.
+ */
+export const UDF_REVISIONS = UDF_REVISION_FACTS
 export type UdfRevisionText = keyof typeof UDF_REVISIONS
-export type UdfRevision = typeof UDF_REVISIONS[UdfRevisionText]
+/** A written revision as recorded: 0x0102 … 0x0260. */
+export type UdfRevision = WrittenRevisionFacts['value']
 
 export function udfRevisionOf (text: string): UdfRevision {
   const revision = UDF_REVISIONS[text as UdfRevisionText]
-  if (revision === undefined) throw new InvalidInputError('BAD_ARGUMENT', `UDF revision ${text} is not written (${Object.keys(UDF_REVISIONS).join(' or ')})`)
-  return revision
+  if (revision === undefined) throw new InvalidInputError('BAD_ARGUMENT', `UDF revision ${text} is not written (${Object.keys(UDF_REVISIONS).join(', ')})`)
+  return revision.value
+}
+
+/** The facts of a written revision (recorded where a layout names it). */
+export function writtenRevision (revision: UdfRevision): UdfRevisionFacts {
+  const facts = revisionFacts(revision)
+  if (facts === undefined) throw new InternalError(`UDF revision ${revision.toString(16)} is not written`)
+  return facts
 }
 
 export interface UdfLayout {

@@ -10,6 +10,7 @@ import { IcbFlag } from '../../codec/udf/icb'
 import { IntegrityType, serializeIntegrityDescriptor, serializeIntegrityImplementationUse } from '../../codec/udf/integrity'
 import { serializeLogicalVolumeDescriptor } from '../../codec/udf/logical-volume'
 import { serializePartitionMaps } from '../../codec/udf/partition-maps'
+import type { UdfRevisionFacts } from '../../codec/udf/revision'
 import { TAG_SIZE, TagId, type DescriptorTag } from '../../codec/udf/tag'
 import { timestampFromMs, type Timestamp } from '../../codec/udf/timestamp'
 import {
@@ -23,12 +24,12 @@ import { NodeFlag } from '../../model/node'
 import { sectionsOf, type Layout } from '../layout'
 import type { SectorWriter } from '../sector-writer'
 import {
-  FIRST_ANCHOR_LBA, INTEGRITY_LBA, INTEGRITY_SECTORS, MAIN_SEQUENCE_LBA, PARTITION_START, RESERVE_SEQUENCE_LBA, type UdfLayout
+  FIRST_ANCHOR_LBA, INTEGRITY_LBA, INTEGRITY_SECTORS, MAIN_SEQUENCE_LBA, PARTITION_START, RESERVE_SEQUENCE_LBA, writtenRevision, type UdfLayout
 } from './layout'
 import type { UdfDirectoryPlan, UdfEntryPlan } from './tree-plan'
 
 /*
- * The UDF file system of a bridge image as bytes (ECMA-167 parts 3 and 4, OSTA UDF 1.02 / 2.01): the
+ * The UDF file system of a bridge image as bytes (ECMA-167 parts 3 and 4, OSTA UDF 1.02 to 2.60): the
  * recognition sequence, the volume descriptor sequences (main and reserve: PVD, IUVD, PD, LVD, USD, TD),
  * the closed integrity descriptor with its counts, the anchors, and in the partition the file set
  * descriptor, one file entry per inode and each directory's identifiers. Every descriptor is built with
@@ -43,8 +44,8 @@ const MAX_EXTENT = 0x40000000 - SECTOR_SIZE
 
 /** The three recognition sectors written after the ISO9660 descriptor set terminator. */
 export function udfRecognition (udf: UdfLayout): Buffer {
-  const nsr = udf.revision >= 0x0200 ? 'NSR03' : 'NSR02'
-  return Buffer.concat(['BEA01', nsr, 'TEA01'].map(id => serializeVolumeStructure(volumeStructure(id as 'BEA01'))))
+  const ids = ['BEA01', writtenRevision(udf.revision).nsr, 'TEA01'] as const
+  return Buffer.concat(ids.map(id => serializeVolumeStructure(volumeStructure(id))))
 }
 
 /** Everything from sector 32 to the end of the file entries and directories, in LBA order. */
@@ -67,18 +68,20 @@ export function udfEndAnchor (layout: Layout): { lba: number, bytes: Buffer } | 
 }
 
 class UdfWriter {
-  private readonly tagVersion: number
+  private readonly facts: UdfRevisionFacts
   private readonly recorded: Timestamp
   private readonly implementation: EntityId
 
   constructor (private readonly layout: Layout, private readonly udf: UdfLayout) {
-    this.tagVersion = udf.revision >= 0x0200 ? 3 : 2
+    this.facts = writtenRevision(udf.revision)
     this.recorded = timestampFromMs(layout.settings.volume.modifiedMs)
-    this.implementation = entityId(IMPLEMENTATION, udfSuffix(udf.revision))
+    // UDF 2.1.5.3: an implementation identifier's suffix names the operating system class and identifier,
+    // not a revision: zeros, "undefined", as pycdlib records it (a library, not one operating system).
+    this.implementation = entityId(IMPLEMENTATION)
   }
 
   private tag (id: number, location: number, length: number): DescriptorTag {
-    return { id, version: this.tagVersion, checksum: 0, reserved: 0, serial: 0, crc: 0, crcLength: length - TAG_SIZE, location }
+    return { id, version: this.facts.descriptorVersion, checksum: 0, reserved: 0, serial: 0, crc: 0, crcLength: length - TAG_SIZE, location }
   }
 
   private get volumeId (): string {
@@ -142,7 +145,7 @@ class UdfWriter {
       sequenceNumber: SEQUENCE.partition,
       flags: 1,
       number: 0,
-      contents: entityId(this.udf.revision >= 0x0200 ? '+NSR03' : '+NSR02'),
+      contents: entityId(`+${this.facts.nsr}`),
       contentsUse: Buffer.alloc(128),
       accessType: AccessType.READ_ONLY,
       start: PARTITION_START,
@@ -182,7 +185,7 @@ class UdfWriter {
       implementationId: this.implementation,
       files: tree.files,
       directories: tree.directories.length,
-      minReadRevision: this.udf.revision,
+      minReadRevision: this.facts.minReadRevision,
       minWriteRevision: this.udf.revision,
       maxWriteRevision: this.udf.revision,
       rest: Buffer.alloc(0)
