@@ -28,15 +28,20 @@ function udfinfoErrors (iso: string): string {
   return run('udfinfo', [iso]).stderr
 }
 
+/** A file's content replaced through the library, as a write through the mount replaces it. */
+async function replaceContent (image: IsoImage, file: string, content: string): Promise<void> {
+  const data = image.edits.editableData(await image.lookup(file))
+  const text = Buffer.from(content)
+  await data.truncate(0)
+  await data.write(text, 0, text.length, 0)
+}
+
 t.test('genisoimage -udf: adds, changes, renames, removes and modes reach the UDF tree', async t => {
   const iso = genisoimage(path.join(dir, 'bridge.iso'), ['-udf', '-R', '-J'], src)
   const image = await IsoImage.open(iso)
   t.same(image.readOnlyReasons, [], 'writable: its UDF tree is written again whole')
   await image.addFile('/autounattend.xml', Buffer.from('<unattend/>\n'))
-  const data = image.edits.editableData(await image.lookup('/a.txt'))
-  const text = Buffer.from('alpha, changed and longer\n')
-  await data.truncate(0)
-  await data.write(text, 0, text.length, 0)
+  await replaceContent(image, '/a.txt', 'alpha, changed and longer\n')
   await image.rename('/docs/b.txt', '/docs/renamed.txt')
   await image.remove('/gone.txt')
   await image.addDirectory('/new')
@@ -156,10 +161,7 @@ iso.add_fp(io.BytesIO(b'beta\\n'), 5, '/DIR1/B.TXT;1', rr_name='b.txt', joliet_p
   const image = await IsoImage.open(lib)
   t.same(image.readOnlyReasons, [], 'writable')
   await image.addFile('/dir1/new.txt', Buffer.from('new through the library\n'))
-  const data = image.edits.editableData(await image.lookup('/a.txt'))
-  const text = Buffer.from('alpha, changed\n')
-  await data.truncate(0)
-  await data.write(text, 0, text.length, 0)
+  await replaceContent(image, '/a.txt', 'alpha, changed\n')
   await image.commit()
   await image.close()
   t.same(revisionFields(lib), before, 'the revision fields are as pycdlib recorded them (1.02)')
