@@ -134,6 +134,24 @@ t.test('mkisofs -udf-rev 1.50 to 2.60: each revision as udfinfo, 7-Zip and pycdl
   }
 })
 
+t.test('the library: IsoImage.create({ udf: \'2.60\' }) and \'2.50\', as pycdlib creates its 2.60 images', async t => {
+  for (const udf of ['2.50', '2.60'] as const) {
+    const image = IsoImage.create({ rockRidge: true, joliet: true, udf })
+    t.equal(image.extensions.udf?.revision, udf, `${udf}: the new image says so`)
+    await image.addDirectory('/docs')
+    await image.addFile('/docs/readme.txt', Buffer.from(`made as UDF ${udf}\n`))
+    const iso = path.join(dir, `created${udf}.iso`)
+    await image.write(iso)
+    await image.close()
+    t.equal(udfinfo(iso).udfwriterev, udf, `${udf}: udfinfo`)
+    t.equal(run('udfinfo', [iso]).stderr, '', `${udf}: udfinfo says nothing is wrong`)
+    const out = sevenZipUdfExtract(iso, path.join(dir, `x-created${udf}`))
+    t.equal(fs.readFileSync(path.join(out, 'docs/readme.txt'), 'utf8'), `made as UDF ${udf}\n`, `${udf}: 7-Zip extracts the file`)
+    t.equal(pycdlibListing(iso, 'udf')['docs/readme.txt']?.sha256, createHash('sha256').update(`made as UDF ${udf}\n`).digest('hex'), `${udf}: pycdlib reads it`)
+  }
+  t.throws(() => IsoImage.create({ udf: '1.01' as '1.02' }), { code: 'BAD_ARGUMENT', message: /UDF revision 1\.01 is not written/ })
+})
+
 t.test('UDF 2.60: the shape pycdlib writes for the same tree, with the revision recorded where pycdlib records 1.02', async t => {
   const tree = path.join(dir, 'pytree')
   writeTree(tree, { 'a.txt': 'hello\n', dir1: { 'b.txt': 'x'.repeat(5000), sub: { 'c.txt': 'deep\n' } }, empty: '' })
