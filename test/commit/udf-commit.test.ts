@@ -4,7 +4,7 @@ import * as path from 'node:path'
 import t from 'tap'
 import { IsoImage } from '../../src'
 import { entityId } from '../../src/iso/codec/udf/entity-id'
-import type { PartitionMap } from '../../src/iso/codec/udf/partition-maps'
+import type { PartitionMap, Type1PartitionMap } from '../../src/iso/codec/udf/partition-maps'
 import { readOnlyReasonsOf } from '../../src/iso/read/read-only-reasons'
 import type { UdfVolume } from '../../src/iso/read/udf/volume'
 import { isomount, mountImage } from '../helpers/mount'
@@ -220,6 +220,45 @@ t.test('images of each written revision keep it through a commit (2.60 through a
   t.equal(again.extensions.udf?.revision, '2.60', 'our reader: 2.60')
 })
 
+t.test('a metadata partition (UDF 2.50 and 2.60, Blu-ray style) is kept through commits, by the library and a mount', async t => {
+  const isotool = path.join(__dirname, '../../../bin/isotool')
+  for (const rev of ['2.50', '2.60']) {
+    const iso = path.join(dir, `meta${rev}.iso`)
+    run(process.execPath, [isotool, 'mkisofs', '-quiet', '-R', '-J', '-udf-rev', rev, '-udf-metadata', '-o', iso, src])
+    const before = revisionFields(iso)
+    const image = await IsoImage.open(iso)
+    t.same(image.readOnlyReasons, [], `${rev}: writable`)
+    await image.addFile('/docs/added.txt', Buffer.from(`added to ${rev}\n`))
+    await replaceContent(image, '/a.txt', 'alpha, changed\n')
+    await image.remove('/gone.txt')
+    await image.commit()
+    await image.close()
+    const shape = udfShape(iso)
+    t.same(shape.partitionMaps, [1, 2], `${rev}: still a metadata partition`)
+    t.same(revisionFields(iso), before, `${rev}: and the same revision`)
+    t.equal(udfinfoErrors(iso), '', `${rev}: udfinfo says nothing is wrong`)
+    t.same([udfinfo(iso).numfiles, udfinfo(iso).numdirs], ['3', '2'], `${rev}: udfinfo's counts`)
+    t.same(Object.keys(sevenZipUdfListing(iso)).sort(), ['a.txt', 'docs', 'docs/added.txt', 'docs/b.txt'], `${rev}: 7-Zip lists the edited tree`)
+    const out = sevenZipUdfExtract(iso, path.join(dir, `x-meta${rev}`))
+    t.equal(fs.readFileSync(path.join(out, 'docs/added.txt'), 'utf8'), `added to ${rev}\n`, `${rev}: 7-Zip reads the new file`)
+    t.equal(fs.readFileSync(path.join(out, 'a.txt'), 'utf8'), 'alpha, changed\n', `${rev}: and the changed one`)
+  }
+  const iso = path.join(dir, 'meta2.60.iso')
+  const m = mountImage(t, iso)
+  t.equal(m.result.status, 0)
+  t.notMatch(m.result.stderr, /read-only/, 'mounted read-write')
+  fs.mkdirSync(path.join(m.mountpoint, 'BDMV'))
+  fs.writeFileSync(path.join(m.mountpoint, 'BDMV', 'index.bdmv'), 'INDX0200')
+  t.equal(m.unmount().status, 0, 'unmounted and committed')
+  t.same(udfShape(iso).partitionMaps, [1, 2], 'through the mount: still a metadata partition')
+  t.equal(udfinfoErrors(iso), '', 'udfinfo says nothing is wrong')
+  const out = sevenZipUdfExtract(iso, path.join(dir, 'x-meta-mount'))
+  t.equal(fs.readFileSync(path.join(out, 'BDMV/index.bdmv'), 'utf8'), 'INDX0200', '7-Zip reads the file added through the mount')
+  const again = await IsoImage.open(iso, { strict: true })
+  t.teardown(() => again.close())
+  t.equal((await again.readFile('/BDMV/index.bdmv', 'udf')).toString(), 'INDX0200', 'our reader, strict, through the metadata file')
+})
+
 t.test('images whose UDF tree is not written again stay read-only, saying why', async t => {
   const bridge = genisoimage(path.join(dir, 'noudf.iso'), ['-udf', '-R'], src)
   const noudf = await IsoImage.open(bridge, { udf: false })
@@ -245,10 +284,13 @@ t.test('images whose UDF tree is not written again stay read-only, saying why', 
     return readOnlyReasonsOf(recognition, { volume: changed, bridge: true }).map(r => r.reason).join('; ')
   }
   t.equal(reasons({}), '', 'the bridge as genisoimage wrote it is writable')
-  t.match(reasons({}, [type1, type2('metadata')]), /its metadata partition \(UDF 2\.50\+.*isomount writes one plain \(type 1\) partition/, 'a metadata partition: refused, named')
-  t.match(reasons({}, [type2('sparable')]), /its sparable partition/, 'a sparable one')
+  const metadata = { ...type2('metadata'), partitionNumber: (type1 as Type1PartitionMap).partitionNumber } as PartitionMap
+  t.equal(reasons({ revision: 0x0260 }, [type1, metadata]), '', 'a metadata partition over the type 1 one, in UDF 2.60: writable')
+  t.match(reasons({}, [type1, metadata]), /its metadata partition in a UDF 1\.02 volume/, 'in a 1.02 volume: refused, named')
+  t.match(reasons({ revision: 0x0260 }, [type1, { ...metadata, partitionNumber: 7 } as PartitionMap]), /its metadata partition over partition 7/, 'over a partition no type 1 map holds: refused')
+  t.match(reasons({}, [type2('sparable')]), /its sparable partition.*with a metadata partition over it or not/, 'a sparable one')
   t.match(reasons({}, [type2('virtual')]), /its virtual partition/, 'a virtual one')
-  t.match(reasons({}, [type1, type1]), /its 2 partitions; isomount writes one/, 'two type 1 partitions')
+  t.match(reasons({}, [type1, type1]), /its 2 partitions and 0 metadata partitions; isomount writes one of each at most/, 'two type 1 partitions')
   t.match(reasons({ revision: 0x0101 }), /UDF 1\.01; isomount writes UDF 1\.02, 1\.50, 2\.00, 2\.01, 2\.50, 2\.60/, 'a revision not written')
   for (const revision of [0x0102, 0x0150, 0x0200, 0x0201, 0x0250, 0x0260]) t.equal(reasons({ revision }), '', `UDF ${revision.toString(16)} with one type 1 partition: writable`)
   const streams = { ...volume.fileSet, systemStreamDirectory: { length: 2048, location: { block: 9, partition: 0 }, implementationUse: Buffer.alloc(6) } }

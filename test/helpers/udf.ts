@@ -155,7 +155,9 @@ export function udfShape (file: string): UdfShape {
       shape.domain = { identifier: text(s.subarray(217, 240)), revision: s.readUInt16LE(240), flags: s[242] }
       shape.fileSetLocation = { block: s.readUInt32LE(252), partition: s.readUInt16LE(256) }
       const count = s.readUInt32LE(268)
-      shape.partitionMaps = Array.from({ length: count }, (_, i) => s[440 + i * 6])
+      // Map types, walking the map table by each map's length (type 1: 6 bytes, type 2: 64).
+      shape.partitionMaps = []
+      for (let i = 0, at = 440; i < count; i++, at += s[at + 1]) shape.partitionMaps.push(s[at])
       integrityLba = s.readUInt32LE(436)
     }
   }

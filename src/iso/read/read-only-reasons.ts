@@ -1,5 +1,5 @@
 import { revisionText } from '../codec/udf/entity-id'
-import type { PartitionMap } from '../codec/udf/partition-maps'
+import type { MetadataPartitionMap, PartitionMap, Type1PartitionMap } from '../codec/udf/partition-maps'
 import { revisionFacts, UDF_REVISION_FACTS } from '../codec/udf/revision'
 import type { UdfVolume } from './udf/volume'
 import type { VolumeRecognition } from './volume-recognition'
@@ -43,9 +43,17 @@ function udfUnwritable (volume: UdfVolume | undefined, bridge: boolean): string 
   if (volume === undefined) return 'its UDF tree was not read: noudf, or it is damaged or older than the ISO9660 tree'
   if (volume.blockSize !== 2048) return `its ${volume.blockSize}-byte blocks`
   const maps = volume.logicalVolume.partitionMaps
-  const special = maps.find(m => m.type !== 1)
-  if (special !== undefined) return `its ${partitionKind(special)}; isomount writes one plain (type 1) partition`
-  if (maps.length !== 1) return `its ${maps.length} partitions; isomount writes one`
+  const metadata = maps.filter((m): m is MetadataPartitionMap => 'kind' in m && m.kind === 'metadata')
+  const physical = maps.filter((m): m is Type1PartitionMap => m.type === 1 && !('kind' in m))
+  const special = maps.find(m => !(physical as PartitionMap[]).includes(m) && !(metadata as PartitionMap[]).includes(m))
+  if (special !== undefined) return `its ${partitionKind(special)}; isomount writes one plain (type 1) partition, with a metadata partition over it or not`
+  if (physical.length !== 1 || metadata.length > 1) return `its ${physical.length} partitions and ${metadata.length} metadata partitions; isomount writes one of each at most`
+  if (metadata.length === 1) {
+    const over = metadata[0].partitionNumber
+    if (over !== physical[0].partitionNumber) return `its metadata partition over partition ${over}, which no type 1 map holds`
+    // UDF 2.2.10: metadata partitions came with 2.50; the writer records them in 2.50 and 2.60 only.
+    if (volume.revision < 0x0250) return `its metadata partition in a UDF ${revisionText(volume.revision)} volume (they came with 2.50)`
+  }
   // UDF 2.00+ named streams (UDF 3.3.5): the tree written again has none, so a volume that records them
   // would lose them. Streams of single files (in extended file entries) are found only as directories
   // load, so only the file set's system stream directory is looked for here.
@@ -59,7 +67,6 @@ function udfUnwritable (volume: UdfVolume | undefined, bridge: boolean): string 
 /** A type 2 (or unknown) partition map in plain words. */
 function partitionKind (map: PartitionMap): string {
   if (!('kind' in map) || map.kind === 'other') return `partition map of type ${map.type}`
-  if (map.kind === 'metadata') return 'metadata partition (UDF 2.50+: its entries and directories in a metadata file)'
   if (map.kind === 'sparable') return 'sparable partition (rewritable media with a sparing table)'
   return 'virtual partition (write-once media with a virtual allocation table)'
 }

@@ -6,7 +6,7 @@ import { NodeFlag, type Node } from '../model/node'
 import type { InterchangeLevel, IsoNameRules } from '../naming/iso9660'
 import type { ImageOrigin } from '../read/open-image'
 import { revisionFacts } from '../codec/udf/revision'
-import { UDF_REVISIONS, type UdfRevision } from './udf/layout'
+import { UDF_REVISIONS, type UdfRevision, type UdfSettings } from './udf/layout'
 
 /** The identification a written image carries in its volume descriptors (ECMA-119 8.4). */
 export interface VolumeIdentity {
@@ -60,7 +60,7 @@ export interface ImageSettings {
    * A UDF file system over the same files (a bridge image, as genisoimage -udf writes): its revision
    * (0x0102 … 0x0260, udf/layout.ts UDF_REVISIONS). Its tree is the nodes with a UDF name.
    */
-  udf?: { revision: UdfRevision }
+  udf?: UdfSettings
 }
 
 /**
@@ -118,7 +118,9 @@ export function settingsFromOrigin (origin: ImageOrigin, root: Node): ImageSetti
     xa: origin.descriptors !== undefined && hasXaSignature(origin.descriptors.primary.applicationUse),
     // A UDF volume read with the image is written again whole, in its own revision (read-only-reasons.ts
     // refuses the ones not written).
-    udf: origin.udf !== undefined ? { revision: keptRevision(origin.udf.revision) } : undefined,
+    udf: origin.udf !== undefined
+      ? { revision: keptRevision(origin.udf.revision), metadataPartition: origin.udf.logicalVolume.partitionMaps.some(m => 'kind' in m && m.kind === 'metadata') }
+      : undefined,
     volume: {
       systemId: identifierText(v.systemId),
       volumeId: identifierText(v.volumeId),
