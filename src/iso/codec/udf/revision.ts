@@ -10,8 +10,8 @@
  *   revision itself, but for 2.60, whose changes are all on the writing side (pseudo-overwrite), 2.50, so
  *   that a 2.50 reader reads it (Linux fs/udf/udf_sb.h: "UDF 2.6 media should have version <= 0x250").
  *
- * UDF 1.00 and 1.01 are not listed: nothing writes them any more. A UDF 2.50 or 2.60 volume is recorded
- * here without a metadata partition (UDF 2.2.10), in the shape pycdlib gives the volumes it calls 2.60 and
+ * UDF 1.00 and 1.01 are not listed: nothing writes them any more. A UDF 2.50 or 2.60 volume may be
+ * recorded without a metadata partition (UDF 2.2.10), in the shape pycdlib gives the volumes it calls 2.60 and
  * NetBSD's newfs_udf -M formats (its manual: leaving the metadata partition out gives up strict
  * conformance); 7-Zip, udfinfo and pycdlib read it (test/write/udf-write.test.ts).
  */

@@ -26,7 +26,7 @@ const FILE_SET_BLOCKS = 2
 /**
  * The UDF revisions written (codec/udf/revision.ts says what each changes): genisoimage -udf's 1.02 (the
  * default), 1.50, 2.00, 2.01 (as Windows' own tools write bridges), and 2.50 and 2.60 in pycdlib's shape
- * (one plain partition, no metadata partition). A commit writes the revision the image has.
+ * (one plain partition) or with a metadata partition over it. A commit writes the revision the image has.
  */
 export const UDF_REVISIONS = UDF_REVISION_FACTS
 export type UdfRevisionText = keyof typeof UDF_REVISIONS

@@ -32,7 +32,8 @@ import type { UdfDirectoryPlan, UdfEntryPlan } from './tree-plan'
  * The UDF file system of a bridge image as bytes (ECMA-167 parts 3 and 4, OSTA UDF 1.02 to 2.60): the
  * recognition sequence, the volume descriptor sequences (main and reserve: PVD, IUVD, PD, LVD, USD, TD),
  * the closed integrity descriptor with its counts, the anchors, and in the partition the file set
- * descriptor, one file entry per inode and each directory's identifiers. Every descriptor is built with
+ * descriptor, one file entry per inode and each directory's identifiers (in a metadata partition, when
+ * one is written: layout.ts MetadataPartitionLayout). Every descriptor is built with
  * the codecs' serializers, which seal its tag (checksum and CRC).
  */
 
