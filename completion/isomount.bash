@@ -8,7 +8,7 @@ _isomount_namespaces='rockridge udf joliet iso9660'
 
 _isotool_commands='info ls cat extract verify mkisofs shell help'
 _isotool_image_options='-n --namespace --no-rock --no-udf --no-joliet --strict --session -h --help'
-_isotool_mkisofs_options='-R -rock -r -rational-rock -rrip110 -rrip112 -J -joliet -joliet-long -jcharset -ucs-level -udf -udf-rev --udf-rev
+_isotool_mkisofs_options='-R -rock -r -rational-rock -rrip110 -rrip112 -J -joliet -joliet-long -jcharset -ucs-level -udf -udf-rev --udf-rev -udf-metadata --udf-metadata
  -iso-level -l -full-iso9660-filenames -max-iso9660-filenames -d -omit-period -N -omit-version-number -allow-lowercase
  -relaxed-filenames -allow-leading-dots -ldots -L -allow-multidot -no-iso-translate -U -untranslated-filenames -D
  -disable-deep-relocation -hide-rr-moved -XA -xa -o -output -V -volid -sysid -A -appid -p -preparer -P -publisher
@@ -129,7 +129,7 @@ _isotool () {
         -eltorito-platform) _isomount_reply x86 PPC Mac efi; return ;;
         -iso-level) _isomount_reply 1 2 3 4; return ;;
         -ucs-level) _isomount_reply 1 2 3; return ;;
-        -udf-rev|--udf-rev) _isomount_reply 1.02 2.01; return ;;
+        -udf-rev|--udf-rev) _isomount_reply 1.02 1.50 2.00 2.01 2.50 2.60; return ;;
         -input-charset|-output-charset|-jcharset) _isomount_reply UTF-8; return ;;
       esac
       if [[ $cur == -* ]]; then _isomount_reply $_isotool_mkisofs_options; else _isomount_files "$cur"; fi

@@ -52,6 +52,10 @@ export interface MkisofsArgs {
   xa?: 'recorded' | 'rational'
   /** -udf (1.02, as genisoimage), -udf-rev REV: a UDF file system over the same files. */
   udf?: UdfRevisionText
+  /** -udf-rev's revision, when given (-udf-metadata's default is 2.60, not -udf's 1.02). */
+  udfRevision?: UdfRevisionText
+  /** -udf-metadata: the UDF entries and directories in a metadata partition (UDF 2.50+, as on Blu-ray discs). */
+  udfMetadata?: boolean
   volumeId?: string
   systemId?: string
   applicationId?: string
@@ -253,9 +257,11 @@ flag(['-XA'], a => { a.xa = 'recorded' })
 flag(['-udf'], a => { a.udf ??= '1.02' })
 // Ours (genisoimage writes 1.02 only): the revision, which implies -udf, as -joliet-long implies -J.
 option(['-udf-rev', '--udf-rev'], (a, v, _b, _m, n) => {
-  if (!(v in UDF_REVISIONS)) throw new InvalidInputError('BAD_ARGUMENT', `${n}: UDF revision ${v} is not written (${Object.keys(UDF_REVISIONS).join(' or ')})`)
-  a.udf = v as UdfRevisionText
+  if (!(v in UDF_REVISIONS)) throw new InvalidInputError('BAD_ARGUMENT', `${n}: UDF revision ${v} is not written (${Object.keys(UDF_REVISIONS).join(', ')})`)
+  a.udf = a.udfRevision = v as UdfRevisionText
 })
+// Ours: a metadata partition, which implies -udf at 2.60 unless -udf-rev says another revision.
+flag(['-udf-metadata', '--udf-metadata'], a => { a.udf ??= '2.60'; a.udfMetadata = true })
 // genisoimage -xa rationalizes the Rock Ridge attributes as -r does, not only the XA records.
 flag(['-xa'], a => { a.xa = 'rational'; a.rationalRock = true })
 option(['-o', '-output'], (a, v) => { a.output = v })
@@ -521,7 +527,10 @@ Masters an ISO9660 image from host files, with genisoimage's options:
   -rrip110 | -rrip112     Rock Ridge 1.10 / 1.12 instead of 1.09
   -J | -joliet            Joliet (-ucs-level 1-3, default 3); -joliet-long  103-character names
   -udf                    a UDF 1.02 file system over the same files (Windows reads it first)
-  -udf-rev 1.02|2.01      the UDF revision written (implies -udf)
+  -udf-rev REV            the UDF revision written (implies -udf): 1.02, 1.50,
+                          2.00, 2.01, 2.50 or 2.60
+  -udf-metadata           UDF entries and directories in a metadata partition, as
+                          on Blu-ray discs (UDF 2.50+; implies -udf-rev 2.60)
   -iso-level N            interchange level 1-4 (default 1; 4 is ISO 9660:1999)
   -l -max-iso9660-filenames -d -N -allow-lowercase -relaxed-filenames -allow-leading-dots
   -allow-multidot -no-iso-translate -U   ISO9660 names as genisoimage relaxes them

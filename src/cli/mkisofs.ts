@@ -47,7 +47,7 @@ export async function mkisofs (argv: readonly string[]): Promise<void> {
     keepDeepDirectories: args.keepDeepDirectories,
     relocationDirectory: args.hideRrMoved ? '.rr_moved' : undefined,
     xa: args.xa,
-    udf: args.udf
+    udf: args.udfMetadata === true ? { revision: args.udfRevision, metadataPartition: true } : args.udf
   })
   const progress = new Progress('adding', !args.quiet && process.stderr.isTTY === true)
   const exclude = globMatcher([...args.exclude, ...args.excludeLists.flatMap(readLines)])

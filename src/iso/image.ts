@@ -34,7 +34,7 @@ import { readImage, type Extensions, type ImageOrigin, type OpenOptions, type Vo
 import type { ReadOnlyReason } from './read/read-only-reasons'
 import type { SystemAreaInfo } from './read/system-area'
 import { layoutFor, loadAll, writeImage, type WriteOptions } from './write/master'
-import { udfRevisionOf, type UdfRevisionText } from './write/udf/layout'
+import { udfSettingsOf, type UdfRevisionText } from './write/udf/layout'
 import { READ_AHEAD_PADDING_SECTORS, type WriteContent } from './write/layout'
 import { defaultTimestampMs, defaultVolumeIdentity, settingsFromOrigin, validateVolume, type ImageSettings, type VolumeIdentity } from './write/settings'
 
@@ -68,9 +68,11 @@ export interface CreateOptions {
   keepDeepDirectories?: boolean
   /**
    * A UDF file system over the same files (a bridge image, genisoimage -udf): its revision, "1.02"
-   * (genisoimage's, and the default for true) or "2.01".
+   * (genisoimage's, and the default for true), "1.50", "2.00", "2.01", "2.50" or "2.60" (the last two in
+   * pycdlib's shape, one plain partition); or an object, to put the entries and directories in a metadata
+   * partition as Blu-ray discs do (UDF 2.50+; revision "2.60" unless said).
    */
-  udf?: boolean | UdfRevisionText
+  udf?: boolean | UdfRevisionText | { revision?: UdfRevisionText, metadataPartition?: boolean }
 }
 
 /**
@@ -151,7 +153,7 @@ export class IsoImage {
       relocationDirectory: options.relocationDirectory ?? 'rr_moved',
       isoNames: options.isoNames,
       keepDeepDirectories: options.keepDeepDirectories,
-      udf: options.udf === undefined || options.udf === false ? undefined : { revision: udfRevisionOf(options.udf === true ? '1.02' : options.udf) }
+      udf: udfSettingsOf(options.udf)
     }
     validateVolume(settings.volume)
     const inode = new Inode({ mode: S_IFDIR | 0o755, times: { mtimeMs: now, atimeMs: now, ctimeMs: now }, posix: rockRidge !== undefined, nlink: 2, ino: 1 })

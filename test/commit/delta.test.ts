@@ -6,7 +6,7 @@ import { READ_AHEAD_PADDING_SECTORS } from '../../src/iso/write/layout'
 import { expectImageEquals, type EqualsOptions } from '../helpers/image-equals'
 import { mountImage } from '../helpers/mount'
 import { isoinfoNames, isovfyErrors, withFuseiso } from '../helpers/readers'
-import { genisoimage, run, scratch, writeTree, type TreeSpec } from '../helpers/tools'
+import { genisoimage, run, scratch, writeTree, xorrisoMkisofs, type TreeSpec } from '../helpers/tools'
 import { contentOnly, pattern, snapshot, type TreeEntry } from '../helpers/tree'
 
 /*
@@ -155,6 +155,39 @@ t.test('a parent with 300 subdirectories: its nlink patched into every ".."; gro
   const subdirs = [...after].filter(([p]) => /^\/tree\/sub-/.test(p))
   t.equal(subdirs.length, 301, 'all 301 subdirectories are there')
   t.ok(subdirs.every(([, e]) => e.parent === parent && e.self > parent), 'each lies after it and names it in ".."')
+})
+
+t.test('a root grown past its extent takes its first subdirectory\'s: only that one moves, the others stay and are patched', async t => {
+  // xorriso's layout, as install images have it: the root, its Rock Ridge continuation area, then the
+  // subdirectories in order. 40 subdirectories of 100 files (6 sectors each, as the root's 40 records take
+  // 3); the 15 files added to the root overflow it, into 4 or 5.
+  const tree: TreeSpec = {}
+  for (let i = 0; i < 40; i++) tree[`dir-${String(i).padStart(2, '0')}`] = Object.fromEntries(Array.from({ length: 100 }, (_, j) => [`file-${j}.txt`, `${i}/${j}\n`]))
+  const seedRoot = path.join(dir, 'root-seed')
+  writeTree(seedRoot, tree)
+  run('find', [seedRoot, '-exec', 'touch', '-h', '-d', `@${T0}`, '{}', '+'])
+  const image = xorrisoMkisofs(path.join(dir, 'root.iso'), ['-R', '-J'], seedRoot)
+  const host = path.join(dir, 'root-host')
+  run('cp', ['-a', seedRoot, host])
+  const before = parentExtents(image)
+  const oldEnd = fs.statSync(image).size / 2048
+  const firstSub = [...before].filter(([p]) => p !== '/').sort((a, b) => a[1].self - b[1].self)[0]
+  const rootSectors = (): number => Math.ceil(Number(/^d\S*\s+\S+\s+\S+\s+\S+\s+(\d+).*\s\.\s*$/m.exec(run('isoinfo', ['-l', '-i', image]).stdout)?.[1]) / 2048)
+  const rootBefore = rootSectors()
+
+  await round(t, image, host, 'for i in $(seq 1 15); do echo $i > "added-to-the-root-with-a-long-name-$i.txt"; done', 'root', /committed by appending/, {
+    skipMtime: /^added-to-the-root/
+  })
+  const after = parentExtents(image)
+  const root = after.get('/')?.self as number
+  t.ok(rootSectors() > rootBefore, `the root grew from ${rootBefore} sectors to ${rootSectors()}`)
+  t.equal(root, firstSub[1].self, `the root took the extent of ${firstSub[0]}, the subdirectory that lay first`)
+  t.ok((after.get(firstSub[0])?.self as number) >= oldEnd, `${firstSub[0]} moved after the old image`)
+  const stayed = [...after].filter(([p]) => p !== '/' && p !== firstSub[0])
+  t.equal(stayed.length, 39, 'the 39 other subdirectories are there')
+  t.ok(stayed.every(([p, e]) => e.self === before.get(p)?.self), 'and stayed where they were')
+  t.ok([...after].filter(([p]) => p !== '/').every(([, e]) => e.parent === root && e.self > root), 'every subdirectory lies after the root and names it in ".."')
+  t.ok(fs.statSync(image).size / 2048 - oldEnd < 300, `a few sectors appended, not a tree (${fs.statSync(image).size / 2048 - oldEnd})`)
 })
 
 t.test('library: a commit in one directory of a large tree reads and writes that directory, not the tree', async t => {

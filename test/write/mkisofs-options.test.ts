@@ -277,7 +277,8 @@ t.test('-dvd-video is refused; -allow-limited-size is noted (-udf itself: test/w
   t.match(r.stderr, /^isotool: -dvd-video: DVD-Video ordering/, 'says why')
   t.notOk(fs.existsSync(iso), 'no image is written')
   t.match(parseMkisofsArgs(['-allow-limited-size', 'src']).notes, [/^-allow-limited-size ignored: files of 4 GiB and more are written whole/])
-  t.throws(() => parseMkisofsArgs(['-udf-rev', '2.60', 'src']), { message: '-udf-rev: UDF revision 2.60 is not written (1.02 or 2.01)' })
+  t.throws(() => parseMkisofsArgs(['-udf-rev', '1.01', 'src']), { message: '-udf-rev: UDF revision 1.01 is not written (1.02, 1.50, 2.00, 2.01, 2.50, 2.60)' })
+  t.equal(parseMkisofsArgs(['-udf-rev', '2.60', 'src']).udf, '2.60', '2.60 is (pycdlib\'s shape: test/write/udf-write.test.ts)')
 })
 
 t.test('--modification-date, -ucs-level, -jcharset, -s, -version, -log-file', async t => {

@@ -3,10 +3,11 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import t from 'tap'
 import { IsoImage } from '../../src'
+import { parseMkisofsArgs } from '../../src/cli/mkisofs-args'
 import { ImageExtentsSource } from '../../src/iso/model/data-source'
 import { isovfyErrors, pycdlibListing } from '../helpers/readers'
 import { run, scratch, writeTree } from '../helpers/tools'
-import { ourUdfListing, sevenZipUdfExtract, sevenZipUdfListing, udfinfo, withoutHashes, type Entry } from '../helpers/udf'
+import { ourUdfListing, pycdlibImage, sevenZipUdfExtract, sevenZipUdfListing, udfinfo, udfShape, withoutHashes, type Entry, type UdfShape } from '../helpers/udf'
 
 /*
  * isotool mkisofs -udf: a bridge image whose UDF tree is read by 7-Zip, udfinfo and pycdlib as the same
@@ -99,15 +100,121 @@ t.test('mkisofs -udf: 7-Zip, udfinfo and pycdlib read the UDF tree as genisoimag
   t.equal((await image.lookup('/hard', 'udf')).inode, (await image.lookup('/a.txt', 'udf')).inode, 'a hard link is one UDF file entry')
 })
 
-t.test('mkisofs -udf-rev 2.01', async t => {
-  const iso = mkisofs(path.join(dir, 'rev201.iso'), '-R', '-udf-rev', '2.01')
-  const info = udfinfo(iso)
-  t.equal(info.udfrev, '2.01')
-  t.equal(run('udfinfo', [iso]).stderr, '', 'udfinfo says nothing is wrong')
-  t.same(sevenZipUdfListing(iso), sourceListing(), '7-Zip lists the source tree')
-  const image = await IsoImage.open(iso, { strict: true })
-  t.teardown(() => image.close())
-  t.equal(image.extensions.udf?.revision, '2.01')
+/** What each revision records (codec/udf/revision.ts), as an independent reader would check it. */
+const REVISIONS = [
+  { text: '1.50', value: 0x0150, nsr: 'NSR02', version: 2, minRead: 0x0150 },
+  { text: '2.00', value: 0x0200, nsr: 'NSR03', version: 3, minRead: 0x0200 },
+  { text: '2.01', value: 0x0201, nsr: 'NSR03', version: 3, minRead: 0x0201 },
+  { text: '2.50', value: 0x0250, nsr: 'NSR03', version: 3, minRead: 0x0250 },
+  // UDF 2.60 changes only how media are written: a 2.50 reader reads it (Linux's udf_sb.h says so too).
+  { text: '2.60', value: 0x0260, nsr: 'NSR03', version: 3, minRead: 0x0250 }
+]
+
+t.test('mkisofs -udf-rev 1.50 to 2.60: each revision as udfinfo, 7-Zip and pycdlib read it', async t => {
+  const sha = (p: string): string => createHash('sha256').update(fs.readFileSync(path.join(src, p))).digest('hex')
+  for (const rev of REVISIONS) {
+    const iso = mkisofs(path.join(dir, `rev${rev.text}.iso`), '-R', '-J', '-udf-rev', rev.text)
+    const info = udfinfo(iso)
+    t.equal(info.udfrev, rev.minRead === rev.value ? rev.text : '2.50', `${rev.text}: udfinfo's revision (the minimum read revision)`)
+    t.equal(info.udfwriterev, rev.text, `${rev.text}: udfinfo's write revision`)
+    t.equal(run('udfinfo', [iso]).stderr, '', `${rev.text}: udfinfo says nothing is wrong`)
+    t.same(sevenZipUdfListing(iso), sourceListing(), `${rev.text}: 7-Zip lists the source tree`)
+    const py = pycdlibListing(iso, 'udf')
+    t.equal(py['big.bin']?.sha256, sha('big.bin'), `${rev.text}: pycdlib reads big.bin`)
+    t.equal(py['sub/deeper/c.txt']?.sha256, sha('sub/deeper/c.txt'), `${rev.text}: and sub/deeper/c.txt`)
+    const shape = udfShape(iso)
+    t.same(shape.nsr, [rev.nsr], `${rev.text}: ${rev.nsr} in the recognition sequence`)
+    t.equal(shape.partitionContents, `+${rev.nsr}`, `${rev.text}: and in the partition contents`)
+    t.same(shape.descriptorVersions, [rev.version], `${rev.text}: descriptor version ${rev.version} throughout`)
+    t.same([shape.domain.revision, shape.fileSetDomainRevision, shape.lvInfoRevision], [rev.value, rev.value, rev.value], `${rev.text}: the domain and LV info suffixes`)
+    t.same([shape.integrity.minRead, shape.integrity.minWrite, shape.integrity.maxWrite], [rev.minRead, rev.value, rev.value], `${rev.text}: the integrity descriptor's revisions`)
+    const image = await IsoImage.open(iso, { strict: true })
+    t.equal(image.extensions.udf?.revision, rev.text, `${rev.text}: our reader`)
+    t.same(image.readOnlyReasons, [], `${rev.text}: writable (a commit keeps the revision)`)
+    await image.close()
+  }
+})
+
+t.test('the library: IsoImage.create({ udf: \'2.60\' }) and \'2.50\', as pycdlib creates its 2.60 images', async t => {
+  for (const udf of ['2.50', '2.60'] as const) {
+    const image = IsoImage.create({ rockRidge: true, joliet: true, udf })
+    t.equal(image.extensions.udf?.revision, udf, `${udf}: the new image says so`)
+    await image.addDirectory('/docs')
+    await image.addFile('/docs/readme.txt', Buffer.from(`made as UDF ${udf}\n`))
+    const iso = path.join(dir, `created${udf}.iso`)
+    await image.write(iso)
+    await image.close()
+    t.equal(udfinfo(iso).udfwriterev, udf, `${udf}: udfinfo`)
+    t.equal(run('udfinfo', [iso]).stderr, '', `${udf}: udfinfo says nothing is wrong`)
+    const out = sevenZipUdfExtract(iso, path.join(dir, `x-created${udf}`))
+    t.equal(fs.readFileSync(path.join(out, 'docs/readme.txt'), 'utf8'), `made as UDF ${udf}\n`, `${udf}: 7-Zip extracts the file`)
+    t.equal(pycdlibListing(iso, 'udf')['docs/readme.txt']?.sha256, createHash('sha256').update(`made as UDF ${udf}\n`).digest('hex'), `${udf}: pycdlib reads it`)
+  }
+  t.throws(() => IsoImage.create({ udf: '1.01' as '1.02' }), { code: 'BAD_ARGUMENT', message: /UDF revision 1\.01 is not written/ })
+})
+
+t.test('UDF 2.60: the shape pycdlib writes for the same tree, with the revision recorded where pycdlib records 1.02', async t => {
+  const tree = path.join(dir, 'pytree')
+  writeTree(tree, { 'a.txt': 'hello\n', dir1: { 'b.txt': 'x'.repeat(5000), sub: { 'c.txt': 'deep\n' } }, empty: '' })
+  const ours = path.join(dir, 'ours260.iso')
+  run(process.execPath, [isotool, 'mkisofs', '-quiet', '-R', '-J', '-udf-rev', '2.60', '-o', ours, tree])
+  const theirs = pycdlibImage(path.join(dir, 'pycdlib260.iso'), `
+iso.new(udf='2.60', rock_ridge='1.09', joliet=3)
+iso.add_fp(io.BytesIO(b'hello\\n'), 6, '/A.TXT;1', rr_name='a.txt', joliet_path='/a.txt', udf_path='/a.txt')
+iso.add_fp(io.BytesIO(b''), 0, '/EMPTY.;1', rr_name='empty', joliet_path='/empty', udf_path='/empty')
+iso.add_directory('/DIR1', rr_name='dir1', joliet_path='/dir1', udf_path='/dir1')
+iso.add_fp(io.BytesIO(b'x' * 5000), 5000, '/DIR1/B.TXT;1', rr_name='b.txt', joliet_path='/dir1/b.txt', udf_path='/dir1/b.txt')
+iso.add_directory('/DIR1/SUB', rr_name='sub', joliet_path='/dir1/sub', udf_path='/dir1/sub')
+iso.add_fp(io.BytesIO(b'deep\\n'), 5, '/DIR1/SUB/C.TXT;1', rr_name='c.txt', joliet_path='/dir1/sub/c.txt', udf_path='/dir1/sub/c.txt')
+`)
+  const a = udfShape(ours)
+  const b = udfShape(theirs)
+  // The fields that make the shape: where things are, one plain partition, plain file entries (not
+  // extended ones) with short allocation descriptors, strategy 4, the counts, the identifiers.
+  for (const key of ['partitionStart', 'partitionMaps', 'fileSetLocation', 'accessType'] as const) t.same(a[key], b[key], `${key}: as pycdlib's`)
+  t.same([a.domain.identifier, a.domain.flags], [b.domain.identifier, b.domain.flags], 'domain "*OSTA UDF Compliant", write-protected (hard and soft)')
+  t.same({ ...a.integrity, minRead: 0, minWrite: 0, maxWrite: 0 }, { ...b.integrity, minRead: 0, minWrite: 0, maxWrite: 0 }, 'closed integrity, the same file and directory counts')
+  const entries = (s: UdfShape): string[] => s.entries.map(e => JSON.stringify(e)).sort()
+  t.same(entries(a), entries(b), 'the same file entries: FE (261), strategy 4, short_ads, types, link counts, lengths')
+  t.ok(a.entries.every(e => e.tagId === 261), 'plain file entries, as pycdlib writes')
+  const names = (s: UdfShape): string[] => s.identifiers.map(i => `${i.characteristics}:${i.name}:${i.uniqueIdInIcb || i.characteristics === 10}`).sort()
+  t.same(names(a), names(b), 'the same identifiers, each non-root ICB with its unique ID')
+  // What differs, on purpose: pycdlib 1.12 calls its volume 2.60 but records 1.02 in every field that
+  // says a revision; ours records 2.60 there, so that udfinfo and Linux read 2.60.
+  t.same([b.nsr, b.descriptorVersions, b.domain.revision, b.integrity.maxWrite], [['NSR02'], [2], 0x0102, 0x0102], 'pycdlib\'s "2.60" records 1.02')
+  t.same([a.nsr, a.descriptorVersions, a.domain.revision, a.integrity.minRead, a.integrity.maxWrite], [['NSR03'], [3], 0x0260, 0x0250, 0x0260], 'ours records 2.60')
+  t.same(Object.keys(pycdlibListing(ours, 'udf')).sort(), Object.keys(pycdlibListing(theirs, 'udf')).sort(), 'pycdlib lists the same UDF tree in both')
+  t.same(sevenZipUdfListing(ours), sevenZipUdfListing(theirs), '7-Zip too')
+})
+
+t.test('mkisofs -udf-metadata: a metadata partition (UDF 2.50, 2.60) as udfinfo and 7-Zip read it', async t => {
+  const sha = (p: string): string => createHash('sha256').update(fs.readFileSync(path.join(src, p))).digest('hex')
+  for (const rev of ['2.50', '2.60']) {
+    const iso = mkisofs(path.join(dir, `meta${rev}.iso`), '-R', '-J', '-udf-rev', rev, '-udf-metadata')
+    t.equal(udfinfo(iso).udfwriterev, rev, `${rev}: udfinfo`)
+    t.equal(run('udfinfo', [iso]).stderr, '', `${rev}: udfinfo says nothing is wrong`)
+    t.same(sevenZipUdfListing(iso), sourceListing(), `${rev}: 7-Zip lists the source tree`)
+    const out = sevenZipUdfExtract(iso, path.join(dir, `x-meta${rev}`))
+    for (const name of ['big.bin', 'sub/deeper/c.txt', 'many/file-with-a-longish-name-119.txt']) {
+      t.equal(createHash('sha256').update(fs.readFileSync(path.join(out, name))).digest('hex'), sha(name), `${rev}: 7-Zip extracts ${name}`)
+    }
+    const shape = udfShape(iso)
+    t.same(shape.partitionMaps, [1, 2], `${rev}: a type 1 map and a type 2 (metadata) map`)
+    t.same(shape.fileSetLocation, { block: 0, partition: 1 }, `${rev}: the file set in the metadata partition`)
+    t.same(shape.entries.filter(e => e.fileType >= 250).map(e => e.fileType), [250, 251], `${rev}: the metadata file's entry and its mirror's`)
+    t.ok(shape.entries.filter(e => e.fileType === 5 && e.length > 0).every(e => e.adType === 1), `${rev}: files' data through long_ads (in the physical partition)`)
+    t.ok(shape.entries.filter(e => e.fileType === 4).every(e => e.adType === 0), `${rev}: directories' through short_ads (in the metadata partition)`)
+    t.ok(shape.identifiers.filter(i => i.characteristics !== 10).every(i => i.uniqueIdInIcb), `${rev}: identifiers carry unique IDs`)
+    const image = await IsoImage.open(iso, { strict: true })
+    t.same(image.origin?.udf?.map.partitions.map(p => p.kind), ['physical', 'metadata'], `${rev}: our reader goes through the metadata file`)
+    t.same(withoutHashes(await ourUdfListing(image, false)), { ...sourceListing(), link: { type: 'symlink' } }, `${rev}: and reads the tree`)
+    t.same(image.readOnlyReasons, [], `${rev}: writable`)
+    await image.close()
+  }
+  // pycdlib 1.12 cannot open a logical volume with two partition maps (it measures the second map against
+  // what is left after the first: "Partition map goes beyond end of data"), whoever wrote it.
+  t.throws(() => parseMkisofsArgs(['-udf-rev', '2.01', '-udf-metadata', 'x']) && IsoImage.create({ udf: { revision: '2.01', metadataPartition: true } }), { message: /metadata partition needs UDF 2\.50 or later/ }, 'refused below 2.50')
+  t.equal(parseMkisofsArgs(['-udf', '-udf-metadata', 'x']).udfRevision, undefined, '-udf -udf-metadata: 2.60 (the metadata partition\'s default), not -udf\'s 1.02')
 })
 
 t.test('a file over 4 GiB: one UDF file, a multi-extent ISO9660 file', async t => {

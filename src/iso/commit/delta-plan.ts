@@ -181,9 +181,11 @@ function finish (
 ): DeltaPlan | { reason: string } {
   let freed = 0
   for (const tree of ['iso', 'joliet'] as const) {
+    // A directory that outgrew its extent may have taken a subdirectory's (partial-layout.ts): not freed.
+    const taken = new Set([...layout.dirty[tree].values()].map(plan => plan.extent))
     for (const [node, plan] of layout.dirty[tree]) {
       const old = node.dir?.extents?.[tree]
-      if (old !== undefined && old.extent !== plan.extent) freed += Math.ceil(old.size / SECTOR_SIZE)
+      if (old !== undefined && old.extent !== plan.extent && !taken.has(old.extent)) freed += Math.ceil(old.size / SECTOR_SIZE)
     }
   }
   const oldPathTables: Partial<Record<TreeName, Buffer>> = {}

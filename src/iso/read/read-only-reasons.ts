@@ -1,4 +1,6 @@
 import { revisionText } from '../codec/udf/entity-id'
+import type { MetadataPartitionMap, PartitionMap, Type1PartitionMap } from '../codec/udf/partition-maps'
+import { revisionFacts, UDF_REVISION_FACTS } from '../codec/udf/revision'
 import type { UdfVolume } from './udf/volume'
 import type { VolumeRecognition } from './volume-recognition'
 
@@ -16,9 +18,6 @@ export interface ReadOnlyReason {
   /** What the user can do. */
   remedy: string
 }
-
-/** The highest UDF revision written (write/udf/layout.ts): a volume up to it is written back whole. */
-const HIGHEST_WRITTEN_REVISION = 0x0201
 
 /**
  * The reasons the volume recognition sequence gives. A UDF file system is kept valid through a commit
@@ -44,9 +43,32 @@ function udfUnwritable (volume: UdfVolume | undefined, bridge: boolean): string 
   if (volume === undefined) return 'its UDF tree was not read: noudf, or it is damaged or older than the ISO9660 tree'
   if (volume.blockSize !== 2048) return `its ${volume.blockSize}-byte blocks`
   const maps = volume.logicalVolume.partitionMaps
-  if (maps.length !== 1 || maps[0].type !== 1) return 'its partitions are not one plain (type 1) partition'
-  if (volume.revision > HIGHEST_WRITTEN_REVISION) return `UDF ${revisionText(volume.revision)}; isomount writes UDF up to ${revisionText(HIGHEST_WRITTEN_REVISION)}`
+  const metadata = maps.filter((m): m is MetadataPartitionMap => 'kind' in m && m.kind === 'metadata')
+  const physical = maps.filter((m): m is Type1PartitionMap => m.type === 1 && !('kind' in m))
+  const special = maps.find(m => !(physical as PartitionMap[]).includes(m) && !(metadata as PartitionMap[]).includes(m))
+  if (special !== undefined) return `its ${partitionKind(special)}; isomount writes one plain (type 1) partition, with a metadata partition over it or not`
+  if (physical.length !== 1 || metadata.length > 1) return `its ${physical.length} partitions and ${metadata.length} metadata partitions; isomount writes one of each at most`
+  if (metadata.length === 1) {
+    const over = metadata[0].partitionNumber
+    if (over !== physical[0].partitionNumber) return `its metadata partition over partition ${over}, which no type 1 map holds`
+    // UDF 2.2.10: metadata partitions came with 2.50; the writer records them in 2.50 and 2.60 only.
+    if (volume.revision < 0x0250) return `its metadata partition in a UDF ${revisionText(volume.revision)} volume (they came with 2.50)`
+  }
+  // UDF 2.00+ named streams (UDF 3.3.5): the tree written again has none, so a volume that records them
+  // would lose them. Streams of single files (in extended file entries) are found only as directories
+  // load, so only the file set's system stream directory is looked for here.
+  if (volume.fileSet.systemStreamDirectory.length > 0) return 'its system stream directory (UDF named streams), which isomount does not write'
+  if (revisionFacts(volume.revision) === undefined) {
+    return `UDF ${revisionText(volume.revision)}; isomount writes UDF ${Object.keys(UDF_REVISION_FACTS).join(', ')}`
+  }
   return undefined
+}
+
+/** A type 2 (or unknown) partition map in plain words. */
+function partitionKind (map: PartitionMap): string {
+  if (!('kind' in map) || map.kind === 'other') return `partition map of type ${map.type}`
+  if (map.kind === 'sparable') return 'sparable partition (rewritable media with a sparing table)'
+  return 'virtual partition (write-once media with a virtual allocation table)'
 }
 
 /** One line for messages: the reason and the remedy. */

@@ -198,7 +198,7 @@ export function planLayout (root: Node, settings: ImageSettings, content: WriteC
     if (offset > 0 || placement !== undefined || payloadsOf(content).some(p => p.holder instanceof Region && p.holder.place === 'appended')) {
       throw new InvalidInputError('UNSUPPORTED', 'a UDF file system cannot be written with a partition offset, appended partitions or as an append')
     }
-    udf = placeUdf(planUdfTree(root), settings.udf.revision, next)
+    udf = placeUdf(planUdfTree(root), settings.udf, next)
     next = recognitionEnd(udf)
   }
   let mirrorDescriptors: Pick<TreeSet, 'primaryLba' | 'enhancedLba' | 'jolietLba' | 'terminatorLba'> | undefined

@@ -122,6 +122,8 @@ export function planPartialLayout (root: Node, settings: ImageSettings, content:
   for (const plans of Object.values(dirty)) for (const plan of plans.values()) sized.set(plan, plan.size)
   let next = placement.startLba
   const moved = new Set<DirectoryPlan>()
+  // Directories that outgrew their extent and took their first subdirectory's instead (evicted: see below).
+  const relocated = new Set<DirectoryPlan>()
   const mustWrite = new Set<Node>()
   const forced = new Set<DirectoryPlan>()
   const place = (tree: TreeName): void => {
@@ -131,9 +133,26 @@ export function planPartialLayout (root: Node, settings: ImageSettings, content:
       const room = old !== undefined ? Math.ceil(old.size / SECTOR_SIZE) * SECTOR_SIZE : 0
       // A directory moved under a parent that lies after it (one an earlier commit moved) moves too.
       const afterParent = plan.parent === plan || (old !== undefined && old.extent > plan.parent.extent)
-      if (!forced.has(plan) && !moved.has(plan.parent) && old !== undefined && plan.size <= room && afterParent) {
+      const mayStay = !forced.has(plan) && !moved.has(plan.parent) && old !== undefined
+      if (mayStay && plan.size <= room && afterParent) {
         plan.extent = old.extent
         plan.size = room
+        notBefore(tree, plan)
+        continue
+      }
+      // Outgrown: moved after the image, it would take every directory below it along (libarchive's one
+      // pass, above), the whole tree for a full root, as when a file is added to the root of an install
+      // image. Instead it takes the extent of its subdirectory that lies first, when that holds it: every
+      // other subdirectory still lies after it, and only the evicted one (with what lies below it, usually
+      // nothing) moves after the image. Its own old extent is left unused.
+      const first = mayStay ? firstSubdirectory(tree, plan) : undefined
+      if (first !== undefined && first.room >= plan.size && (plan.parent === plan || first.extent > plan.parent.extent)) {
+        plan.extent = first.extent
+        plan.size = first.room
+        relocated.add(plan)
+        const evicted = dirty[tree].get(first.node)
+        if (evicted !== undefined) forced.add(evicted)
+        else mustWrite.add(first.node)
         notBefore(tree, plan)
         continue
       }
@@ -167,13 +186,16 @@ export function planPartialLayout (root: Node, settings: ImageSettings, content:
   for (;;) {
     next = placement.startLba
     moved.clear()
+    relocated.clear()
     mustWrite.clear()
     place('iso')
-    let sectors = packContinuations(dirty.iso, moved, settings, links, placement.oldContinuation, true)
+    // A relocated directory's areas move too: kept, they would lie before it, out of libarchive's pass.
+    const areasMove = new Set([...moved, ...relocated])
+    let sectors = packContinuations(dirty.iso, areasMove, settings, links, placement.oldContinuation, true)
     if (sectors > 0) {
       const rootPlan = dirty.iso.get(root)
       if (rootPlan === undefined) mustWrite.add(root)
-      else sectors = packContinuations(dirty.iso, moved, settings, links, placement.oldContinuation, false)
+      else sectors = packContinuations(dirty.iso, areasMove, settings, links, placement.oldContinuation, false)
       if (![...dirty.iso.values()].some(plan => moved.has(plan))) {
         const leaf = [...dirty.iso.values()].filter(plan => !plan.records.some(r => r.target !== undefined)).sort((a, b) => b.depth - a.depth)[0]
         if (leaf !== undefined) {
@@ -192,7 +214,8 @@ export function planPartialLayout (root: Node, settings: ImageSettings, content:
     // (choose_volume): a root that moves takes the Joliet root after it.
     const isoRoot = dirty.iso.get(root)
     const jolietRoot = dirty.joliet.get(root)
-    if (isoRoot !== undefined && moved.has(isoRoot) && jolietRoot !== undefined) forced.add(jolietRoot)
+    const jolietRootAt = root.dir?.extents?.joliet?.extent ?? Infinity
+    if (isoRoot !== undefined && (moved.has(isoRoot) || isoRoot.extent > jolietRootAt) && jolietRoot !== undefined) forced.add(jolietRoot)
     place('joliet')
   }
 
@@ -304,6 +327,22 @@ export function planPartialLayout (root: Node, settings: ImageSettings, content:
     pathTableRecords,
     appends
   }
+}
+
+/**
+ * The subdirectory of `plan` whose extent in the image comes first, with its room (whole sectors). New
+ * subdirectories have no extent yet: they go after the image, after everything this commit keeps.
+ */
+function firstSubdirectory (tree: TreeName, plan: DirectoryPlan): { node: Node, extent: number, room: number } | undefined {
+  let first: { node: Node, extent: number, room: number } | undefined
+  for (const record of plan.records) {
+    const node = record.target?.node
+    if (node === undefined || node.parent !== plan.node) continue
+    const place = node.dir?.extents?.[tree]
+    if (place === undefined) continue
+    if (first === undefined || place.extent < first.extent) first = { node, extent: place.extent, room: Math.ceil(place.size / SECTOR_SIZE) * SECTOR_SIZE }
+  }
+  return first
 }
 
 /** A continuation area as the image has it: where, and its bytes. */

@@ -5,7 +5,8 @@ import { hasXaSignature } from '../codec/xa'
 import { NodeFlag, type Node } from '../model/node'
 import type { InterchangeLevel, IsoNameRules } from '../naming/iso9660'
 import type { ImageOrigin } from '../read/open-image'
-import type { UdfRevision } from './udf/layout'
+import { revisionFacts } from '../codec/udf/revision'
+import { UDF_REVISIONS, type UdfRevision, type UdfSettings } from './udf/layout'
 
 /** The identification a written image carries in its volume descriptors (ECMA-119 8.4). */
 export interface VolumeIdentity {
@@ -57,9 +58,9 @@ export interface ImageSettings {
   keepDeepDirectories?: boolean
   /**
    * A UDF file system over the same files (a bridge image, as genisoimage -udf writes): its revision
-   * (0x0102 or 0x0201). Its tree is the nodes with a UDF name.
+   * (0x0102 … 0x0260, udf/layout.ts UDF_REVISIONS). Its tree is the nodes with a UDF name.
    */
-  udf?: { revision: UdfRevision }
+  udf?: UdfSettings
 }
 
 /**
@@ -115,8 +116,11 @@ export function settingsFromOrigin (origin: ImageOrigin, root: Node): ImageSetti
     rockRidge: rr === undefined ? undefined : rr === 'unknown' ? '1.09' : rr,
     joliet: e.joliet !== undefined ? { level: e.joliet.level, long: false } : undefined,
     xa: origin.descriptors !== undefined && hasXaSignature(origin.descriptors.primary.applicationUse),
-    // A UDF volume read with the image is written again whole (read-only-reasons.ts says which can be).
-    udf: origin.udf !== undefined ? { revision: origin.udf.revision <= 0x0150 ? 0x0102 : 0x0201 } : undefined,
+    // A UDF volume read with the image is written again whole, in its own revision (read-only-reasons.ts
+    // refuses the ones not written).
+    udf: origin.udf !== undefined
+      ? { revision: keptRevision(origin.udf.revision), metadataPartition: origin.udf.logicalVolume.partitionMaps.some(m => 'kind' in m && m.kind === 'metadata') }
+      : undefined,
     volume: {
       systemId: identifierText(v.systemId),
       volumeId: identifierText(v.volumeId),
@@ -171,4 +175,12 @@ function identifierText (raw: string): string {
   const bytes = Buffer.from(raw, 'latin1')
   const text = bytes.toString('utf8')
   return Buffer.from(text, 'utf8').equals(bytes) ? text : raw
+}
+
+/**
+ * The revision a commit writes an opened image's UDF volume in: its own. An image whose revision is not
+ * written is read-only (read-only-reasons.ts), so it never gets here; 1.02 stands in, should it.
+ */
+function keptRevision (recorded: number): UdfRevision {
+  return (revisionFacts(recorded)?.value ?? UDF_REVISIONS['1.02'].value)
 }

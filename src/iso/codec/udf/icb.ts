@@ -36,6 +36,8 @@ export const FileType = {
 /** 4/14.6.8 flags besides the allocation descriptor type in bits 0-2. */
 export const IcbFlag = {
   AD_MASK: 0x0007,
+  /** Allocation descriptor type 1: long_ads, which name a partition (data in another than the entry's). */
+  LONG_AD: 0x0001,
   /** Allocation descriptor type 3: the data is in the entry itself, where descriptors would be. */
   EMBEDDED: 0x0003,
   SORTED: 0x0008,

@@ -6,10 +6,11 @@ import { domainSuffix, entityId, OSTA_DOMAIN, type EntityId } from '../../codec/
 import { FILE_ENTRY_FIXED_SIZE, serializeFileEntry, udfPermissions, UNSPECIFIED_ID, type FileEntry } from '../../codec/udf/file-entry'
 import { FID_FIXED_SIZE, FileCharacteristic, fidLength, serializeFileIdentifier } from '../../codec/udf/file-identifier'
 import { FILE_SET_DESCRIPTOR_SIZE, serializeFileSetDescriptor } from '../../codec/udf/file-set'
-import { IcbFlag } from '../../codec/udf/icb'
+import { FileType, IcbFlag } from '../../codec/udf/icb'
 import { IntegrityType, serializeIntegrityDescriptor, serializeIntegrityImplementationUse } from '../../codec/udf/integrity'
 import { serializeLogicalVolumeDescriptor } from '../../codec/udf/logical-volume'
-import { serializePartitionMaps } from '../../codec/udf/partition-maps'
+import { PartitionMapKind, serializePartitionMaps, type PartitionMap } from '../../codec/udf/partition-maps'
+import type { UdfRevisionFacts } from '../../codec/udf/revision'
 import { TAG_SIZE, TagId, type DescriptorTag } from '../../codec/udf/tag'
 import { timestampFromMs, type Timestamp } from '../../codec/udf/timestamp'
 import {
@@ -23,15 +24,16 @@ import { NodeFlag } from '../../model/node'
 import { sectionsOf, type Layout } from '../layout'
 import type { SectorWriter } from '../sector-writer'
 import {
-  FIRST_ANCHOR_LBA, INTEGRITY_LBA, INTEGRITY_SECTORS, MAIN_SEQUENCE_LBA, PARTITION_START, RESERVE_SEQUENCE_LBA, type UdfLayout
+  FIRST_ANCHOR_LBA, INTEGRITY_LBA, INTEGRITY_SECTORS, MAIN_SEQUENCE_LBA, METADATA_ALLOCATION_UNIT, PARTITION_START, RESERVE_SEQUENCE_LBA, writtenRevision, type UdfLayout
 } from './layout'
 import type { UdfDirectoryPlan, UdfEntryPlan } from './tree-plan'
 
 /*
- * The UDF file system of a bridge image as bytes (ECMA-167 parts 3 and 4, OSTA UDF 1.02 / 2.01): the
+ * The UDF file system of a bridge image as bytes (ECMA-167 parts 3 and 4, OSTA UDF 1.02 to 2.60): the
  * recognition sequence, the volume descriptor sequences (main and reserve: PVD, IUVD, PD, LVD, USD, TD),
  * the closed integrity descriptor with its counts, the anchors, and in the partition the file set
- * descriptor, one file entry per inode and each directory's identifiers. Every descriptor is built with
+ * descriptor, one file entry per inode and each directory's identifiers (in a metadata partition, when
+ * one is written: layout.ts MetadataPartitionLayout). Every descriptor is built with
  * the codecs' serializers, which seal its tag (checksum and CRC).
  */
 
@@ -43,8 +45,8 @@ const MAX_EXTENT = 0x40000000 - SECTOR_SIZE
 
 /** The three recognition sectors written after the ISO9660 descriptor set terminator. */
 export function udfRecognition (udf: UdfLayout): Buffer {
-  const nsr = udf.revision >= 0x0200 ? 'NSR03' : 'NSR02'
-  return Buffer.concat(['BEA01', nsr, 'TEA01'].map(id => serializeVolumeStructure(volumeStructure(id as 'BEA01'))))
+  const ids = ['BEA01', writtenRevision(udf.revision).nsr, 'TEA01'] as const
+  return Buffer.concat(ids.map(id => serializeVolumeStructure(volumeStructure(id))))
 }
 
 /** Everything from sector 32 to the end of the file entries and directories, in LBA order. */
@@ -67,18 +69,23 @@ export function udfEndAnchor (layout: Layout): { lba: number, bytes: Buffer } | 
 }
 
 class UdfWriter {
-  private readonly tagVersion: number
+  private readonly facts: UdfRevisionFacts
+  /** The partition reference the file set, the entries and the directories are addressed in. */
+  private readonly icbPartition: number
   private readonly recorded: Timestamp
   private readonly implementation: EntityId
 
   constructor (private readonly layout: Layout, private readonly udf: UdfLayout) {
-    this.tagVersion = udf.revision >= 0x0200 ? 3 : 2
+    this.facts = writtenRevision(udf.revision)
+    this.icbPartition = udf.metadataPartition !== undefined ? 1 : 0
     this.recorded = timestampFromMs(layout.settings.volume.modifiedMs)
-    this.implementation = entityId(IMPLEMENTATION, udfSuffix(udf.revision))
+    // UDF 2.1.5.3: an implementation identifier's suffix names the operating system class and identifier,
+    // not a revision: zeros, "undefined", as pycdlib records it (a library, not one operating system).
+    this.implementation = entityId(IMPLEMENTATION)
   }
 
   private tag (id: number, location: number, length: number): DescriptorTag {
-    return { id, version: this.tagVersion, checksum: 0, reserved: 0, serial: 0, crc: 0, crcLength: length - TAG_SIZE, location }
+    return { id, version: this.facts.descriptorVersion, checksum: 0, reserved: 0, serial: 0, crc: 0, crcLength: length - TAG_SIZE, location }
   }
 
   private get volumeId (): string {
@@ -142,7 +149,7 @@ class UdfWriter {
       sequenceNumber: SEQUENCE.partition,
       flags: 1,
       number: 0,
-      contents: entityId(this.udf.revision >= 0x0200 ? '+NSR03' : '+NSR02'),
+      contents: entityId(`+${this.facts.nsr}`),
       contentsUse: Buffer.alloc(128),
       accessType: AccessType.READ_ONLY,
       start: PARTITION_START,
@@ -151,7 +158,8 @@ class UdfWriter {
       implementationUse: Buffer.alloc(128),
       reserved: Buffer.alloc(156)
     }))
-    const maps = serializePartitionMaps([{ type: 1, volumeSequenceNumber: 1, partitionNumber: 0 }])
+    const partitionMaps = this.partitionMaps()
+    const maps = serializePartitionMaps(partitionMaps)
     sectors.push(serializeLogicalVolumeDescriptor({
       tag: this.tag(TagId.LOGICAL_VOLUME, at(), 440 + maps.length),
       sequenceNumber: SEQUENCE.logical,
@@ -159,11 +167,11 @@ class UdfWriter {
       logicalVolumeId: encodeDstring(this.volumeId, 128),
       blockSize: SECTOR_SIZE,
       domainId: this.domain(),
-      fileSetLocation: longAd(SECTOR_SIZE, 0),
+      fileSetLocation: longAd(SECTOR_SIZE, 0, this.icbPartition),
       implementationId: this.implementation,
       implementationUse: Buffer.alloc(128),
       integritySequence: { length: INTEGRITY_SECTORS * SECTOR_SIZE, location: INTEGRITY_LBA },
-      partitionMaps: [{ type: 1, volumeSequenceNumber: 1, partitionNumber: 0 }],
+      partitionMaps,
       mapTablePadding: Buffer.alloc(0)
     }))
     sectors.push(serializeUnallocatedSpaceDescriptor({
@@ -175,6 +183,30 @@ class UdfWriter {
     return Buffer.concat(sectors.map(s => padToSector(s)))
   }
 
+  /** Partition reference 0 the physical partition; 1 the metadata partition over it, when there is one. */
+  private partitionMaps (): PartitionMap[] {
+    const maps: PartitionMap[] = [{ type: 1, volumeSequenceNumber: 1, partitionNumber: 0 }]
+    const meta = this.udf.metadataPartition
+    if (meta !== undefined) {
+      maps.push({
+        type: 2,
+        kind: 'metadata',
+        id: entityId(PartitionMapKind.METADATA, udfSuffix(this.udf.revision)),
+        volumeSequenceNumber: 1,
+        partitionNumber: 0,
+        metadataFileLocation: meta.fileEntry,
+        mirrorFileLocation: meta.mirrorEntry,
+        // No bitmap file: 0xffffffff says so (UDF 2.2.10).
+        bitmapFileLocation: 0xffffffff,
+        allocationUnitSize: METADATA_ALLOCATION_UNIT,
+        alignmentUnitSize: METADATA_ALLOCATION_UNIT,
+        flags: 0,
+        reserved: Buffer.alloc(5)
+      })
+    }
+    return maps
+  }
+
   /** The closed integrity descriptor (3/10.10, UDF 2.2.6): counts, next unique ID, no free space (read-only). */
   integritySequence (): Buffer {
     const tree = this.udf.tree
@@ -182,7 +214,7 @@ class UdfWriter {
       implementationId: this.implementation,
       files: tree.files,
       directories: tree.directories.length,
-      minReadRevision: this.udf.revision,
+      minReadRevision: this.facts.minReadRevision,
       minWriteRevision: this.udf.revision,
       maxWriteRevision: this.udf.revision,
       rest: Buffer.alloc(0)
@@ -195,8 +227,9 @@ class UdfWriter {
       next: { length: 0, location: 0 },
       nextUniqueId: BigInt(tree.nextUniqueId),
       contentsUseReserved: Buffer.alloc(24),
-      freeSpace: [0],
-      sizes: [this.udf.partitionBlocks],
+      // One entry per partition map (3/10.10.7): the metadata partition's size is its file's.
+      freeSpace: this.udf.metadataPartition !== undefined ? [0, 0] : [0],
+      sizes: this.udf.metadataPartition !== undefined ? [this.udf.partitionBlocks, this.udf.metadataPartition.blocks] : [this.udf.partitionBlocks],
       implementationUse: use
     })
     const td = serializeTerminatingDescriptor({ tag: this.tag(TagId.TERMINATING, INTEGRITY_LBA + 1, VOLUME_DESCRIPTOR_SIZE), reserved: Buffer.alloc(VOLUME_DESCRIPTOR_SIZE - TAG_SIZE) })
@@ -232,7 +265,7 @@ class UdfWriter {
       fileSetId: encodeDstring(this.volumeId, 32),
       copyrightFileId: encodeDstring(v.copyrightFileId.slice(0, 30), 32),
       abstractFileId: encodeDstring(v.abstractFileId.slice(0, 30), 32),
-      rootDirectory: longAd(SECTOR_SIZE, tree.root.entry.block),
+      rootDirectory: longAd(SECTOR_SIZE, tree.root.entry.block, this.icbPartition),
       domainId: this.domain(),
       next: longAd(0, 0),
       systemStreamDirectory: longAd(0, 0),
@@ -242,6 +275,15 @@ class UdfWriter {
     for (const entry of tree.entries) {
       this.fileEntry(entry).copy(area, entry.block * SECTOR_SIZE)
       if (entry.directory !== undefined) this.identifiers(entry.directory).copy(area, entry.directory.dataBlock * SECTOR_SIZE)
+    }
+    const meta = this.udf.metadataPartition
+    if (meta !== undefined) {
+      // UDF 2.2.13: the metadata file and its mirror, in the physical partition, over the same extent.
+      const extent = serializeAllocationDescriptors('short', [{ type: 0, length: meta.blocks * SECTOR_SIZE, block: 0 }])
+      for (const [block, fileType] of [[meta.fileEntry, FileType.METADATA], [meta.mirrorEntry, FileType.METADATA_MIRROR]]) {
+        this.entry(block, { fileType, flags: 0, uid: UNSPECIFIED_ID, gid: UNSPECIFIED_ID, permissions: 0, links: 1, uniqueId: 0, length: meta.blocks * SECTOR_SIZE, blocks: meta.blocks, ads: extent, times: this.layout.settings.volume.modifiedMs })
+          .copy(area, block * SECTOR_SIZE)
+      }
     }
     return area
   }
@@ -253,22 +295,44 @@ class UdfWriter {
     let length: number
     let blocks = 0
     if (entry.directory !== undefined) {
+      // In the partition the entry is in (4/14.14.1): the metadata partition, when there is one.
       length = entry.directory.size
       blocks = Math.ceil(length / SECTOR_SIZE)
       ads = serializeAllocationDescriptors('short', [{ type: 0, length, block: entry.directory.dataBlock }])
     } else {
-      // Only regular files have data here (tree-plan.ts: the other kinds are empty files).
+      // Only regular files have data here (tree-plan.ts: the other kinds are empty files). With a metadata
+      // partition, the data is in another partition than the entry: long_ads name it (UDF 2.2.13).
       const extents = inode.kind === 'file' ? this.dataExtents(entry) : []
       length = extents.reduce((sum, e) => sum + e.length, 0)
       blocks = extents.reduce((sum, e) => sum + Math.ceil(e.length / SECTOR_SIZE), 0)
-      ads = serializeAllocationDescriptors('short', extents)
+      const kind = this.icbPartition === 0 ? 'short' : 'long'
+      if (kind === 'long') flags |= IcbFlag.LONG_AD
+      ads = serializeAllocationDescriptors(kind, extents)
     }
     if ((inode.mode & 0o4000) !== 0) flags |= IcbFlag.SETUID
     if ((inode.mode & 0o2000) !== 0) flags |= IcbFlag.SETGID
     if ((inode.mode & 0o1000) !== 0) flags |= IcbFlag.STICKY
-    const times = inode.times
+    return this.entry(entry.block, {
+      fileType: entry.fileType,
+      flags,
+      // UDF 2.3.6.2: owners an image does not record (no Rock Ridge) are "not specified".
+      uid: inode.posix ? inode.uid : UNSPECIFIED_ID,
+      gid: inode.posix ? inode.gid : UNSPECIFIED_ID,
+      permissions: udfPermissions(inode.mode & ~S_IFMT),
+      links: entry.links,
+      uniqueId: entry.uniqueId,
+      length,
+      blocks,
+      ads,
+      times: inode.times
+    })
+  }
+
+  /** A file entry (4/14.9) in `block` of its partition, strategy 4, one entry. */
+  private entry (block: number, e: EntryFields): Buffer {
+    const times = typeof e.times === 'number' ? { atimeMs: e.times, mtimeMs: e.times, ctimeMs: e.times } : e.times
     const fe: FileEntry = {
-      tag: this.tag(TagId.FILE_ENTRY, entry.block, FILE_ENTRY_FIXED_SIZE + ads.length),
+      tag: this.tag(TagId.FILE_ENTRY, block, FILE_ENTRY_FIXED_SIZE + e.ads.length),
       extended: false,
       icbTag: {
         priorRecordedEntries: 0,
@@ -276,29 +340,28 @@ class UdfWriter {
         strategyParameter: 0,
         maxEntries: 1,
         reserved: 0,
-        fileType: entry.fileType,
+        fileType: e.fileType,
         parent: { block: 0, partition: 0 },
-        flags
+        flags: e.flags
       },
-      // UDF 2.3.6.2: owners an image does not record (no Rock Ridge) are "not specified".
-      uid: inode.posix ? inode.uid : UNSPECIFIED_ID,
-      gid: inode.posix ? inode.gid : UNSPECIFIED_ID,
-      permissions: udfPermissions(inode.mode & ~S_IFMT),
-      linkCount: entry.links,
+      uid: e.uid,
+      gid: e.gid,
+      permissions: e.permissions,
+      linkCount: e.links,
       recordFormat: 0,
       recordDisplayAttributes: 0,
       recordLength: 0,
-      informationLength: length,
-      logicalBlocksRecorded: blocks,
+      informationLength: e.length,
+      logicalBlocksRecorded: e.blocks,
       accessTime: timestampFromMs(times.atimeMs),
       modificationTime: timestampFromMs(times.mtimeMs),
       attributeTime: timestampFromMs(times.ctimeMs),
       checkpoint: 1,
       extendedAttributeIcb: longAd(0, 0),
       implementationId: this.implementation,
-      uniqueId: BigInt(entry.uniqueId),
+      uniqueId: BigInt(e.uniqueId),
       extendedAttributes: Buffer.alloc(0),
-      allocationDescriptors: ads
+      allocationDescriptors: e.ads
     }
     const bytes = serializeFileEntry(fe)
     if (bytes.length > SECTOR_SIZE) throw new InternalError(`a UDF file entry of ${bytes.length} bytes does not fit its block`)
@@ -333,7 +396,7 @@ class UdfWriter {
         tag: this.tag(TagId.FILE_IDENTIFIER, block, length),
         fileVersion: 1,
         characteristics,
-        icb: longAd(SECTOR_SIZE, entry.block, entry.uniqueId),
+        icb: longAd(SECTOR_SIZE, entry.block, this.icbPartition, entry.uniqueId),
         implementationUse: Buffer.alloc(0),
         identifier,
         padding: Buffer.alloc(length - FID_FIXED_SIZE - identifier.length)
@@ -349,11 +412,27 @@ class UdfWriter {
   }
 }
 
+/** What a file entry records besides what every entry written here has alike. */
+interface EntryFields {
+  fileType: number
+  flags: number
+  uid: number
+  gid: number
+  permissions: number
+  links: number
+  uniqueId: number
+  length: number
+  blocks: number
+  ads: Buffer
+  /** Access, modification and attribute times, or one time for all three. */
+  times: { atimeMs: number, mtimeMs: number, ctimeMs: number } | number
+}
+
 /** UDF 2.3.10.1 / 2.3.4.3: an ICB's long_ad carries the entry's unique ID (its low 32 bits) in its implementation use. */
-function longAd (length: number, block: number, uniqueId?: number): LongAd {
+function longAd (length: number, block: number, partition = 0, uniqueId?: number): LongAd {
   const implementationUse = Buffer.alloc(6)
   if (uniqueId !== undefined) implementationUse.writeUInt32LE(uniqueId >>> 0, 2)
-  return { length, location: { block, partition: 0 }, implementationUse }
+  return { length, location: { block, partition }, implementationUse }
 }
 
 /** UDF 2.1.5.3: a UDF entity identifier's suffix: the revision, then the OS class and identifier (unspecified). */
