@@ -96,13 +96,17 @@ function readersAgree (t: Test, image: string, label: string, expect: Record<str
   }
 }
 
-/** The three edits: a file's content changed (another size), a file added, one removed. */
-async function edit (iso: IsoImage): Promise<void> {
-  const node = await iso.lookup('/sub/c.cfg')
-  const bytes = Buffer.from('timeout 50\ndefault linux\n')
-  const data = iso.editableData(node)
+/** A file's whole content replaced (another size), as a write through a mount does it. */
+async function replace (iso: IsoImage, file: string, text: string): Promise<void> {
+  const bytes = Buffer.from(text)
+  const data = iso.editableData(await iso.lookup(file))
   await data.write(bytes, 0, bytes.length, 0)
   await data.truncate(bytes.length)
+}
+
+/** The three edits: a file's content changed (another size), a file added, one removed. */
+async function edit (iso: IsoImage): Promise<void> {
+  await replace(iso, '/sub/c.cfg', 'timeout 50\ndefault linux\n')
   await iso.addFile('/added.txt', Buffer.from('added\n'))
   await iso.remove('/gone.txt')
 }
@@ -211,11 +215,7 @@ t.test('zisofs files: their MD5 is of the compressed bytes as recorded, kept or 
   for (const mode of MODES) {
     const image = copy(original, `zisofs-${mode}.iso`)
     const iso = await IsoImage.open(image)
-    const node = await iso.lookup('/other.txt')
-    const bytes = Buffer.from('changed\n')
-    const data = iso.editableData(node)
-    await data.write(bytes, 0, bytes.length, 0)
-    await data.truncate(bytes.length)
+    await replace(iso, '/other.txt', 'changed\n')
     await iso.addFile('/added.txt', Buffer.from('added\n'))
     t.equal((await iso.commit({ mode })).mode, mode, mode)
     await iso.close()
