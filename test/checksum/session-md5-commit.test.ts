@@ -254,6 +254,30 @@ t.test('an image with an implantisomd5 checksum too: the session MD5s are droppe
   t.same(tagsOf(image), [], 'and no tag is left')
 })
 
+t.test('a crash once the journal is durable: replaying it gives the new image, its tags valid', async t => {
+  // The journal as a crash right after it became durable leaves it: written, the image not yet patched.
+  // The blocks an append writes inside the old image (descriptors, the superblock copy and tags, the
+  // relocated tag) are all in it: replayed, the image has its new tree and valid MD5s; discarded, the old.
+  const journal = await import('../../src/iso/commit/journal')
+  const crashing = { ...journal, applyJournaled: (imagePath: string, fd: number, patches: Parameters<typeof journal.applyJournaled>[2]) => {
+    journal.prepareJournal(imagePath, fd, patches)
+    throw new Error('simulated crash')
+  } }
+  const { IsoImage: Crashing } = t.mockRequire<typeof import('../../src/iso/image')>('../../src/iso/image', { '../../src/iso/commit/journal': crashing })
+  for (const [kind, original] of [['outdev', outdev], ['mkisofs', mkisofs]] as const) {
+    const image = copy(original, `crash-${kind}.iso`)
+    const iso = await Crashing.open(image)
+    await edit(iso)
+    await t.rejects(iso.commit({ mode: 'append' }), /simulated crash/, `${kind}: the commit dies with its journal written`)
+    await iso.close()
+    xorrisoPasses(t, image, `${kind} crashed, before recovery (the old image)`, 1)
+    t.equal(journal.recoverJournal(image), 'replayed', `${kind}: the journal is replayed`)
+    xorrisoPasses(t, image, `${kind} replayed`, 1)
+    isotoolPasses(t, image, `${kind} replayed`, 5)
+    readersAgree(t, image, `${kind} replayed`, EDITED)
+  }
+})
+
 t.test('through a mount, append and remaster: xorriso passes the MD5s', { skip: !fs.existsSync('/dev/fuse') ? 'no /dev/fuse' : false }, async t => {
   for (const mode of MODES) {
     const image = copy(outdev, `mount-${mode}.iso`)
