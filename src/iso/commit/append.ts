@@ -5,7 +5,7 @@ import { ImageExtentsSource } from '../model/data-source'
 import { readDescriptorSet } from '../read/descriptors'
 import type { Node } from '../model/node'
 import { Region } from '../model/payload'
-import { planLayout, primaryLbaOf, type FileSectionPlan, type Layout, type Placed, type WriteContent } from '../write/layout'
+import { descriptorSequence, planLayout, primaryLbaOf, type FileSectionPlan, type Layout, type Placed, type WriteContent } from '../write/layout'
 import { SectorWriter } from '../write/sector-writer'
 import { serializeBody, serializeHead } from '../write/serialize'
 import { payloadsOf } from '../write/system-area-writer'
@@ -15,7 +15,7 @@ import type { CommitContext } from './context'
 import { applyJournaled, journalPending, JournaledByteSource, writeAll, type Patch } from './journal'
 import { implantPatch, sessionMd5Patches, tagErasures, tagLbas, type MediaChecksums } from './media-checksums'
 import type { RecordedMd5 } from '../write/session-md5'
-import { FileByteSource } from '../io/byte-source'
+import { FileByteSource, readExactly, type ByteSource } from '../io/byte-source'
 
 /*
  * Append ("growing", as xorriso calls it): new and changed file data and a complete new directory tree go
@@ -54,7 +54,14 @@ export async function planAppend (context: CommitContext, settings: ImageSetting
   for (const payload of payloadsOf(content)) keep(payload.holder)
   if (content.boot !== undefined) fixed.delete(content.boot.catalog)
 
-  const startLba = Math.ceil(source.size / SECTOR_SIZE)
+  let startLba = Math.ceil(source.size / SECTOR_SIZE)
+  const session = content.sessionMd5 !== undefined && content.sessionMd5.start > 0 ? await nextSessionStart(source, content.sessionMd5.start, fixed) : undefined
+  if (content.sessionMd5 !== undefined && session !== undefined) {
+    // A new session, where xorriso would start it: its descriptors copied at its start + 16, its
+    // superblock tag after them, then the body. Only it is summed; the sessions before keep their tags.
+    content = { ...content, sessionMd5: { ...content.sessionMd5, start: session, newSession: true } }
+    startLba = session + descriptorSequence(settings, content).terminatorLba + 2
+  }
   const layout = planLayout(root, settings, content, { fixed, startLba })
   if (layout.terminatorLba > descriptors.terminatorLba) {
     return { reason: `the new descriptor set needs ${layout.terminatorLba - 15} sectors where the image has ${descriptors.terminatorLba - 15}` }
@@ -87,7 +94,7 @@ export async function applyAppend (
       await serializeBody(layout, content, out)
       await out.finish()
     } catch (err) {
-      dropAppended(fd, originalSize)
+      dropAppended(fd, originalSize, start)
       throw err
     }
     // The commit point: descriptors (and the hybrid MBR/GPT), with the old set's descriptors beyond the new
@@ -97,8 +104,11 @@ export async function applyAppend (
     const span = Buffer.alloc(Math.max(head.length, (context.descriptors.terminatorLba + 1) * SECTOR_SIZE))
     head.copy(span)
     // xorriso's tags of the old session would no longer match: cleared in the same write, or overwritten
-    // by the new ones.
-    const patches: Patch[] = [{ offset: 0, bytes: span }, ...(checksums !== undefined ? tagErasures(checksums, span.length, tagLbas(layout)) : [])]
+    // by the new ones. After a new session, the old one is as it was: only its relocated tag at 16 goes.
+    const old = checksums !== undefined && layout.sessionMd5?.newSession === true
+      ? { ...checksums, sessionTags: checksums.sessionTags.filter(t => t.tag.type === 'relocated-superblock') }
+      : checksums
+    const patches: Patch[] = [{ offset: 0, bytes: span }, ...(old !== undefined ? tagErasures(old, span.length, tagLbas(layout)) : [])]
     if (layout.sessionMd5 !== undefined) {
       try {
         // What lies after the old end is written now and made durable with the body; what lies before it
@@ -110,7 +120,7 @@ export async function applyAppend (
         }
         fs.fsyncSync(fd)
       } catch (err) {
-        dropAppended(fd, originalSize)
+        dropAppended(fd, originalSize, start)
         throw err
       }
     }
@@ -121,7 +131,7 @@ export async function applyAppend (
         const field = await implantPatch(final, primaryLbaOf(layout), checksums.implanted, onChecksumProgress)
         field.bytes.copy(span, field.offset)
       } catch (err) {
-        dropAppended(fd, originalSize)
+        dropAppended(fd, originalSize, start)
         throw err
       }
     }
@@ -129,7 +139,7 @@ export async function applyAppend (
       applyJournaled(context.path, fd, patches)
     } catch (err) {
       // No journal left means the old descriptors are in place (or were never touched): as before.
-      if (!journalPending(context.path)) dropAppended(fd, originalSize)
+      if (!journalPending(context.path)) dropAppended(fd, originalSize, start)
       throw err
     }
     return total - start
@@ -138,9 +148,36 @@ export async function applyAppend (
   }
 }
 
-/** Nothing before the old end was touched: drop what was appended, so the file is as it was. */
-function dropAppended (fd: number, originalSize: number): void {
-  try { fs.ftruncateSync(fd, originalSize) } catch { /* the image reads as before either way */ }
+/**
+ * Where xorriso starts the session after the one at `current` (libisoburn's emulated table of contents on
+ * a file finds each session at the multiple of 32 sectors after the previous one's end, as that session's
+ * own primary descriptor gives its size: it found none elsewhere), when the image has nothing from there
+ * on but zeros (xorriso's padding) and no data `fixed` keeps there; undefined otherwise (the session is
+ * extended instead).
+ */
+async function nextSessionStart (source: ByteSource, current: number, fixed: Map<Placed, FileSectionPlan[]>): Promise<number | undefined> {
+  const pvd = await readExactly(source, (current + 16) * SECTOR_SIZE, SECTOR_SIZE, { structure: 'session primary volume descriptor', lba: current + 16 })
+  if (pvd[0] !== 1) return undefined
+  const start = Math.ceil((current + pvd.readUInt32LE(80)) / 32) * 32
+  const end = Math.ceil(source.size / SECTOR_SIZE)
+  if ([...fixed.values()].flat().some(s => s.lba + Math.ceil(s.length / SECTOR_SIZE) > start)) return undefined
+  const buf = Buffer.alloc(64 * 1024)
+  for (let at = start * SECTOR_SIZE; at < end * SECTOR_SIZE;) {
+    const n = await source.read(buf, 0, Math.min(buf.length, end * SECTOR_SIZE - at), at)
+    if (n <= 0) break
+    if (!buf.subarray(0, n).equals(Buffer.alloc(n))) return undefined
+    at += n
+  }
+  return start
+}
+
+/** Nothing the old image holds was touched: drop what was appended, so the file is as it was. */
+function dropAppended (fd: number, originalSize: number, start: number): void {
+  try {
+    fs.ftruncateSync(fd, originalSize)
+    // A new xorriso session starts in the old one's padding (nextSessionStart): zeros again.
+    if (start < originalSize) writeAll(fd, Buffer.alloc(originalSize - start), start)
+  } catch { /* the image reads as before either way */ }
 }
 
 function walk (root: Node, visit: (node: Node) => void): void {

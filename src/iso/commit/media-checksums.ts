@@ -22,12 +22,15 @@ export { hasSessionMd5, type MediaChecksums }
  *   written with the commit's last, journaled write (in place: with the patches; append: with the
  *   descriptors; remaster: into the new file before it is made durable and renamed), so a crash leaves
  *   the old image with its old sum or the new one with its new sum;
- * - xorriso's session MD5s (-md5 on) are written anew by a commit that writes a whole tree (an append
- *   extends the image's session, a remaster writes one from 0): tags, checksum array and the files'
- *   indexes, placed by the layout pass and computed by write/session-md5.ts once every other byte is
- *   written; what lies inside the old image (the superblock tag, its copy and the relocated tag at 16)
- *   goes through the journal with the descriptors, the rest is appended before the commit point. They are
- *   dropped (the tags cleared, the indexes left out) where they cannot be kept valid: see sessionMd5Keeping.
+ * - xorriso's session MD5s (-md5 on) are written anew by a commit that writes a whole tree: an append
+ *   extends a session at 0 (xorriso -as mkisofs --md5) and adds a session after one that is not (xorriso
+ *   -outdev, -dev), as xorriso -dev does, which leaves the sessions before it and their tags as they
+ *   were and sums only the new one; a remaster writes one from 0. Tags, checksum array and the files'
+ *   indexes are placed by the layout pass and computed by write/session-md5.ts once every other byte is
+ *   written; the blocks before the appended body (the superblock tag and copy, the relocated tag at 16)
+ *   go through the journal with the descriptors, the rest is written and made durable before the commit
+ *   point. They are dropped (the tags cleared, the indexes left out) where they cannot be kept valid: see
+ *   sessionMd5Keeping.
  */
 
 export async function mediaChecksumsOf (context: ReadImage): Promise<MediaChecksums> {

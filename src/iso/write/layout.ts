@@ -59,12 +59,19 @@ export interface WriteContent {
  */
 export interface SessionMd5Request {
   /**
-   * The session's first sector: 0 for an image written whole (xorriso -as mkisofs --md5 writes so); for
-   * an append, the start of the session the image had, which the new tree extends (xorriso -outdev
-   * writes its first session at 32, a copy of its superblock at 0 naming it).
+   * The session's first sector: 0 for an image written whole (xorriso -as mkisofs --md5 writes so) and
+   * for an append to one, which extends that session; for an append to an image whose session is not at
+   * 0 (xorriso -outdev writes its first at 32, a copy of its superblock at 0 naming it), a new session
+   * where xorriso -dev would start it (commit/append.ts nextSessionStart), or the image's session again,
+   * extended, where that is not possible.
    */
   start: number
   fileIndexes: boolean
+  /**
+   * The session is a new one after the image's (an append to an image whose session is not at 0, as
+   * xorriso -dev grows one): the sessions before it are left as they are, their tags valid.
+   */
+  newSession?: boolean
 }
 
 /**
