@@ -175,6 +175,22 @@ t.test('commits in a row on one model: each uses the indexes the one before wrot
   isotoolPasses(t, image, 'thrice', 8)
 })
 
+t.test('an -outdev image with bytes after its session (not xorriso\'s padding): the session is extended instead', async t => {
+  const image = copy(outdev, 'trailing.iso')
+  fs.appendFileSync(image, Buffer.alloc(4096, 0x5a)) // something after the padding, which a new session would overwrite
+  const trailer = fs.readFileSync(image).subarray(-4096)
+  const iso = await IsoImage.open(image)
+  await edit(iso)
+  t.equal((await iso.commit({ mode: 'append' })).mode, 'append', 'append')
+  await iso.close()
+  const start = tagsOf(image).filter(c => c.tag.type === 'superblock').pop()?.tag.rangeStart
+  t.equal(start, 32, 'the session at 32 is extended')
+  t.ok(fs.readFileSync(image).subarray(-2 * 1024 * 1024).includes(trailer), 'what followed the session is kept')
+  xorrisoPasses(t, image, 'extended', 1)
+  isotoolPasses(t, image, 'extended', 5)
+  readersAgree(t, image, 'extended', EDITED)
+})
+
 t.test('a file damaged in the original keeps its recorded MD5: the damage stays visible', async t => {
   // The unchanged files' MD5s are taken from the image's array (as xorriso -md5 on does), not computed
   // anew over what is now there: a sum computed over damaged data would bless it.
