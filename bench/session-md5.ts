@@ -5,9 +5,10 @@ import { measured, MiB, record, sh, withIsomount } from './harness'
 /*
  * What keeping xorriso's session MD5s (-md5 on) costs a commit, on a 1 GiB image (2 × 512 MiB of random
  * data and 2,000 small files): the same commit of the same tree mastered with and without
- * xorriso -as mkisofs --md5. With them, a commit writes a whole tree (append) and reads the session back
- * for its tags (the whole image when the session starts at 0, as here); without, it writes only what
- * changed. xorriso's own remaster with -md5 on is the other peer.
+ * xorriso -as mkisofs --md5 (and xorriso -outdev -md5 on). With them, a commit writes a whole tree
+ * (append) and reads the session back for its tags (the whole image when the session starts at 0; the new
+ * session alone after an -outdev one); without, it writes only what changed. xorriso's own remaster with
+ * -md5 on is the other peer.
  */
 export async function sessionMd5Benchmarks (scratchDir: string): Promise<void> {
   const tree = path.join(scratchDir, 'md5-tree')
@@ -32,6 +33,11 @@ export async function sessionMd5Benchmarks (scratchDir: string): Promise<void> {
     const peer = await commit(without, mode)
     record({ section: 'md5', what: `one file added, commit=${mode}, ${size}, -md5 on`, ours, peer, peerName: 'no -md5', unit: 's' })
   }
+  // xorriso -outdev's layout (the session at 32): an append adds a session, and sums only that.
+  const outdev = path.join(scratchDir, 'md5-outdev.iso')
+  sh(`xorriso -md5 on -outdev '${outdev}' -map '${tree}' / 2>/dev/null`)
+  record({ section: 'md5', what: `one file added, commit=auto, ${size}, -outdev -md5 on`, ours: await commit(outdev, 'auto'), peer: await commit(without, 'auto'), peerName: 'no -md5', unit: 's' })
+  fs.rmSync(outdev)
   const added = path.join(scratchDir, 'added.txt')
   fs.writeFileSync(added, 'added\n')
   const out = path.join(scratchDir, 'xorriso-md5.iso')
