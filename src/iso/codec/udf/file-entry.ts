@@ -68,7 +68,7 @@ export function parseFileEntry (buf: Buffer, tag: DescriptorTag, where: ImageLoc
  * thousand and a reader looks at a few fields of each; building every field of each showed as half the
  * time of walking a UDF tree.
  */
-class RecordedFileEntry implements FileEntry {
+export class RecordedFileEntry implements FileEntry {
   readonly extended: boolean
   readonly informationLength: number
   private readonly fixed: number
@@ -76,7 +76,7 @@ class RecordedFileEntry implements FileEntry {
   private readonly adLength: number
   private icb?: IcbTag
 
-  constructor (private readonly buf: Buffer, readonly tag: DescriptorTag, where: ImageLocation) {
+  constructor (readonly buf: Buffer, readonly tag: DescriptorTag, where: ImageLocation) {
     const extended = tag.id === TagId.EXTENDED_FILE_ENTRY
     const fixed = extended ? EXTENDED_FILE_ENTRY_FIXED_SIZE : FILE_ENTRY_FIXED_SIZE
     if (buf.length < fixed) {
@@ -127,7 +127,10 @@ class RecordedFileEntry implements FileEntry {
   get implementationId (): EntityId { return parseEntityId(this.buf, this.extended ? 168 : 128) }
   get uniqueId (): bigint { return this.buf.readBigUInt64LE(this.extended ? 200 : 160) }
   get extendedAttributes (): Buffer { return this.buf.subarray(this.fixed, this.fixed + this.eaLength) }
-  get allocationDescriptors (): Buffer { return this.buf.subarray(this.fixed + this.eaLength, this.fixed + this.eaLength + this.adLength) }
+  get allocationDescriptors (): Buffer { return this.buf.subarray(this.allocationDescriptorsStart, this.allocationDescriptorsEnd) }
+  /** Where the allocation descriptors are in `buf`: a walk parses them there, without a view of them. */
+  get allocationDescriptorsStart (): number { return this.fixed + this.eaLength }
+  get allocationDescriptorsEnd (): number { return this.fixed + this.eaLength + this.adLength }
 }
 
 /** A plain copy of a file entry (every field read, byte areas copied), to change and serialize. */

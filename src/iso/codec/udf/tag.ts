@@ -177,7 +177,7 @@ export interface TagCheck {
  * warning here, an error in strict mode, and the descriptor read.
  */
 export function verifyTag (buf: Buffer, offset: number, check: TagCheck, diag: Diagnostics, where: ImageLocation): DescriptorTag {
-  if (tagIsSound(buf, offset, check)) return parseTag(buf, offset)
+  if (tagIsSound(buf, offset, check.id, check.location, check.available)) return parseTag(buf, offset)
   const expected = check.id !== undefined ? tagName(check.id) : 'descriptor'
   const structure = where.structure
   if (check.available < TAG_SIZE) {
@@ -210,17 +210,18 @@ export function verifyTag (buf: Buffer, offset: number, check: TagCheck, diag: D
 
 /**
  * True when the descriptor at `offset` passes every check verifyTag makes (checksum, identifier, version,
- * CRC, location): the usual case, answered without building the tag, a location or a message. A reader
- * of a directory checks two descriptors per file; when this says no, verifyTag says what is wrong.
+ * CRC, location; TagCheck's fields): the usual case, answered without building the tag, a location or
+ * a message. A reader of a directory checks two descriptors per file; when this says no, verifyTag says
+ * what is wrong.
  */
-export function tagIsSound (buf: Buffer, offset: number, check: TagCheck): boolean {
-  if (check.available < TAG_SIZE || buf.length - offset < TAG_SIZE || tagChecksum(buf, offset) !== buf[offset + 4]) return false
-  if (check.id !== undefined && (buf[offset] | (buf[offset + 1] << 8)) !== check.id) return false
+export function tagIsSound (buf: Buffer, offset: number, id: number | undefined, location: number | undefined, available: number): boolean {
+  if (available < TAG_SIZE || buf.length - offset < TAG_SIZE || tagChecksum(buf, offset) !== buf[offset + 4]) return false
+  if (id !== undefined && (buf[offset] | (buf[offset + 1] << 8)) !== id) return false
   const version = buf[offset + 2] | (buf[offset + 3] << 8)
   if (version !== 2 && version !== 3) return false
   const crcLength = buf[offset + 10] | (buf[offset + 11] << 8)
-  if (TAG_SIZE + crcLength > check.available) return false
-  if (check.location !== undefined && buf.readUInt32LE(offset + 12) !== check.location) return false
+  if (TAG_SIZE + crcLength > available) return false
+  if (location !== undefined && buf.readUInt32LE(offset + 12) !== location) return false
   return crcItu(buf, offset + TAG_SIZE, offset + TAG_SIZE + crcLength) === (buf[offset + 8] | (buf[offset + 9] << 8))
 }
 

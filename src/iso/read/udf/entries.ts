@@ -1,10 +1,10 @@
 import { InvalidImageError, type ImageLocation } from '../../../errors'
 import type { Diagnostics } from '../../codec/diagnostics'
 import {
-  AD_KIND_BY_FLAG, ExtentType, extentLength, parseAllocationDescriptors, type AdKind, type AllocationDescriptor, type LbAddr
+  AD_KIND_BY_FLAG, AD_SIZE, allocationDescriptorCount, ExtentType, extentLength, parseAllocationDescriptor, type AdKind, type AllocationDescriptor, type LbAddr
 } from '../../codec/udf/addresses'
 import { parseAllocationExtent } from '../../codec/udf/allocation-extent'
-import { parseFileEntry, type FileEntry } from '../../codec/udf/file-entry'
+import { parseFileEntry, RecordedFileEntry, type FileEntry } from '../../codec/udf/file-entry'
 import { IcbFlag, parseIndirectEntry } from '../../codec/udf/icb'
 import { parseTag, TagId, tagIsSound, tagName, verifyTag } from '../../codec/udf/tag'
 import { readExactly, readExactlyInto, type ByteSource } from '../../io/byte-source'
@@ -30,12 +30,22 @@ export interface UdfContext {
   prefetched?: Map<number, Buffer>
 }
 
-/**
- * File entries read ahead at a time: 64 blocks (128 KiB of 2048-byte blocks), read into a buffer the
- * caller reuses from one batch to the next (a fresh buffer of that size each time cost more in page
- * faults than the reads).
- */
+/** File entries read ahead at a time: 64 blocks (128 KiB of 2048-byte blocks). */
 export const READ_AHEAD_BLOCKS = 64
+
+/**
+ * Where file entries are read ahead, reused from one batch to the next (a fresh 128 KiB buffer each time
+ * cost more in page faults than the reads), with a view of each of its blocks made once.
+ */
+export class ReadAheadBuffer {
+  readonly bytes: Buffer
+  readonly blocks: Buffer[] = []
+
+  constructor (readonly blockSize: number) {
+    this.bytes = Buffer.allocUnsafe(READ_AHEAD_BLOCKS * blockSize)
+    for (let at = 0; at < this.bytes.length; at += blockSize) this.blocks.push(this.bytes.subarray(at, at + blockSize))
+  }
+}
 
 /**
  * Reads the blocks at `addrs` (some of a directory's file entries, at most READ_AHEAD_BLOCKS different
@@ -45,7 +55,7 @@ export const READ_AHEAD_BLOCKS = 64
  * partitions other than plain physical ones, which writers that lay entries out in runs do not use). The
  * blocks returned are views of `into`: good until it is reused.
  */
-export async function prefetchBlocks (ctx: UdfContext, addrs: readonly LbAddr[], into: Buffer): Promise<Map<number, Buffer>> {
+export async function prefetchBlocks (ctx: UdfContext, addrs: readonly LbAddr[], into: ReadAheadBuffer): Promise<Map<number, Buffer>> {
   const size = ctx.map.blockSize
   const positions: number[] = []
   for (const addr of addrs) {
@@ -62,9 +72,9 @@ export async function prefetchBlocks (ctx: UdfContext, addrs: readonly LbAddr[],
       (positions[j + 1] === positions[j] || positions[j + 1] === positions[j] + size)) j++
     const start = positions[i]
     const length = positions[j] - start + size
-    if (start + length <= ctx.source.size && used + length <= into.length) {
-      await readExactlyInto(ctx.source, into, used, start, length, { structure: 'file entries', lba: Math.floor(start / 2048) })
-      for (let at = 0; at < length; at += size) blocks.set(start + at, into.subarray(used + at, used + at + size))
+    if (size === into.blockSize && start + length <= ctx.source.size && used + length <= into.bytes.length) {
+      await readExactlyInto(ctx.source, into.bytes, used, start, length, { structure: 'file entries', lba: Math.floor(start / 2048) })
+      for (let at = 0; at < length; at += size) blocks.set(start + at, into.blocks[(used + at) / size])
       used += length
     }
     i = j + 1
@@ -138,7 +148,7 @@ export function readIcbNow (ctx: UdfContext, icb: LbAddr): LocatedEntry | undefi
   const position = ctx.prefetched === undefined ? undefined : ctx.map.quickPosition(icb.partition, icb.block)
   if (position === undefined) return undefined
   const buf = ctx.prefetched?.get(position)
-  if (buf === undefined || !tagIsSound(buf, 0, { location: icb.block, available: buf.length })) return undefined
+  if (buf === undefined || !tagIsSound(buf, 0, undefined, icb.block, buf.length)) return undefined
   const id = buf[0] | (buf[1] << 8)
   if (id !== TagId.FILE_ENTRY && id !== TagId.EXTENDED_FILE_ENTRY) return undefined
   const entry = parseFileEntry(buf, parseTag(buf, 0), whereAt('file entry', position))
@@ -220,14 +230,14 @@ export function entryDataNow (ctx: UdfContext, located: LocatedEntry, structure 
     return { kind: 'embedded', bytes: area.subarray(0, Math.min(area.length, entry.informationLength)) }
   }
   const pieces = new DataPieces(ctx, located, where)
-  return pieces.add(entry.allocationDescriptors, where) === undefined || pieces.complete ? pieces.result() : undefined
+  return pieces.addEntry(where) === undefined || pieces.complete ? pieces.result() : undefined
 }
 
 async function followExtents (ctx: UdfContext, located: LocatedEntry, structure: string): Promise<EntryData> {
   const { addr } = located
   const where = whereAt(structure, located.position)
   const pieces = new DataPieces(ctx, located, where)
-  let next = pieces.add(located.entry.allocationDescriptors, where)
+  let next = pieces.addEntry(where)
   let visited: Set<string> | undefined
   for (let continuation = 0; next !== undefined && !pieces.complete; continuation++) {
     if (continuation >= MAX_CONTINUATIONS) {
@@ -268,10 +278,25 @@ class DataPieces {
     return this.covered >= this.wanted
   }
 
-  /** Adds the extents of one area of descriptors; returns its continuation descriptor, if it has one. */
-  add (area: Buffer, areaWhere: ImageLocation): AllocationDescriptor | undefined {
+  /** Adds the extents of the entry's own descriptors (see add). */
+  addEntry (where: ImageLocation): AllocationDescriptor | undefined {
+    const entry = this.located.entry
+    // Where it was read from, in place: a walk does this for every file.
+    if (entry instanceof RecordedFileEntry) return this.add(entry.buf, where, entry.allocationDescriptorsStart, entry.allocationDescriptorsEnd)
+    const area = entry.allocationDescriptors
+    return this.add(area, where, 0, area.length)
+  }
+
+  /**
+   * Adds the extents of one area of descriptors (`start` to `end` of `buf`); returns its continuation
+   * descriptor, if it has one.
+   */
+  add (buf: Buffer, areaWhere: ImageLocation, start = 0, end = buf.length): AllocationDescriptor | undefined {
     const blockSize = this.ctx.map.blockSize
-    for (const ad of parseAllocationDescriptors(this.kind, area, areaWhere)) {
+    // One by one, without a list: a walk reads a file's descriptors (one, usually) for every file.
+    const count = allocationDescriptorCount(this.kind, buf, areaWhere, start, end)
+    for (let i = 0; i < count; i++) {
+      const ad = parseAllocationDescriptor(this.kind, buf, start + i * AD_SIZE[this.kind])
       if (ad.type === ExtentType.CONTINUATION) return ad
       if (this.covered >= this.wanted) continue
       const length = Math.min(ad.length, this.wanted - this.covered)

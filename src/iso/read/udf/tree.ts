@@ -6,7 +6,7 @@ import { Directory, Node, NodeFlag, type UdfRecordLocation } from '../../model/n
 import { inoOf, pickByName, pushTo, type DirectoryExtents } from '../tree-matching'
 import { readUdfDirectory } from './directory'
 import { entryAttributes, NO_DATA, readUdfFile, readUdfFileNow, type UdfAttributes, type UdfFile } from './files'
-import { prefetchBlocks, READ_AHEAD_BLOCKS, readIcb, type UdfContext } from './entries'
+import { prefetchBlocks, READ_AHEAD_BLOCKS, ReadAheadBuffer, readIcb, type UdfContext } from './entries'
 import type { UdfVolume } from './volume'
 
 /*
@@ -31,7 +31,7 @@ export class UdfTree {
   /** Directory ICBs read (a loop or a directory named twice reads as empty the second time). */
   private readonly loaded = new Set<string>()
   /** Read-ahead buffers not in use (one per directory being merged at once: a mount serves several). */
-  private readonly spareReadAhead: Buffer[] = []
+  private readonly spareReadAhead: ReadAheadBuffer[] = []
 
   constructor (readonly ctx: UdfContext, readonly volume: UdfVolume, private readonly host: UdfTreeHost) {}
 
@@ -78,7 +78,7 @@ export class UdfTree {
     const added: Node[] = []
     // The entries' blocks are read ahead in batches into a buffer of this tree's, and each file is paired
     // as soon as it is read: nothing of a batch is looked at once the next one is read.
-    const buffer = this.spareReadAhead.pop() ?? Buffer.allocUnsafe(READ_AHEAD_BLOCKS * this.ctx.map.blockSize)
+    const buffer = this.spareReadAhead.pop() ?? new ReadAheadBuffer(this.ctx.map.blockSize)
     try {
       for (let first = 0; first < listing.entries.length; first += READ_AHEAD_BLOCKS) {
         const batch = listing.entries.slice(first, first + READ_AHEAD_BLOCKS)
