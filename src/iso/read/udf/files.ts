@@ -50,7 +50,9 @@ export const NO_DATA = -1
 /**
  * One entry of a UDF directory, its file entry read. Its attributes and its data source are made when
  * first asked for: a walk pairs most files with the ISO9660 tree's, whose Rock Ridge attributes and data
- * prevail, and only needs where the data starts (dataStart, size).
+ * prevail, and only needs where the data starts (dataStart, size). Both read the entry's block, which may
+ * be a view of a read-ahead buffer (entries.ts prefetchBlocks): ask before that buffer is read into again
+ * (the tree pairs each file as soon as it is read).
  */
 export class UdfFile {
   readonly name: string
