@@ -331,7 +331,7 @@ export async function readPieces (source: ByteSource, pieces: readonly DataPiece
   const bytes = Buffer.alloc(size)
   let at = 0
   for (const piece of pieces) {
-    if (piece.hole !== true) (await readExactly(source, piece.position, piece.length, where)).copy(bytes, at)
+    if (piece.hole !== true) await readExactlyInto(source, bytes, at, piece.position, piece.length, where)
     at += piece.length
   }
   return bytes
