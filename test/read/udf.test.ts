@@ -92,6 +92,34 @@ t.test('genisoimage -udf -R -J: one tree, UDF names on the same nodes, Rock Ridg
   t.throws(() => noUdf.view('udf'), /no udf namespace/)
 })
 
+t.test('a directory of more entries than are read ahead at once: each file keeps its own entry\'s times and data', async t => {
+  // Entries are read ahead 64 blocks at a time into one buffer, reused for the next 64, and each file is
+  // paired as it is read: a file given another's entry, or attributes read once the buffer moved on,
+  // shows another file's time or content here. Without Rock Ridge the UDF entries' times are the ones seen.
+  const manySrc = path.join(dir, 'many-src')
+  const base = Date.UTC(2020, 0, 1)
+  const files: Record<string, { file: string, mtime: Date } | { hardlink: string }> = {}
+  for (let i = 0; i < 150; i++) files[`file-${String(i).padStart(3, '0')}.txt`] = { file: `content of ${i}\n`, mtime: new Date(base + i * 3_600_000) }
+  files['link-to-005.txt'] = { hardlink: 'many/file-005.txt' }
+  writeTree(manySrc, { many: files })
+  const many = genisoimage(path.join(dir, 'many.iso'), ['-udf'], manySrc)
+  const image = await IsoImage.open(many)
+  t.teardown(() => image.close())
+  t.equal(image.defaultNamespace, 'udf')
+  const ours = await compareWith7z(t, image, many)
+  t.same(ours, pycdlibListing(many, 'udf'), 'pycdlib reads the same names, sizes and content')
+  let wrong = 0
+  for (let i = 0; i < 150; i++) {
+    const name = `/many/file-${String(i).padStart(3, '0')}.txt`
+    const stat = await image.stat(name, 'udf')
+    const content = (await image.readFile(name, 'udf')).toString()
+    if (stat.mtimeMs !== base + i * 3_600_000 || content !== `content of ${i}\n`) wrong++
+  }
+  t.equal(wrong, 0, 'all 150 files have their own time and content')
+  t.equal((await image.stat('/many/link-to-005.txt', 'udf')).ino, (await image.stat('/many/file-005.txt', 'udf')).ino, 'a hard link in the last batch shares the inode of a file in the first')
+  t.same(image.warnings, [])
+})
+
 t.test('an image grown by xorriso after genisoimage -udf: its UDF tree is out of date and left out', async t => {
   const grown = path.join(dir, 'grown.iso')
   fs.copyFileSync(plain, grown)

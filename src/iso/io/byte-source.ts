@@ -83,21 +83,35 @@ async function fstatSize (fd: number): Promise<number> {
 
 /** Reads exactly `length` bytes or fails with IMAGE_TRUNCATED naming what was being read. */
 export async function readExactly (source: ByteSource, position: number, length: number, where: ImageLocation): Promise<Buffer> {
+  withinImage(source, position, length, where)
+  const buf = Buffer.allocUnsafe(length)
+  await readExactlyInto(source, buf, 0, position, length, where)
+  return buf
+}
+
+/** Refuses a read beyond the end of the image before anything is allocated for it. */
+function withinImage (source: ByteSource, position: number, length: number, where: ImageLocation): void {
   if (position + length > source.size) {
     throw new InvalidImageError('IMAGE_TRUNCATED',
       `${length} bytes at byte ${position} lie beyond the end of the image (${source.size} bytes)`, where)
   }
-  const buf = Buffer.allocUnsafe(length)
+}
+
+/**
+ * The same into `buf` at `offset` (which the caller sized): for reads repeated often enough that a fresh
+ * buffer each time costs more than the read (a large one is fresh memory, page faults and all).
+ */
+export async function readExactlyInto (source: ByteSource, buf: Buffer, offset: number, position: number, length: number, where: ImageLocation): Promise<void> {
+  withinImage(source, position, length, where)
   let done = 0
   const sync = length <= SYNC_READ_LIMIT ? source.readSync?.bind(source) : undefined
   while (done < length) {
-    const n = sync !== undefined ? sync(buf, done, length - done, position + done) : await source.read(buf, done, length - done, position + done)
+    const n = sync !== undefined ? sync(buf, offset + done, length - done, position + done) : await source.read(buf, offset + done, length - done, position + done)
     if (n === 0) {
       throw new InvalidImageError('IMAGE_TRUNCATED', `image ends inside ${length} bytes at byte ${position}`, where)
     }
     done += n
   }
-  return buf
 }
 
 /** A source over bytes in memory: tests, and images built in memory. */

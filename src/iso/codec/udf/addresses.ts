@@ -149,18 +149,27 @@ export function serializeAllocationDescriptor (kind: AdKind, ad: AllocationDescr
  * descriptor at the end of the area is damage.
  */
 export function parseAllocationDescriptors (kind: AdKind, area: Buffer, where: ImageLocation): AllocationDescriptor[] {
+  const list: AllocationDescriptor[] = []
+  const count = allocationDescriptorCount(kind, area, where)
+  for (let i = 0; i < count; i++) list.push(parseAllocationDescriptor(kind, area, i * AD_SIZE[kind]))
+  return list
+}
+
+/**
+ * How many descriptors parseAllocationDescriptors finds in an area (`start` to `end` of `buf`), for a
+ * reader that parses them one by one where they are.
+ */
+export function allocationDescriptorCount (kind: AdKind, buf: Buffer, where: ImageLocation, start = 0, end = buf.length): number {
   const size = AD_SIZE[kind]
-  if (area.length % size !== 0) {
-    throw new InvalidImageError('IMAGE_BAD_RECORD', `${area.length} bytes of ${kind} allocation descriptors is not a multiple of ${size}`,
+  const length = end - start
+  if (length % size !== 0) {
+    throw new InvalidImageError('IMAGE_BAD_RECORD', `${length} bytes of ${kind} allocation descriptors is not a multiple of ${size}`,
       { ...where, field: 'length of allocation descriptors' })
   }
-  const list: AllocationDescriptor[] = []
-  for (let offset = 0; offset + size <= area.length; offset += size) {
-    const ad = parseAllocationDescriptor(kind, area, offset)
-    if (ad.length === 0) break
-    list.push(ad)
-  }
-  return list
+  let count = 0
+  // The length is the low 30 bits of each descriptor's first four bytes.
+  while ((count + 1) * size <= length && (buf.readUInt32LE(start + count * size) & 0x3fffffff) !== 0) count++
+  return count
 }
 
 export function serializeAllocationDescriptors (kind: AdKind, ads: readonly AllocationDescriptor[]): Buffer {

@@ -68,26 +68,15 @@ export function parseFileEntry (buf: Buffer, tag: DescriptorTag, where: ImageLoc
  * thousand and a reader looks at a few fields of each; building every field of each showed as half the
  * time of walking a UDF tree.
  */
-class RecordedFileEntry implements FileEntry {
+export class RecordedFileEntry implements FileEntry {
   readonly extended: boolean
-  readonly uid: number
-  readonly gid: number
-  readonly permissions: number
-  readonly linkCount: number
-  readonly recordFormat: number
-  readonly recordDisplayAttributes: number
-  readonly recordLength: number
   readonly informationLength: number
-  readonly objectSize?: number
-  readonly logicalBlocksRecorded: number
-  readonly checkpoint: number
-  readonly reserved?: number
   private readonly fixed: number
   private readonly eaLength: number
   private readonly adLength: number
   private icb?: IcbTag
 
-  constructor (private readonly buf: Buffer, readonly tag: DescriptorTag, where: ImageLocation) {
+  constructor (readonly buf: Buffer, readonly tag: DescriptorTag, where: ImageLocation) {
     const extended = tag.id === TagId.EXTENDED_FILE_ENTRY
     const fixed = extended ? EXTENDED_FILE_ENTRY_FIXED_SIZE : FILE_ENTRY_FIXED_SIZE
     if (buf.length < fixed) {
@@ -106,19 +95,23 @@ class RecordedFileEntry implements FileEntry {
     this.fixed = fixed
     this.eaLength = eaLength
     this.adLength = adLength
-    this.uid = buf.readUInt32LE(36)
-    this.gid = buf.readUInt32LE(40)
-    this.permissions = buf.readUInt32LE(44)
-    this.linkCount = buf.readUInt16LE(48)
-    this.recordFormat = buf[50]
-    this.recordDisplayAttributes = buf[51]
-    this.recordLength = buf.readUInt32LE(52)
     this.informationLength = readLength(buf, 56, where, 'information length')
-    this.objectSize = extended ? readLength(buf, 64, where, 'object size') : undefined
-    this.logicalBlocksRecorded = readLength(buf, extended ? 72 : 64, where, 'logical blocks recorded')
-    this.checkpoint = buf.readUInt32LE(extended ? 128 : 108)
-    this.reserved = extended ? buf.readUInt32LE(132) : undefined
+    // Checked now, read when asked for: a damaged length is refused where the entry is read.
+    if (extended) readLength(buf, 64, where, 'object size')
+    readLength(buf, extended ? 72 : 64, where, 'logical blocks recorded')
   }
+
+  get uid (): number { return this.buf.readUInt32LE(36) }
+  get gid (): number { return this.buf.readUInt32LE(40) }
+  get permissions (): number { return this.buf.readUInt32LE(44) }
+  get linkCount (): number { return this.buf.readUInt16LE(48) }
+  get recordFormat (): number { return this.buf[50] }
+  get recordDisplayAttributes (): number { return this.buf[51] }
+  get recordLength (): number { return this.buf.readUInt32LE(52) }
+  get objectSize (): number | undefined { return this.extended ? lengthAt(this.buf, 64) : undefined }
+  get logicalBlocksRecorded (): number { return lengthAt(this.buf, this.extended ? 72 : 64) }
+  get checkpoint (): number { return this.buf.readUInt32LE(this.extended ? 128 : 108) }
+  get reserved (): number | undefined { return this.extended ? this.buf.readUInt32LE(132) : undefined }
 
   get icbTag (): IcbTag {
     this.icb ??= parseIcbTag(this.buf, 16)
@@ -134,7 +127,10 @@ class RecordedFileEntry implements FileEntry {
   get implementationId (): EntityId { return parseEntityId(this.buf, this.extended ? 168 : 128) }
   get uniqueId (): bigint { return this.buf.readBigUInt64LE(this.extended ? 200 : 160) }
   get extendedAttributes (): Buffer { return this.buf.subarray(this.fixed, this.fixed + this.eaLength) }
-  get allocationDescriptors (): Buffer { return this.buf.subarray(this.fixed + this.eaLength, this.fixed + this.eaLength + this.adLength) }
+  get allocationDescriptors (): Buffer { return this.buf.subarray(this.allocationDescriptorsStart, this.allocationDescriptorsEnd) }
+  /** Where the allocation descriptors are in `buf`: a walk parses them there, without a view of them. */
+  get allocationDescriptorsStart (): number { return this.fixed + this.eaLength }
+  get allocationDescriptorsEnd (): number { return this.fixed + this.eaLength + this.adLength }
 }
 
 /** A plain copy of a file entry (every field read, byte areas copied), to change and serialize. */
@@ -170,11 +166,15 @@ export function copyFileEntry (entry: FileEntry): FileEntry {
 
 /** A 64-bit length; past 2^53 it cannot be a real size here (and could not be computed with exactly). */
 function readLength (buf: Buffer, offset: number, where: ImageLocation, field: string): number {
-  const high = buf.readUInt32LE(offset + 4)
-  if (high >= 0x200000) {
+  if (buf.readUInt32LE(offset + 4) >= 0x200000) {
     throw new InvalidImageError('IMAGE_BAD_RECORD', `${field} ${buf.readBigUInt64LE(offset)} is beyond any image`, { ...where, field })
   }
-  return high * 0x100000000 + buf.readUInt32LE(offset)
+  return lengthAt(buf, offset)
+}
+
+/** A 64-bit length readLength has checked. */
+function lengthAt (buf: Buffer, offset: number): number {
+  return buf.readUInt32LE(offset + 4) * 0x100000000 + buf.readUInt32LE(offset)
 }
 
 export function fileEntrySize (entry: FileEntry): number {

@@ -78,15 +78,17 @@ export interface DescriptorTag {
 }
 
 export function parseTag (buf: Buffer, offset = 0): DescriptorTag {
+  if (buf.length - offset < TAG_SIZE) throw new RangeError(`a descriptor tag needs ${TAG_SIZE} bytes, ${buf.length - offset} are left`)
+  // Bytes, not readUInt16LE and its checks: two tags are parsed per file of a walk.
   return {
-    id: buf.readUInt16LE(offset),
-    version: buf.readUInt16LE(offset + 2),
+    id: buf[offset] | (buf[offset + 1] << 8),
+    version: buf[offset + 2] | (buf[offset + 3] << 8),
     checksum: buf[offset + 4],
     reserved: buf[offset + 5],
-    serial: buf.readUInt16LE(offset + 6),
-    crc: buf.readUInt16LE(offset + 8),
-    crcLength: buf.readUInt16LE(offset + 10),
-    location: buf.readUInt32LE(offset + 12)
+    serial: buf[offset + 6] | (buf[offset + 7] << 8),
+    crc: buf[offset + 8] | (buf[offset + 9] << 8),
+    crcLength: buf[offset + 10] | (buf[offset + 11] << 8),
+    location: (buf[offset + 12] | (buf[offset + 13] << 8) | (buf[offset + 14] << 16)) + buf[offset + 15] * 0x1000000
   }
 }
 
@@ -104,42 +106,48 @@ export function serializeTag (tag: DescriptorTag, buf: Buffer, offset = 0): void
 
 /** 7.2.3: the sum modulo 256 of the tag's bytes other than the checksum byte itself. */
 export function tagChecksum (buf: Buffer, offset = 0): number {
-  let sum = 0
-  for (let i = 0; i < TAG_SIZE; i++) if (i !== 4) sum += buf[offset + i]
-  return sum & 0xff
+  return (buf[offset] + buf[offset + 1] + buf[offset + 2] + buf[offset + 3] + buf[offset + 5] + buf[offset + 6] + buf[offset + 7] +
+    buf[offset + 8] + buf[offset + 9] + buf[offset + 10] + buf[offset + 11] + buf[offset + 12] + buf[offset + 13] + buf[offset + 14] +
+    buf[offset + 15]) & 0xff
 }
 
-const CRC_TABLE = (() => {
-  const table = new Uint16Array(256)
+/**
+ * CRC-ITU-T tables for eight bytes at a time ("slicing by 8"): row k (256 entries from k × 256) is the CRC
+ * of a byte followed by k zero bytes, row 0 the usual byte-at-a-time table. 4 KiB, which stay in the L1
+ * cache: a UDF walk checks two descriptors per file (its identifier and its entry), and the 128 KiB table
+ * of two bytes at a time that this replaces spent most of its time in cache misses (3× slower, measured
+ * on 168-byte file entries).
+ */
+const CRC_ROWS = 8
+const CRC_TABLES = (() => {
+  const table = new Uint16Array(256 * CRC_ROWS)
   for (let n = 0; n < 256; n++) {
     let c = n << 8
     for (let k = 0; k < 8; k++) c = (c & 0x8000) !== 0 ? ((c << 1) ^ 0x1021) & 0xffff : (c << 1) & 0xffff
     table[n] = c
   }
+  for (let n = 0; n < 256; n++) {
+    let c = table[n]
+    for (let row = 1; row < CRC_ROWS; row++) {
+      c = ((c << 8) & 0xff00) ^ table[c >> 8]
+      table[row * 256 + n] = c
+    }
+  }
   return table
 })()
 
-/** CRC-ITU-T of two bytes at once (slicing by 16 bits): every descriptor read is checked, 128 KiB well spent. */
-let CRC_TABLE_16: Uint16Array | undefined
-
-function crcTable16 (): Uint16Array {
-  if (CRC_TABLE_16 !== undefined) return CRC_TABLE_16
-  const table = new Uint16Array(65536)
-  for (let v = 0; v < 65536; v++) {
-    const high = CRC_TABLE[v >> 8]
-    table[v] = ((high << 8) & 0xff00) ^ CRC_TABLE[((high >> 8) ^ v) & 0xff]
-  }
-  CRC_TABLE_16 = table
-  return table
-}
-
 /** 7.2.6: CRC-ITU-T (x^16 + x^12 + x^5 + 1), initial value 0, most significant bit first. */
 export function crcItu (data: Uint8Array, start = 0, end = data.length): number {
-  const pairs = crcTable16()
+  const t = CRC_TABLES
   let crc = 0
   let i = start
-  for (; i + 1 < end; i += 2) crc = pairs[((data[i] << 8) | data[i + 1]) ^ crc]
-  for (; i < end; i++) crc = ((crc << 8) & 0xff00) ^ CRC_TABLE[((crc >> 8) ^ data[i]) & 0xff]
+  for (; i + 8 <= end; i += 8) {
+    // The CRC so far meets the first two bytes; the other six are independent lookups.
+    const x = crc ^ ((data[i] << 8) | data[i + 1])
+    crc = t[1792 + (x >> 8)] ^ t[1536 + (x & 0xff)] ^ t[1280 + data[i + 2]] ^ t[1024 + data[i + 3]] ^
+      t[768 + data[i + 4]] ^ t[512 + data[i + 5]] ^ t[256 + data[i + 6]] ^ t[data[i + 7]]
+  }
+  for (; i < end; i++) crc = ((crc << 8) & 0xff00) ^ t[((crc >> 8) ^ data[i]) & 0xff]
   return crc
 }
 
@@ -169,6 +177,7 @@ export interface TagCheck {
  * warning here, an error in strict mode, and the descriptor read.
  */
 export function verifyTag (buf: Buffer, offset: number, check: TagCheck, diag: Diagnostics, where: ImageLocation): DescriptorTag {
+  if (tagIsSound(buf, offset, check.id, check.location, check.available)) return parseTag(buf, offset)
   const expected = check.id !== undefined ? tagName(check.id) : 'descriptor'
   const structure = where.structure
   if (check.available < TAG_SIZE) {
@@ -197,6 +206,23 @@ export function verifyTag (buf: Buffer, offset: number, check: TagCheck, diag: D
     diag.warn({ ...where, field: 'tag location' }, `tag says it is at ${tag.location}, it was read at ${check.location}`)
   }
   return tag
+}
+
+/**
+ * True when the descriptor at `offset` passes every check verifyTag makes (checksum, identifier, version,
+ * CRC, location; TagCheck's fields): the usual case, answered without building the tag, a location or
+ * a message. A reader of a directory checks two descriptors per file; when this says no, verifyTag says
+ * what is wrong.
+ */
+export function tagIsSound (buf: Buffer, offset: number, id: number | undefined, location: number | undefined, available: number): boolean {
+  if (available < TAG_SIZE || buf.length - offset < TAG_SIZE || tagChecksum(buf, offset) !== buf[offset + 4]) return false
+  if (id !== undefined && (buf[offset] | (buf[offset + 1] << 8)) !== id) return false
+  const version = buf[offset + 2] | (buf[offset + 3] << 8)
+  if (version !== 2 && version !== 3) return false
+  const crcLength = buf[offset + 10] | (buf[offset + 11] << 8)
+  if (TAG_SIZE + crcLength > available) return false
+  if (location !== undefined && buf.readUInt32LE(offset + 12) !== location) return false
+  return crcItu(buf, offset + TAG_SIZE, offset + TAG_SIZE + crcLength) === (buf[offset + 8] | (buf[offset + 9] << 8))
 }
 
 /** True when the bytes at `offset` hold a tag with a valid checksum (a cheap probe, no warning). */

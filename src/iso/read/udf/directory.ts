@@ -4,7 +4,7 @@ import { decodeDcharsIn } from '../../codec/udf/cs0'
 import { EXTENDED_FILE_ENTRY_FIXED_SIZE, FILE_ENTRY_FIXED_SIZE } from '../../codec/udf/file-entry'
 import { FileCharacteristic, parseFileIdentifier, FID_FIXED_SIZE } from '../../codec/udf/file-identifier'
 import { FileType } from '../../codec/udf/icb'
-import { TagId, verifyTag } from '../../codec/udf/tag'
+import { TagId, verifyTag, type TagCheck } from '../../codec/udf/tag'
 import type { RecordLocation } from '../../model/node'
 import { MAX_DIRECTORY_SIZE } from '../directory-records'
 import { blockWhere, entryData, readIcb, readPieces, type DataPiece, type LocatedEntry, type UdfContext } from './entries'
@@ -57,14 +57,19 @@ export async function readUdfDirectory (ctx: UdfContext, icb: LbAddr): Promise<U
 
 function parseEntries (ctx: UdfContext, bytes: Buffer, pieces: DataPiece[], embedded: boolean): DirectoryEntryRecord[] {
   const entries: DirectoryEntryRecord[] = []
-  const locate = pieceLocator(pieces, ctx.map.blockSize, embedded)
+  const locator = new PieceLocator(pieces, ctx.map.blockSize, embedded)
+  // One check for the directory, its place moved along: a walk checks a descriptor per file.
+  const check: TagCheck = { id: TagId.FILE_IDENTIFIER, location: 0, available: 0 }
   let offset = 0
   while (offset + FID_FIXED_SIZE <= bytes.length) {
-    const { position, block } = locate(offset)
+    locator.seek(offset)
+    const position = locator.position
     const at: ImageLocation = { structure: 'file identifier descriptor', lba: Math.floor(position / 2048), offset: position % 2048 }
     let length: number
     try {
-      const tag = verifyTag(bytes, offset, { id: TagId.FILE_IDENTIFIER, location: block, available: bytes.length - offset }, ctx.diag, at)
+      check.location = locator.block
+      check.available = bytes.length - offset
+      const tag = verifyTag(bytes, offset, check, ctx.diag, at)
       const fid = parseFileIdentifier(bytes, offset, tag, at)
       length = fid.length
       const skip = (fid.characteristics & (FileCharacteristic.PARENT | FileCharacteristic.DELETED | FileCharacteristic.METADATA)) !== 0
@@ -86,18 +91,25 @@ function parseEntries (ctx: UdfContext, bytes: Buffer, pieces: DataPiece[], embe
   return entries
 }
 
-/** Absolute position and logical block of a byte of the directory's data. */
-function pieceLocator (pieces: DataPiece[], blockSize: number, embedded: boolean): (offset: number) => { position: number, block: number } {
-  let index = 0
-  let start = 0
-  return (offset: number) => {
-    while (index < pieces.length - 1 && offset >= start + pieces[index].length) {
-      start += pieces[index].length
-      index++
+/** Where the bytes of a directory's data are: the absolute position and logical block of one, moving forward. */
+class PieceLocator {
+  position = 0
+  block = 0
+  private index = 0
+  private start = 0
+
+  constructor (private readonly pieces: DataPiece[], private readonly blockSize: number, private readonly embedded: boolean) {}
+
+  seek (offset: number): void {
+    const pieces = this.pieces
+    while (this.index < pieces.length - 1 && offset >= this.start + pieces[this.index].length) {
+      this.start += pieces[this.index].length
+      this.index++
     }
-    const piece = pieces[index]
-    const within = offset - start
-    return { position: piece.position + within, block: embedded ? piece.logical.block : piece.logical.block + Math.floor(within / blockSize) }
+    const piece = pieces[this.index]
+    const within = offset - this.start
+    this.position = piece.position + within
+    this.block = this.embedded ? piece.logical.block : piece.logical.block + Math.floor(within / this.blockSize)
   }
 }
 

@@ -1,13 +1,13 @@
 import { InvalidImageError, type ImageLocation } from '../../../errors'
 import type { Diagnostics } from '../../codec/diagnostics'
 import {
-  AD_KIND_BY_FLAG, ExtentType, extentLength, parseAllocationDescriptors, type AllocationDescriptor, type LbAddr
+  AD_KIND_BY_FLAG, AD_SIZE, allocationDescriptorCount, ExtentType, extentLength, parseAllocationDescriptor, type AdKind, type AllocationDescriptor, type LbAddr
 } from '../../codec/udf/addresses'
 import { parseAllocationExtent } from '../../codec/udf/allocation-extent'
-import { parseFileEntry, type FileEntry } from '../../codec/udf/file-entry'
+import { parseFileEntry, RecordedFileEntry, type FileEntry } from '../../codec/udf/file-entry'
 import { IcbFlag, parseIndirectEntry } from '../../codec/udf/icb'
-import { TagId, tagName, verifyTag } from '../../codec/udf/tag'
-import { readExactly, type ByteSource } from '../../io/byte-source'
+import { parseTag, TagId, tagIsSound, tagName, verifyTag } from '../../codec/udf/tag'
+import { readExactly, readExactlyInto, type ByteSource } from '../../io/byte-source'
 import type { ImageRange, LogicalVolumeMap } from './partitions'
 
 /*
@@ -30,35 +30,52 @@ export interface UdfContext {
   prefetched?: Map<number, Buffer>
 }
 
-/** File entries read ahead in one read at most: 64 blocks (128 KiB of 2048-byte blocks). */
-const MAX_PREFETCH_RUN = 64
+/** File entries read ahead at a time: 64 blocks (128 KiB of 2048-byte blocks). */
+export const READ_AHEAD_BLOCKS = 64
 
 /**
- * Reads the blocks at `addrs` (a directory's file entries) in as few reads as their places allow:
- * writers put a directory's entries next to each other (genisoimage, pycdlib, mkudffs), so a directory
- * of 100 files costs a couple of reads instead of 100. Addresses that cannot be resolved are left for
- * the entry's own read to report.
+ * Where file entries are read ahead, reused from one batch to the next (a fresh 128 KiB buffer each time
+ * cost more in page faults than the reads), with a view of each of its blocks made once.
  */
-export async function prefetchBlocks (ctx: UdfContext, addrs: readonly LbAddr[]): Promise<Map<number, Buffer>> {
+export class ReadAheadBuffer {
+  readonly bytes: Buffer
+  readonly blocks: Buffer[] = []
+
+  constructor (readonly blockSize: number) {
+    this.bytes = Buffer.allocUnsafe(READ_AHEAD_BLOCKS * blockSize)
+    for (let at = 0; at < this.bytes.length; at += blockSize) this.blocks.push(this.bytes.subarray(at, at + blockSize))
+  }
+}
+
+/**
+ * Reads the blocks at `addrs` (some of a directory's file entries, at most READ_AHEAD_BLOCKS different
+ * ones) into `into` in as few reads as their places allow: writers put a directory's entries next to
+ * each other (genisoimage, pycdlib, mkudffs), so a directory of 100 files costs a couple of reads instead
+ * of 100. Addresses that cannot be resolved are left for the entry's own read to report (as are those of
+ * partitions other than plain physical ones, which writers that lay entries out in runs do not use). The
+ * blocks returned are views of `into`: good until it is reused.
+ */
+export async function prefetchBlocks (ctx: UdfContext, addrs: readonly LbAddr[], into: ReadAheadBuffer): Promise<Map<number, Buffer>> {
   const size = ctx.map.blockSize
   const positions: number[] = []
   for (const addr of addrs) {
-    try {
-      positions.push(ctx.map.position(addr, { structure: 'file entry' }))
-    } catch {}
+    const position = ctx.map.quickPosition(addr.partition, addr.block)
+    if (position !== undefined) positions.push(position)
   }
   positions.sort((a, b) => a - b)
   const blocks = new Map<number, Buffer>()
+  let used = 0
   let i = 0
   while (i < positions.length) {
     let j = i
-    while (j + 1 < positions.length && positions[j + 1] - positions[i] < MAX_PREFETCH_RUN * size &&
+    while (j + 1 < positions.length && positions[j + 1] - positions[i] < READ_AHEAD_BLOCKS * size &&
       (positions[j + 1] === positions[j] || positions[j + 1] === positions[j] + size)) j++
     const start = positions[i]
     const length = positions[j] - start + size
-    if (start + length <= ctx.source.size) {
-      const run = await readExactly(ctx.source, start, length, { structure: 'file entries', lba: Math.floor(start / 2048) })
-      for (let at = 0; at < length; at += size) blocks.set(start + at, run.subarray(at, at + size))
+    if (size === into.blockSize && start + length <= ctx.source.size && used + length <= into.bytes.length) {
+      await readExactlyInto(ctx.source, into.bytes, used, start, length, { structure: 'file entries', lba: Math.floor(start / 2048) })
+      for (let at = 0; at < length; at += size) blocks.set(start + at, into.blocks[(used + at) / size])
+      used += length
     }
     i = j + 1
   }
@@ -118,6 +135,27 @@ export async function readDescriptorBlock (ctx: UdfContext, addr: LbAddr, ids: r
 
 /** The file entry of an ICB, following indirect entries (strategy 4096) to the one that prevails. */
 export async function readIcb (ctx: UdfContext, icb: LbAddr): Promise<LocatedEntry> {
+  return readIcbNow(ctx, icb) ?? await followIcb(ctx, icb)
+}
+
+/**
+ * readIcb without waiting, for the usual entry: its block read ahead, its tag sound, and nothing newer to
+ * look for (no indirect entry, strategy 4, as every writer but packet writers records). Undefined for
+ * anything else, which readIcb then reads, verifies and reports on the long way. A walk reads one entry
+ * per file, and the promises of the long way cost more than the rest of reading one.
+ */
+export function readIcbNow (ctx: UdfContext, icb: LbAddr): LocatedEntry | undefined {
+  const position = ctx.prefetched === undefined ? undefined : ctx.map.quickPosition(icb.partition, icb.block)
+  if (position === undefined) return undefined
+  const buf = ctx.prefetched?.get(position)
+  if (buf === undefined || !tagIsSound(buf, 0, undefined, icb.block, buf.length)) return undefined
+  const id = buf[0] | (buf[1] << 8)
+  if (id !== TagId.FILE_ENTRY && id !== TagId.EXTENDED_FILE_ENTRY) return undefined
+  const entry = parseFileEntry(buf, parseTag(buf, 0), whereAt('file entry', position))
+  return entry.icbTag.strategyType === 4096 ? undefined : { entry, addr: icb, position }
+}
+
+async function followIcb (ctx: UdfContext, icb: LbAddr): Promise<LocatedEntry> {
   let visited: Set<string> | undefined
   let addr = icb
   for (let step = 0; step <= MAX_INDIRECTIONS; step++) {
@@ -172,7 +210,16 @@ async function newerIcb (ctx: UdfContext, addr: LbAddr): Promise<LbAddr | undefi
  * than it are damage, and the data is cut to what they cover, with a warning.
  */
 export async function entryData (ctx: UdfContext, located: LocatedEntry, structure = 'file entry'): Promise<EntryData> {
-  const { entry, addr } = located
+  return entryDataNow(ctx, located, structure) ?? await followExtents(ctx, located, structure)
+}
+
+/**
+ * entryData without waiting, for data described in the entry itself (embedded, or descriptors with no
+ * continuation to read: every file but the most fragmented); undefined when an allocation extent must
+ * be read, which entryData then does.
+ */
+export function entryDataNow (ctx: UdfContext, located: LocatedEntry, structure = 'file entry'): EntryData | undefined {
+  const { entry } = located
   const where = whereAt(structure, located.position)
   const adType = entry.icbTag.flags & IcbFlag.AD_MASK
   if (adType === IcbFlag.EMBEDDED) {
@@ -182,39 +229,17 @@ export async function entryData (ctx: UdfContext, located: LocatedEntry, structu
     }
     return { kind: 'embedded', bytes: area.subarray(0, Math.min(area.length, entry.informationLength)) }
   }
-  const kind = AD_KIND_BY_FLAG[adType]
-  if (kind === undefined) {
-    throw new InvalidImageError('IMAGE_BAD_RECORD', `allocation descriptor type ${adType} is not one of 0-3`, { ...where, field: 'ICB flags' })
-  }
-  const blockSize = ctx.map.blockSize
-  const pieces: DataPiece[] = []
-  let covered = 0
-  const wanted = entry.informationLength
-  let area = entry.allocationDescriptors
-  let areaWhere = where
+  const pieces = new DataPieces(ctx, located, where)
+  return pieces.addEntry(where) === undefined || pieces.complete ? pieces.result() : undefined
+}
+
+async function followExtents (ctx: UdfContext, located: LocatedEntry, structure: string): Promise<EntryData> {
+  const { addr } = located
+  const where = whereAt(structure, located.position)
+  const pieces = new DataPieces(ctx, located, where)
+  let next = pieces.addEntry(where)
   let visited: Set<string> | undefined
-  for (let continuation = 0; ; continuation++) {
-    let next: AllocationDescriptor | undefined
-    for (const ad of parseAllocationDescriptors(kind, area, areaWhere)) {
-      if (ad.type === ExtentType.CONTINUATION) {
-        next = ad
-        break
-      }
-      if (covered >= wanted) continue
-      const length = Math.min(ad.length, wanted - covered)
-      const partition = ad.partition ?? addr.partition
-      if (ad.type === ExtentType.RECORDED) {
-        let within = 0
-        for (const range of ctx.map.resolve({ partition, block: ad.block }, length, areaWhere)) {
-          pushPiece(pieces, range.position, range.length, false, partition, ad.block + Math.floor(within / blockSize), blockSize)
-          within += range.length
-        }
-      } else {
-        pushPiece(pieces, 0, length, true, partition, ad.block, blockSize)
-      }
-      covered += length
-    }
-    if (next === undefined || covered >= wanted) break
+  for (let continuation = 0; next !== undefined && !pieces.complete; continuation++) {
     if (continuation >= MAX_CONTINUATIONS) {
       throw new InvalidImageError('IMAGE_LOOP', `more than ${MAX_CONTINUATIONS} allocation extents`, { ...where, field: 'allocation descriptors' })
     }
@@ -226,13 +251,79 @@ export async function entryData (ctx: UdfContext, located: LocatedEntry, structu
     }
     visited.add(key)
     const read = await readDescriptorBlock(ctx, nextAddr, [TagId.ALLOCATION_EXTENT], 'allocation extent descriptor')
-    area = parseAllocationExtent(read.buf, read.tag, read.where).allocationDescriptors
-    areaWhere = read.where
+    next = pieces.add(parseAllocationExtent(read.buf, read.tag, read.where).allocationDescriptors, read.where)
   }
-  if (covered < wanted) {
-    ctx.diag.warn({ ...where, field: 'information length' }, `allocation descriptors cover ${covered} of the ${wanted} bytes the entry says; cut to what they cover`)
+  return pieces.result()
+}
+
+/** A file's data pieces as its allocation descriptors are read, area by area (the entry's, then each continuation's). */
+class DataPieces {
+  private readonly pieces: DataPiece[] = []
+  private covered = 0
+  private readonly wanted: number
+  private readonly kind: AdKind
+
+  constructor (private readonly ctx: UdfContext, private readonly located: LocatedEntry, private readonly where: ImageLocation) {
+    const adType = located.entry.icbTag.flags & IcbFlag.AD_MASK
+    const kind = AD_KIND_BY_FLAG[adType]
+    if (kind === undefined) {
+      throw new InvalidImageError('IMAGE_BAD_RECORD', `allocation descriptor type ${adType} is not one of 0-3`, { ...where, field: 'ICB flags' })
+    }
+    this.kind = kind
+    this.wanted = located.entry.informationLength
   }
-  return { kind: 'extents', pieces, size: covered }
+
+  /** All the information length is covered: further descriptors do not matter. */
+  get complete (): boolean {
+    return this.covered >= this.wanted
+  }
+
+  /** Adds the extents of the entry's own descriptors (see add). */
+  addEntry (where: ImageLocation): AllocationDescriptor | undefined {
+    const entry = this.located.entry
+    // Where it was read from, in place: a walk does this for every file.
+    if (entry instanceof RecordedFileEntry) return this.add(entry.buf, where, entry.allocationDescriptorsStart, entry.allocationDescriptorsEnd)
+    const area = entry.allocationDescriptors
+    return this.add(area, where, 0, area.length)
+  }
+
+  /**
+   * Adds the extents of one area of descriptors (`start` to `end` of `buf`); returns its continuation
+   * descriptor, if it has one.
+   */
+  add (buf: Buffer, areaWhere: ImageLocation, start = 0, end = buf.length): AllocationDescriptor | undefined {
+    const blockSize = this.ctx.map.blockSize
+    // One by one, without a list: a walk reads a file's descriptors (one, usually) for every file.
+    const count = allocationDescriptorCount(this.kind, buf, areaWhere, start, end)
+    for (let i = 0; i < count; i++) {
+      const ad = parseAllocationDescriptor(this.kind, buf, start + i * AD_SIZE[this.kind])
+      if (ad.type === ExtentType.CONTINUATION) return ad
+      if (this.covered >= this.wanted) continue
+      const length = Math.min(ad.length, this.wanted - this.covered)
+      const partition = ad.partition ?? this.located.addr.partition
+      const quick = ad.type === ExtentType.RECORDED ? this.ctx.map.quickPosition(partition, ad.block, length) : undefined
+      if (quick !== undefined) {
+        pushPiece(this.pieces, quick, length, false, partition, ad.block, blockSize)
+      } else if (ad.type === ExtentType.RECORDED) {
+        let within = 0
+        for (const range of this.ctx.map.resolve({ partition, block: ad.block }, length, areaWhere)) {
+          pushPiece(this.pieces, range.position, range.length, false, partition, ad.block + Math.floor(within / blockSize), blockSize)
+          within += range.length
+        }
+      } else {
+        pushPiece(this.pieces, 0, length, true, partition, ad.block, blockSize)
+      }
+      this.covered += length
+    }
+    return undefined
+  }
+
+  result (): EntryData {
+    if (this.covered < this.wanted) {
+      this.ctx.diag.warn({ ...this.where, field: 'information length' }, `allocation descriptors cover ${this.covered} of the ${this.wanted} bytes the entry says; cut to what they cover`)
+    }
+    return { kind: 'extents', pieces: this.pieces, size: this.covered }
+  }
 }
 
 /** The bytes of data pieces, holes as zeros, in one buffer of `size` bytes (the caller bounds it). */
@@ -240,7 +331,7 @@ export async function readPieces (source: ByteSource, pieces: readonly DataPiece
   const bytes = Buffer.alloc(size)
   let at = 0
   for (const piece of pieces) {
-    if (piece.hole !== true) (await readExactly(source, piece.position, piece.length, where)).copy(bytes, at)
+    if (piece.hole !== true) await readExactlyInto(source, bytes, at, piece.position, piece.length, where)
     at += piece.length
   }
   return bytes

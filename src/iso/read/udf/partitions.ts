@@ -62,7 +62,21 @@ export class LogicalVolumeMap {
 
   /** The absolute byte position of a logical block (the start of a descriptor). */
   position (addr: LbAddr, where: ImageLocation): number {
-    return this.resolve(addr, this.blockSize, where)[0].position
+    return this.quickPosition(addr.partition, addr.block) ?? this.resolve(addr, this.blockSize, where)[0].position
+  }
+
+  /**
+   * Where `length` bytes from a block of a plain physical partition (no spared packets) are, when they lie
+   * inside it and the image, without allocating; undefined for anything else, which resolve() places or
+   * says why it cannot. A walk places a file entry and an extent per file.
+   */
+  quickPosition (reference: number, block: number, length = this.blockSize): number | undefined {
+    const partition = this.partitions[reference]
+    if (partition === undefined || partition.kind !== 'physical') return undefined
+    if (partition.sparing !== undefined && partition.sparing.length > 0 && partition.packetLength !== undefined) return undefined
+    if (block + Math.ceil(length / this.blockSize) > partition.length) return undefined
+    const position = (partition.start + block) * this.blockSize
+    return position + length <= this.imageSize ? position : undefined
   }
 
   /**

@@ -1,12 +1,12 @@
-import { forgivingAsync } from '../../codec/diagnostics'
+import { forgiving, forgivingAsync } from '../../codec/diagnostics'
 import type { LbAddr } from '../../codec/udf/addresses'
 import { ImageExtentsSource, type DataSource } from '../../model/data-source'
 import { Inode, type InodeInit } from '../../model/inode'
 import { Directory, Node, NodeFlag, type UdfRecordLocation } from '../../model/node'
 import { inoOf, pickByName, pushTo, type DirectoryExtents } from '../tree-matching'
 import { readUdfDirectory } from './directory'
-import { entryAttributes, readUdfFile, type UdfAttributes, type UdfFile } from './files'
-import { prefetchBlocks, readIcb, type UdfContext } from './entries'
+import { entryAttributes, NO_DATA, readUdfFile, readUdfFileNow, type UdfAttributes, type UdfFile } from './files'
+import { prefetchBlocks, READ_AHEAD_BLOCKS, ReadAheadBuffer, readIcb, type UdfContext } from './entries'
 import type { UdfVolume } from './volume'
 
 /*
@@ -30,6 +30,8 @@ export class UdfTree {
   private readonly inodesByIcb = new Map<string, Inode>()
   /** Directory ICBs read (a loop or a directory named twice reads as empty the second time). */
   private readonly loaded = new Set<string>()
+  /** Read-ahead buffers not in use (one per directory being merged at once: a mount serves several). */
+  private readonly spareReadAhead: ReadAheadBuffer[] = []
 
   constructor (readonly ctx: UdfContext, readonly volume: UdfVolume, private readonly host: UdfTreeHost) {}
 
@@ -63,13 +65,7 @@ export class UdfTree {
       const { addr, position } = listing.self
       parent.names.udf = ''
       setUdfOrigin(parent, { entry: { partition: addr.partition, block: addr.block, position } })
-      applyAttributes(parent.inode, entryAttributes(this.ctx, listing.self))
-    }
-    const ctx: UdfContext = { ...this.ctx, prefetched: await prefetchBlocks(this.ctx, listing.entries.map(e => e.icb)) }
-    const files: UdfFile[] = []
-    for (const record of listing.entries) {
-      const file = await forgivingAsync(this.ctx.diag, 'entry ignored', async () => await readUdfFile(ctx, record))
-      if (file !== undefined) files.push(file)
+      applyAttributes(parent.inode, () => entryAttributes(this.ctx, listing.self))
     }
     // Files pair by where their data starts (and then its size); numbers, not strings, for keys: this
     // runs for every file of every directory a UDF walk reads.
@@ -79,29 +75,41 @@ export class UdfTree {
       if (node.isDirectory) directories.push(node)
       else pushTo(filesByStart, dataStart(node.inode.compressed?.raw ?? node.inode.data), node)
     }
-    const free = (node: Node): boolean => node.names.udf === undefined
     const added: Node[] = []
-    for (const file of files) {
-      let candidates = directories
-      if (!file.isDirectory) {
-        const start = dataStart(file.data)
-        const size = file.data?.size ?? 0
-        candidates = (filesByStart.get(start) ?? []).filter(n => start === NO_DATA || (n.inode.compressed?.raw ?? n.inode.data).size === size)
+    // The entries' blocks are read ahead in batches into a buffer of this tree's, and each file is paired
+    // as soon as it is read: nothing of a batch is looked at once the next one is read.
+    const buffer = this.spareReadAhead.pop() ?? new ReadAheadBuffer(this.ctx.map.blockSize)
+    try {
+      for (let first = 0; first < listing.entries.length; first += READ_AHEAD_BLOCKS) {
+        const batch = listing.entries.slice(first, first + READ_AHEAD_BLOCKS)
+        const ctx: UdfContext = { ...this.ctx, prefetched: await prefetchBlocks(this.ctx, batch.map(e => e.icb), buffer) }
+        for (const record of batch) {
+          // Most entries read without waiting (their blocks were read ahead); the others the long way.
+          let file = forgiving(this.ctx.diag, 'entry ignored', () => readUdfFileNow(ctx, record) ?? LONG_WAY)
+          if (file === LONG_WAY) file = await forgivingAsync(this.ctx.diag, 'entry ignored', async () => await readUdfFile(ctx, record))
+          if (file !== undefined) this.pair(parent, file, filesByStart, directories, childExtents, added)
+        }
       }
-      const match = pickByName(candidates, file.name, file.isDirectory, free)
-      if (match === undefined) {
-        added.push(this.udfOnlyNode(parent, file, childExtents))
-        continue
-      }
-      match.names.udf = file.name
-      setUdfOrigin(match, originOf(file))
-      applyAttributes(match.inode, file.attributes)
-      if (file.isDirectory) {
-        const extents = childExtents.get(match)
-        if (extents !== undefined) extents.udf = file.icb
-      }
+    } finally {
+      this.spareReadAhead.push(buffer)
     }
     return added
+  }
+
+  /** Names the node of `parent` that `file` is, or adds a node for it to `added` when none is. */
+  private pair (parent: Node, file: UdfFile, filesByStart: Map<number, Node[]>, directories: Node[], childExtents: Map<Node, DirectoryExtents>, added: Node[]): void {
+    const match = pickByName(file.isDirectory ? directories : sameData(filesByStart, file), file.name, file.isDirectory, hasNoUdfName)
+    if (match === undefined) {
+      added.push(this.udfOnlyNode(parent, file, childExtents))
+      return
+    }
+    match.names.udf = file.name
+    setUdfOrigin(match, originOf(file))
+    applyAttributes(match.inode, () => file.attributes)
+    if (file.isDirectory) {
+      const extents = childExtents.get(match)
+      if (extents !== undefined) extents.udf = file.icb
+    }
   }
 
   private udfOnlyNode (parent: Node, file: UdfFile, childExtents: Map<Node, DirectoryExtents>): Node {
@@ -131,7 +139,7 @@ export class UdfTree {
     const placed = data !== undefined && data.size > 0 && first !== undefined && first.hole !== true && first.offset === undefined
     const shared = placed ? this.host.sharedByData(first.lba, data.size) : undefined
     if (shared !== undefined) {
-      applyAttributes(shared, file.attributes)
+      applyAttributes(shared, () => file.attributes)
       this.inodesByIcb.set(key, shared)
       return shared
     }
@@ -145,18 +153,41 @@ export class UdfTree {
   }
 }
 
+/** What readUdfFileNow's undefined becomes inside forgiving(), whose own undefined is an entry ignored. */
+const LONG_WAY = null
+
 function icbKey (addr: LbAddr): string {
   return `${addr.partition}:${addr.block}`
 }
 
-/** Files without data in the image (empty, symbolic links, embedded): all candidates for each other, paired by name. */
-const NO_DATA = -1
+/**
+ * The nodes whose data starts where the file's does, with its size; files without data in the image
+ * (empty, symbolic links, embedded: NO_DATA) are all candidates for each other, paired by name.
+ */
+function sameData (filesByStart: Map<number, Node[]>, file: UdfFile): Node[] {
+  const start = file.dataStart
+  const nodes = filesByStart.get(start)
+  if (nodes === undefined) return []
+  if (start === NO_DATA) return nodes
+  const size = file.size
+  // The usual case, one node of that data (no array made).
+  if (nodes.length === 1) return recordedSize(nodes[0]) === size ? nodes : []
+  return nodes.filter(n => recordedSize(n) === size)
+}
 
-/** Where a file's data starts in the image (in bytes), or NO_DATA. */
+function recordedSize (node: Node): number {
+  return (node.inode.compressed?.raw ?? node.inode.data).size
+}
+
+/** Where a node's data starts in the image (in bytes), or NO_DATA. */
 function dataStart (data: DataSource | undefined): number {
   if (!(data instanceof ImageExtentsSource) || data.size === 0) return NO_DATA
   const first = data.sections[0]
   return first === undefined || first.hole === true ? NO_DATA : first.lba * 2048 + (first.offset ?? 0)
+}
+
+function hasNoUdfName (node: Node): boolean {
+  return node.names.udf === undefined
 }
 
 function setUdfOrigin (node: Node, udf: UdfRecordLocation): void {
@@ -183,11 +214,12 @@ function initOf (attributes: UdfAttributes): Omit<InodeInit, 'ino'> {
 
 /**
  * Rock Ridge wins where an inode has it (its PX entry made it posix); otherwise the UDF entry's mode,
- * owners, times and link count replace the defaults ISO9660 and Joliet records leave.
+ * owners, times and link count replace the defaults ISO9660 and Joliet records leave. The attributes are
+ * asked for only then: on a Rock Ridge image a UDF walk never decodes an entry's times.
  */
-function applyAttributes (inode: Inode, attributes: UdfAttributes): void {
+function applyAttributes (inode: Inode, attributes: () => UdfAttributes): void {
   if (inode.posix) return
-  const init = initOf(attributes)
+  const init = initOf(attributes())
   inode.mode = init.mode
   inode.uid = init.uid ?? 0
   inode.gid = init.gid ?? 0
