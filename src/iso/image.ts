@@ -1,13 +1,13 @@
 import * as fs from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
 import { InvalidInputError } from '../errors'
-import { finishImplanted, type CommitResult } from './commit/commit'
+import type { CommitResult } from './commit/commit'
 import { ImageFile, type ImageCommitOptions } from './commit/image-file'
 import { JournaledByteSource, readJournal } from './commit/journal'
 import { requireDirectoryUnderstood, requireImageUnderstood, requireTreeUnderstood } from './commit/understood'
 import type { JolietLevel } from './codec/joliet'
 import { parseImplantedMd5 } from './codec/isomd5sum'
-import { verifyChecksums, type ChecksumCheck, type ChecksumProgress } from './checksum/verify'
+import type { ChecksumCheck, ChecksumProgress } from './checksum/verify'
 import type { RockRidgeVersion } from './codec/rock-ridge'
 import { revisionText } from './codec/udf/entity-id'
 import { SECTOR_SIZE } from './codec/volume-descriptor'
@@ -33,7 +33,8 @@ import type { ElToritoInfo } from './read/el-torito'
 import { readImage, type Extensions, type ImageOrigin, type OpenOptions, type VolumeInfo } from './read/open-image'
 import type { ReadOnlyReason } from './read/read-only-reasons'
 import type { SystemAreaInfo } from './read/system-area'
-import { layoutFor, loadAll, writeImage, type WriteOptions } from './write/master'
+import { loadAll } from './read/load-all'
+import type { WriteOptions } from './write/master'
 import { udfRevisionOf, type UdfRevisionText } from './write/udf/layout'
 import { READ_AHEAD_PADDING_SECTORS, type WriteContent } from './write/layout'
 import { defaultTimestampMs, defaultVolumeIdentity, settingsFromOrigin, validateVolume, type ImageSettings, type VolumeIdentity } from './write/settings'
@@ -500,11 +501,13 @@ export class IsoImage {
     const origin = this.origin
     if (origin === undefined) throw new InvalidInputError('UNSUPPORTED', 'a new image has no checksums until it is written')
     if (origin.descriptors === undefined) return [] // a UDF file system only: none of the checksums checked here
+    const { verifyChecksums } = await import('./checksum/verify')
     return await verifyChecksums({ source: origin.source, descriptors: origin.descriptors, walk: () => this.walk('/') }, onProgress)
   }
 
   /** The size the image would have if written now, in bytes. */
   async estimateSize (options: { paddingSectors?: number } = {}): Promise<number> {
+    const { layoutFor } = await import('./write/master')
     return (await layoutFor(this.root, this.settings, await this.content(true, options.paddingSectors))).totalSectors * SECTOR_SIZE
   }
 
@@ -520,6 +523,8 @@ export class IsoImage {
     // An opened image keeps its volume dates (settings.volume): GRUB's search --fs-uuid and blkid take the
     // modification date as the volume's UUID, and grub-mkrescue's EFI GRUB finds its ISO by it.
     const content = await this.content(true, options.paddingSectors)
+    const { layoutFor, writeImage } = await import('./write/master')
+    const { finishImplanted } = await import('./commit/commit')
     const layout = await layoutFor(this.root, this.settings, content)
     // An image written from one that carried an implantisomd5 checksum carries a fresh one (files only:
     // it is computed by reading the written image back).
