@@ -85,6 +85,10 @@ export class ImageVfs implements Vfs {
   // --- Reading ---------------------------------------------------------------------------------------
 
   async getattr (path: string, caller?: Caller): Promise<Stat> {
+    // Most lookups name an entry of a directory already loaded: answered at once, as a shared reader
+    // (synchronous work cannot interleave with a commit's switch of the model).
+    const loaded = this.reading.open && this.checked(caller) === undefined ? this.view.resolveLoaded(this.image.root, path) : undefined
+    if (loaded !== undefined) return this.stat(loaded)
     return await this.reading.shared(async () => this.stat(await this.resolve(path, caller)))
   }
 
