@@ -387,6 +387,8 @@ class MountSession {
       return this.lastMessage
     } finally {
       this.committing = undefined
+      // Sizes and places read again from the committed image: nothing kept from before may answer a lookup.
+      this.mount.forgetAttributes()
     }
   }
 
