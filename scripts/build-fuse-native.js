@@ -23,6 +23,12 @@
 //    which kernel inodes (node ids) show which of our inode numbers; `fuse_native_invalidate(thread, ino)`
 //    then has the kernel drop the cached attributes of all of them (fuse_lowlevel_notify_inval_inode with
 //    a negative offset: attributes only, no page locks, so it cannot wait on a request we serve).
+// 4. Lookups of listed entries. libfuse 2 has no readdirplus: after a listing the kernel looks up every
+//    entry again (ls -l, tar), and each lookup crossed to the JavaScript thread and back. The addon keeps
+//    the attributes of the entries of the listings it answers and answers getattr from them on the libfuse
+//    thread; every request that may change attributes empties them (before and after it runs), a listing
+//    begun before such a change keeps nothing, and `fuse_native_forget_attributes(thread)` empties them
+//    after changes made otherwise (a commit).
 //
 // Run by npm after install (package.json "postinstall"); needs a C compiler, make, python3 and Node's
 // headers, which scripts/setup.sh installs. Idempotent: each patch carries a mark, patches already in the
