@@ -237,8 +237,8 @@ static void populate_stat (`]
 // has one. The attributes a listing just gave are kept here, by path, and a getattr of one is answered
 // on the libfuse thread. Anything that may change attributes empties the table (before and after it runs),
 // and a listing started before such a change adds nothing (the generation moved on).
-#define ISOMOUNT_ATTRS_BUCKETS (1u << 17)
-#define ISOMOUNT_ATTRS_MAX 65536
+#define ISOMOUNT_ATTRS_BUCKETS (1u << 14)
+#define ISOMOUNT_ATTRS_MAX 8192
 typedef struct isomount_attr {
   struct isomount_attr *next;
   struct isomount_attr *all;
