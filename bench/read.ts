@@ -1,17 +1,19 @@
 import * as path from 'node:path'
-import { IsoImage } from '../src'
 import type { Corpus } from './corpus'
-import { best, dropCaches, measured, MiB, record, seconds, sh, withFuseiso, withIsomount } from './harness'
+import { best, dropCaches, MiB, record, seconds, sh, withFuseiso, withIsomount } from './harness'
+import { walkBenchmarks } from './walk'
 
 /** Reading: the read-only mount against fuseiso, the library against pycdlib. */
 export async function readBenchmarks (c: Corpus): Promise<void> {
-  const work = async (mnt: string): Promise<{ find: number, tar: number, readMiBs: number }> => {
-    const find = await best(3, () => sh(`find '${mnt}' | wc -l`))
+  const work = async (mnt: string): Promise<{ findCold: number, find: number, tar: number, readMiBs: number }> => {
+    // The first find right after the mount, as a user meets it (no directory parsed yet), then the best of two more.
+    const findCold = await seconds(() => sh(`find '${mnt}' | wc -l`))
+    const find = await best(2, () => sh(`find '${mnt}' | wc -l`))
     const tar = await seconds(() => sh(`tar cf - -C '${mnt}' --exclude=large . | wc -c`))
     // Cold each time (the image's pages dropped), best of three: one disturbed run says little here.
     const big = path.join(mnt, c.large[0])
     const read = await best(3, () => { dropCaches(); sh(`cat '${big}' > /dev/null`) })
-    return { find, tar, readMiBs: c.largeBytes / MiB / read }
+    return { findCold, find, tar, readMiBs: c.largeBytes / MiB / read }
   }
   dropCaches()
   const ours = await withIsomount(c.image, ['ro'], work)
@@ -31,6 +33,7 @@ export async function readBenchmarks (c: Corpus): Promise<void> {
   })
   const files = `${c.smallFiles} files`
   record({ section: 'mount', what: 'mount command (ro)', ours: ours.mountSeconds, peer: peer.mountSeconds, peerName: 'fuseiso', unit: 's', target: '≤ 0.5 s', met: ours.mountSeconds <= 0.5 })
+  record({ section: 'mount', what: `find right after mounting, ${files}`, ours: ours.result.findCold, peer: peer.result.findCold, peerName: 'fuseiso', unit: 's', target: '≤ 1× fuseiso', met: ours.result.findCold <= peer.result.findCold })
   record({ section: 'mount', what: `find, ${files}`, ours: ours.result.find, peer: peer.result.find, peerName: 'fuseiso', unit: 's', target: '≤ 1× fuseiso', met: ours.result.find <= peer.result.find })
   record({ section: 'mount', what: `tar cf - | wc -c, ${files}`, ours: ours.result.tar, peer: peer.result.tar, peerName: 'fuseiso', unit: 's', target: '≤ 1× fuseiso', met: ours.result.tar <= peer.result.tar })
   record({ section: 'mount', what: `find, ${files}, read-write`, ours: rw.result.find, peer: peer.result.find, peerName: 'fuseiso', unit: 's' })
@@ -42,21 +45,5 @@ export async function readBenchmarks (c: Corpus): Promise<void> {
   })
   record({ section: 'mount', what: 'daemon peak RSS after the above', ours: ours.peakRssMiB, peer: peer.peakRssMiB, peerName: 'fuseiso', unit: 'MiB', target: '≤ 150 MB', met: ours.peakRssMiB * MiB <= 150e6 })
 
-  // The library: open and walk every entry with its stat.
-  let entries = 0
-  const walk = await best(3, async () => {
-    const image = await IsoImage.open(c.image)
-    entries = 0
-    for await (const { node } of image.walk('/')) {
-      entries++
-      if (node.inode.size < 0) throw new Error('impossible')
-    }
-    await image.close()
-  })
-  const pycdlib = measured(`/usr/bin/python3 -c '
-import pycdlib, sys
-iso = pycdlib.PyCdlib(); iso.open(sys.argv[1]); n = 0
-for d, dirs, files in iso.walk(rr_path="/"): n += len(dirs) + len(files)
-iso.close()' '${c.image}'`)
-  record({ section: 'library', what: `open + walk, ${entries} entries`, ours: walk, peer: pycdlib.seconds, peerName: 'pycdlib', unit: 's', target: '≥ 10× faster', met: pycdlib.seconds >= 10 * walk })
+  walkBenchmarks('library', c.image, `${c.smallFiles} files + 2 large`, 3)
 }

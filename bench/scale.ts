@@ -1,6 +1,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { leastOf, record, seconds, sh, withFuseiso, withIsomount } from './harness'
+import { dropCaches, leastOf, MiB, record, seconds, sh, withFuseiso, withIsomount } from './harness'
+import { walkBenchmarks } from './walk'
 
 /*
  * npm run bench -- --scale: a 10^6-file image (1,000 directories x 1,000 small files, mastered by xorriso,
@@ -74,6 +75,20 @@ export async function scaleBenchmarks (s: ScaleCorpus, scratchDir: string): Prom
     section: 'scale', what: 'ls -l of 1,000 entries right after a rw mount', ours: ours.result, peer: fuseiso.result, peerName: 'fuseiso', unit: 's',
     target: '≤ 1.0× fuseiso', met: ours.result <= fuseiso.result
   })
+
+  // A user's first walks over a fresh read-write mount (no directory parsed yet), against fuseiso's.
+  const walks = async (mnt: string): Promise<{ find: number, tar: number }> => ({
+    find: await seconds(() => sh(`find '${mnt}' | wc -l`)),
+    tar: await seconds(() => sh(`tar cf - -C '${mnt}' . | wc -c`))
+  })
+  dropCaches()
+  const ourWalks = await withIsomount(image, ['commit=never'], walks)
+  dropCaches()
+  const peerWalks = await withFuseiso(image, walks)
+  record({ section: 'scale', what: `find, fresh rw mount, ${what}`, ours: ourWalks.result.find, peer: peerWalks.result.find, peerName: 'fuseiso', unit: 's', target: '≤ 1× fuseiso', met: ourWalks.result.find <= peerWalks.result.find })
+  record({ section: 'scale', what: 'tar cf - | wc -c after that find', ours: ourWalks.result.tar, peer: peerWalks.result.tar, peerName: 'fuseiso', unit: 's', target: '≤ 1× fuseiso', met: ourWalks.result.tar <= peerWalks.result.tar })
+  record({ section: 'scale', what: 'daemon peak RSS after find + tar', ours: ourWalks.peakRssMiB, peer: peerWalks.peakRssMiB, peerName: 'fuseiso', unit: 'MiB', target: '≤ 400 MB', met: ourWalks.peakRssMiB * MiB <= 400e6 })
+  walkBenchmarks('scale', image, what, 1)
 
   // Commits, each timed as `isomount -u` (the commit and the unmount), the least of two.
   let n = 0

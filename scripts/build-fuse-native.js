@@ -23,6 +23,12 @@
 //    which kernel inodes (node ids) show which of our inode numbers; `fuse_native_invalidate(thread, ino)`
 //    then has the kernel drop the cached attributes of all of them (fuse_lowlevel_notify_inval_inode with
 //    a negative offset: attributes only, no page locks, so it cannot wait on a request we serve).
+// 4. Lookups of listed entries. libfuse 2 has no readdirplus: after a listing the kernel looks up every
+//    entry again (ls -l, tar), and each lookup crossed to the JavaScript thread and back. The addon keeps
+//    the attributes of the entries of the listings it answers and answers getattr from them on the libfuse
+//    thread; every request that may change attributes empties them (before and after it runs), a listing
+//    begun before such a change keeps nothing, and `fuse_native_forget_attributes(thread)` empties them
+//    after changes made otherwise (a commit).
 //
 // Run by npm after install (package.json "postinstall"); needs a C compiler, make, python3 and Node's
 // headers, which scripts/setup.sh installs. Idempotent: each patch carries a mark, patches already in the
@@ -210,6 +216,178 @@ NAPI_METHOD(fuse_native_invalidate) {
 
 static void populate_stat (`]
   ]
+}, {
+  mark: '/* isomount: attributes answered on the libfuse thread */',
+  edits: [
+    ['  void *isomount_names;\n} fuse_thread_t;', '  void *isomount_names;\n  void *isomount_attrs;\n} fuse_thread_t;'],
+    ['  pid_t caller_pid;\n', '  pid_t caller_pid;\n  uint32_t attrs_generation;\n'],
+    // Every request that may change attributes empties the table before it reaches JavaScript and again
+    // once it is answered (a listing made meanwhile may hold what was true before it).
+    ['  uv_async_send(&(l->async));\\\n  uv_sem_wait(&(l->sem));\\\n',
+      '  isomount_attrs_changing(l);\\\n  uv_async_send(&(l->async));\\\n  uv_sem_wait(&(l->sem));\\\n  isomount_attrs_changing(l);\\\n'],
+    ['  l->readdir_filler = filler;\n}, {', '  l->readdir_filler = filler;\n  l->attrs_generation = isomount_attrs_generation(l->fuse == NULL ? NULL : l->fuse->isomount_attrs);\n}, {'],
+    ['      int err = l->readdir_filler((char *) l->buf, name, (struct stat *) &st, 0);\n',
+      '      isomount_attrs_put(l, name, stats_array);\n      int err = l->readdir_filler((char *) l->buf, name, (struct stat *) &st, 0);\n'],
+    ['  if (implemented[op_getattr]) ops.getattr = fuse_native_getattr;', '  if (implemented[op_getattr]) ops.getattr = isomount_getattr;'],
+    ['  ft->isomount_names = isomount_names_new(ch);\n', '  ft->isomount_names = isomount_names_new(ch);\n  ft->isomount_attrs = isomount_attrs_new();\n'],
+    ['  NAPI_EXPORT_FUNCTION(fuse_native_invalidate)\n', '  NAPI_EXPORT_FUNCTION(fuse_native_invalidate)\n  NAPI_EXPORT_FUNCTION(fuse_native_forget_attributes)\n'],
+    ['static void populate_stat (', `/* isomount: attributes answered on the libfuse thread */
+// libfuse 2's path API has no readdirplus: after a listing, the kernel looks up every entry again (ls -l,
+// tar), and each lookup crossed to the JavaScript thread and back, three thread wakeups where fuseiso
+// has one. The attributes a listing just gave are kept here, by path, and a getattr of one is answered
+// on the libfuse thread. Anything that may change attributes empties the table (before and after it runs),
+// and a listing started before such a change adds nothing (the generation moved on).
+#define ISOMOUNT_ATTRS_BUCKETS (1u << 14)
+#define ISOMOUNT_ATTRS_MAX 8192
+typedef struct isomount_attr {
+  struct isomount_attr *next;
+  struct isomount_attr *all;
+  uint32_t hash;
+  uint32_t ints[18];
+  char path[];
+} isomount_attr_t;
+
+typedef struct {
+  pthread_mutex_t lock;
+  uint32_t generation;
+  size_t count;
+  isomount_attr_t *all;
+  isomount_attr_t **buckets;
+} isomount_attrs_t;
+
+static void *isomount_attrs_new (void) {
+  isomount_attrs_t *t = calloc(1, sizeof(isomount_attrs_t));
+  if (t == NULL) return NULL;
+  t->buckets = calloc(ISOMOUNT_ATTRS_BUCKETS, sizeof(isomount_attr_t *));
+  if (t->buckets == NULL) {
+    free(t);
+    return NULL;
+  }
+  pthread_mutex_init(&t->lock, NULL);
+  return t;
+}
+
+static uint32_t isomount_hash (const char *s, size_t dir_length, const char *name) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < dir_length; i++) h = (h ^ (unsigned char) s[i]) * 16777619u;
+  if (name != NULL) {
+    if (dir_length != 1) h = (h ^ (unsigned char) '/') * 16777619u;
+    for (; *name != 0; name++) h = (h ^ (unsigned char) *name) * 16777619u;
+  }
+  return h;
+}
+
+// Called with the lock held.
+static void isomount_attrs_empty (isomount_attrs_t *t) {
+  t->generation++;
+  if (t->count == 0) return;
+  for (isomount_attr_t *e = t->all; e != NULL;) {
+    isomount_attr_t *next = e->all;
+    t->buckets[e->hash & (ISOMOUNT_ATTRS_BUCKETS - 1)] = NULL;
+    free(e);
+    e = next;
+  }
+  t->all = NULL;
+  t->count = 0;
+}
+
+static uint32_t isomount_attrs_generation (void *attrs) {
+  isomount_attrs_t *t = attrs;
+  if (t == NULL) return 0;
+  pthread_mutex_lock(&t->lock);
+  uint32_t generation = t->generation;
+  pthread_mutex_unlock(&t->lock);
+  return generation;
+}
+
+// On a libfuse thread, before and after each request: those that only read leave the table alone.
+static void isomount_attrs_changing (fuse_thread_locals_t *l) {
+  uint32_t op = l->op;
+  if (op == op_getattr || op == op_fgetattr || op == op_readdir || op == op_readlink || op == op_open ||
+      op == op_opendir || op == op_read || op == op_release || op == op_releasedir || op == op_statfs ||
+      op == op_access || op == op_getxattr || op == op_listxattr || op == op_init || op == op_error) return;
+  isomount_attrs_t *t = l->fuse == NULL ? NULL : l->fuse->isomount_attrs;
+  if (t == NULL) return;
+  pthread_mutex_lock(&t->lock);
+  isomount_attrs_empty(t);
+  pthread_mutex_unlock(&t->lock);
+}
+
+// On the JavaScript thread, as a listing is answered: one entry of the directory l->path.
+static void isomount_attrs_put (fuse_thread_locals_t *l, const char *name, const uint32_t *ints) {
+  isomount_attrs_t *t = l->fuse == NULL ? NULL : l->fuse->isomount_attrs;
+  if (t == NULL || (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0)))) return;
+  size_t dir_length = strlen(l->path);
+  size_t name_length = strlen(name);
+  pthread_mutex_lock(&t->lock);
+  if (t->generation == l->attrs_generation) {
+    // Bounded: a full table starts again (the listing being answered is what the next lookups want).
+    if (t->count >= ISOMOUNT_ATTRS_MAX) {
+      isomount_attrs_empty(t);
+      l->attrs_generation = t->generation;
+    }
+    isomount_attr_t *e = malloc(sizeof(isomount_attr_t) + dir_length + name_length + 2);
+    if (e != NULL) {
+      memcpy(e->path, l->path, dir_length);
+      size_t at = dir_length;
+      if (dir_length != 1) e->path[at++] = '/';
+      memcpy(e->path + at, name, name_length + 1);
+      e->hash = isomount_hash(l->path, dir_length, name);
+      memcpy(e->ints, ints, sizeof(e->ints));
+      isomount_attr_t **bucket = &t->buckets[e->hash & (ISOMOUNT_ATTRS_BUCKETS - 1)];
+      e->next = *bucket;
+      *bucket = e;
+      e->all = t->all;
+      t->all = e;
+      t->count++;
+    }
+  }
+  pthread_mutex_unlock(&t->lock);
+}
+
+static void populate_stat (uint32_t *ints, struct stat* stat);
+static int fuse_native_getattr (const char *path, struct stat *stat);
+
+static int isomount_getattr (const char *path, struct stat *stat) {
+  fuse_thread_t *ft = fuse_get_context()->private_data;
+  isomount_attrs_t *t = ft == NULL ? NULL : ft->isomount_attrs;
+  if (t != NULL) {
+    uint32_t hash = isomount_hash(path, strlen(path), NULL);
+    uint32_t ints[18];
+    int found = 0;
+    pthread_mutex_lock(&t->lock);
+    for (isomount_attr_t *e = t->buckets[hash & (ISOMOUNT_ATTRS_BUCKETS - 1)]; e != NULL; e = e->next) {
+      if (e->hash == hash && strcmp(e->path, path) == 0) {
+        memcpy(ints, e->ints, sizeof(ints));
+        found = 1;
+        break;
+      }
+    }
+    pthread_mutex_unlock(&t->lock);
+    if (found) {
+      memset(stat, 0, sizeof(*stat));
+      populate_stat(ints, stat);
+      return 0;
+    }
+  }
+  return fuse_native_getattr(path, stat);
+}
+
+// fuse_native_forget_attributes(thread): after a change made elsewhere than through a request (a commit).
+NAPI_METHOD(fuse_native_forget_attributes) {
+  NAPI_ARGV(1)
+  NAPI_ARGV_BUFFER_CAST(fuse_thread_t *, ft, 0)
+  isomount_attrs_t *t = ft->isomount_attrs;
+  if (t != NULL) {
+    pthread_mutex_lock(&t->lock);
+    isomount_attrs_empty(t);
+    pthread_mutex_unlock(&t->lock);
+  }
+  return NULL;
+}
+
+static void populate_stat (`]
+  ]
 }]
 
 const text = fs.readFileSync(source, 'utf8')
@@ -242,4 +420,4 @@ try {
   console.error(`build-fuse-native: building fuse-native failed (${err.message}); scripts/setup.sh installs what it needs`)
   process.exit(1)
 }
-console.error('build-fuse-native: built fuse-native with the utimens fixes, the request context and kernel inode invalidation')
+console.error('build-fuse-native: built fuse-native with the utimens fixes, the request context, kernel inode invalidation and attributes answered on the libfuse thread')

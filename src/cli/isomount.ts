@@ -3,7 +3,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Option } from 'commander'
 import { InvalidInputError } from '../errors'
-import { sendControlRequest, type ControlRequest } from '../fuse/control'
+import type { ControlRequest } from '../fuse/control'
 import { checkMountRequest } from '../fuse/mount-point'
 import { readMountRecord } from '../fuse/runtime'
 import { currentPlatform } from '../platform'
@@ -168,6 +168,8 @@ export async function control (mountpoint: string, request: ControlRequest, opti
     throw new InvalidInputError('NOT_FOUND', `nothing is mounted at ${dir}`)
   }
   const started = Date.now()
+  // Loaded here: the mount command (most runs) never talks to a daemon, and starts faster without it.
+  const { sendControlRequest } = await import('../fuse/control')
   const reply = await sendControlRequest(record.socket, request, text => {
     if (options.quiet !== true || Date.now() - started > 1000) process.stderr.write(`isomount: ${text}\n`)
   })

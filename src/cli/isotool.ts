@@ -115,11 +115,19 @@ export async function main (argv: string[]): Promise<void> {
         const line = (name: string, node: Awaited<ReturnType<IsoImage['lookup']>>): string =>
           flags.long === true ? longListing(statOf(node), name, node.inode.symlinkTarget) : name
         const start = await image.lookup(inner, namespace)
-        const out: string[] = []
-        if (!start.isDirectory) out.push(line(inner, start))
-        else if (flags.recursive === true) for await (const entry of image.walk(inner, namespace)) out.push(line(entry.path, entry.node))
-        else for (const entry of await image.readdir(inner, namespace)) out.push(line(entry.name, entry.node))
-        if (out.length > 0) process.stdout.write(out.join('\n') + '\n')
+        // Written as it goes, a few thousand lines at a time: a listing of 10^5 entries is not held whole.
+        let out = ''
+        const emit = (text: string): void => {
+          out += text + '\n'
+          if (out.length >= 1 << 16) {
+            process.stdout.write(out)
+            out = ''
+          }
+        }
+        if (!start.isDirectory) emit(line(inner, start))
+        else if (flags.recursive === true) for await (const entry of image.walk(inner, namespace)) emit(line(entry.path, entry.node))
+        else for (const entry of await image.readdir(inner, namespace)) emit(line(entry.name, entry.node))
+        if (out.length > 0) process.stdout.write(out)
       })
     })
 

@@ -6,13 +6,15 @@ const log = logger('fuse')
 
 /*
  * What our patch of fuse-native adds to its addon (scripts/build-fuse-native.js): the caller of the request
- * being answered, and telling the kernel that a file's attributes changed under all its names. The rest
+ * being answered, telling the kernel that a file's attributes changed under all its names, and emptying
+ * the attributes the addon keeps from listings (it answers lookups of listed entries itself). The rest
  * of the project sees neither the addon nor libfuse: callers are plain values, invalidation a callback.
  */
 
 interface Additions {
   fuse_native_caller?: () => [uid: number, gid: number, pid: number] | undefined
   fuse_native_invalidate?: (thread: Buffer, ino: number) => number
+  fuse_native_forget_attributes?: (thread: Buffer) => void
 }
 
 /** The addon fuse-native loaded: node-gyp-build resolves the same file, and require() gives the same module. */
@@ -44,4 +46,12 @@ export function requestCaller (): Caller | undefined {
  */
 export function invalidateInode (thread: Buffer, ino: number): number {
   return addon.fuse_native_invalidate?.(thread, ino) ?? 0
+}
+
+/**
+ * Empties the attributes the addon answers lookups from (the entries of the latest listings): for changes
+ * made other than through a request, which the addon sees itself (a commit, which may move what it shows).
+ */
+export function forgetAttributes (thread: Buffer): void {
+  addon.fuse_native_forget_attributes?.(thread)
 }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { InvalidInputError, userMessage } from '../errors'
 import { recoverJournal } from '../iso/commit/journal'
-import { removeStaleTemporaries } from '../iso/write/master'
+import { removeStaleTemporaries } from '../iso/io/durable-file'
 import type { CommitProgress, CommitResult } from '../iso/commit/commit'
 import { IsoImage } from '../iso/image'
 import { describeReadOnly } from '../iso/read/read-only-reasons'
@@ -387,6 +387,8 @@ class MountSession {
       return this.lastMessage
     } finally {
       this.committing = undefined
+      // Sizes and places read again from the committed image: nothing kept from before may answer a lookup.
+      this.mount.forgetAttributes()
     }
   }
 

@@ -3,7 +3,7 @@ import type { FuseOperations, FuseOptions } from 'fuse-native'
 import { InvalidInputError } from '../errors'
 import { logger } from '../log'
 import { currentPlatform, type FuseOptionRequest } from '../platform'
-import { invalidateInode } from './binding'
+import { forgetAttributes, invalidateInode } from './binding'
 
 const log = logger('fuse')
 
@@ -76,6 +76,12 @@ export class FuseMount {
     if (thread === null) return
     const told = invalidateInode(thread, ino)
     log('inode %d changed: %d kernel inodes told', ino, told)
+  }
+
+  /** Something changed other than through a request (a commit): the addon's attributes from listings go. */
+  forgetAttributes (): void {
+    const thread = this.fuse.thread
+    if (thread !== null) forgetAttributes(thread)
   }
 
   /**

@@ -1,13 +1,12 @@
 import * as fs from 'node:fs'
 import type { Readable, Writable } from 'node:stream'
 import { InvalidInputError } from '../errors'
-import { newImage, type CommitResult } from './commit/commit'
-import { mediaChecksumsOf, sessionMd5Keeping } from './commit/media-checksums'
+import type { CommitResult } from './commit/commit'
 import { ImageFile, type ImageCommitOptions } from './commit/image-file'
 import { JournaledByteSource, readJournal } from './commit/journal'
 import { requireDirectoryUnderstood, requireImageUnderstood, requireTreeUnderstood } from './commit/understood'
 import type { JolietLevel } from './codec/joliet'
-import { verifyChecksums, type ChecksumCheck, type ChecksumProgress } from './checksum/verify'
+import type { ChecksumCheck, ChecksumProgress } from './checksum/verify'
 import type { RockRidgeVersion } from './codec/rock-ridge'
 import { revisionText } from './codec/udf/entity-id'
 import { SECTOR_SIZE } from './codec/volume-descriptor'
@@ -33,7 +32,8 @@ import type { ElToritoInfo } from './read/el-torito'
 import { readImage, type Extensions, type ImageOrigin, type OpenOptions, type VolumeInfo } from './read/open-image'
 import type { ReadOnlyReason } from './read/read-only-reasons'
 import type { SystemAreaInfo } from './read/system-area'
-import { layoutFor, loadAll, writeImage, type WriteOptions } from './write/master'
+import { loadAll } from './read/load-all'
+import type { WriteOptions } from './write/master'
 import { udfSettingsOf, type UdfRevisionText } from './write/udf/layout'
 import { READ_AHEAD_PADDING_SECTORS, type WriteContent } from './write/layout'
 import { defaultTimestampMs, defaultVolumeIdentity, settingsFromOrigin, validateVolume, type ImageSettings, type VolumeIdentity } from './write/settings'
@@ -502,11 +502,13 @@ export class IsoImage {
     const origin = this.origin
     if (origin === undefined) throw new InvalidInputError('UNSUPPORTED', 'a new image has no checksums until it is written')
     if (origin.descriptors === undefined) return [] // a UDF file system only: none of the checksums checked here
+    const { verifyChecksums } = await import('./checksum/verify')
     return await verifyChecksums({ source: origin.source, descriptors: origin.descriptors, walk: () => this.walk('/') }, onProgress)
   }
 
   /** The size the image would have if written now, in bytes. */
   async estimateSize (options: { paddingSectors?: number } = {}): Promise<number> {
+    const { layoutFor } = await import('./write/master')
     return (await layoutFor(this.root, this.settings, await this.content(true, options.paddingSectors))).totalSectors * SECTOR_SIZE
   }
 
@@ -522,12 +524,16 @@ export class IsoImage {
     // An opened image keeps its volume dates (settings.volume): GRUB's search --fs-uuid and blkid take the
     // modification date as the volume's UUID, and grub-mkrescue's EFI GRUB finds its ISO by it.
     const content = await this.content(true, options.paddingSectors)
+    // Loaded on first use: a mount that only reads never needs the writer (the daemon starts faster).
+    const { layoutFor, writeImage } = await import('./write/master')
     // An image written from one that carried an implantisomd5 checksum or xorriso's session MD5s carries
     // fresh ones (files only: they are computed by reading the written image back).
     const descriptors = this.origin?.descriptors
     if (typeof target !== 'string' || this.origin === undefined || descriptors === undefined) {
       return await writeImage(await layoutFor(this.root, this.settings, content), content, target, options)
     }
+    const { newImage } = await import('./commit/commit')
+    const { mediaChecksumsOf, sessionMd5Keeping } = await import('./commit/media-checksums')
     await loadAll(this.root)
     const read = { source: this.origin.source, descriptors }
     const checksums = await mediaChecksumsOf(read)

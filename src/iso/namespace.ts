@@ -63,6 +63,33 @@ export class NamespaceView {
   }
 
   /**
+   * The node at `path` if every directory on the way is loaded and indexed in this namespace, found
+   * without a promise; undefined otherwise (not loaded, or not there), for `resolve` to find out. A mount
+   * answers most lookups this way: `ls -l` of a directory looks up each entry its listing just loaded.
+   */
+  resolveLoaded (root: Node, path: string): Node | undefined {
+    let node = root
+    let start = 0
+    while (start < path.length) {
+      let end = path.indexOf('/', start)
+      if (end < 0) end = path.length
+      if (end > start && !(end === start + 1 && path.charCodeAt(start) === 0x2e)) {
+        const index = node.dir?.readyIndex(this.key, this.completedTree)
+        const child = index?.get(path.slice(start, end))
+        if (child === undefined) return undefined
+        node = child
+      }
+      start = end + 1
+    }
+    return node
+  }
+
+  /** The tree whose names a directory must have merged before this view can list it. */
+  private get completedTree (): string | undefined {
+    return this.namespace === 'joliet' || this.namespace === 'udf' ? this.namespace : undefined
+  }
+
+  /**
    * The node at `path` with symbolic links followed, inside the image: a relative target from the link's
    * directory, an absolute one from the image's root (as chroot would see it), in every component and the
    * last; at most 40 links, as Linux allows (ELOOP beyond). A target that leaves the image (a ".." above

@@ -85,6 +85,8 @@ export class ImageVfs implements Vfs {
   // --- Reading ---------------------------------------------------------------------------------------
 
   async getattr (path: string, caller?: Caller): Promise<Stat> {
+    const loaded = this.loadedNode(path, caller)
+    if (loaded !== undefined) return this.stat(loaded)
     return await this.reading.shared(async () => this.stat(await this.resolve(path, caller)))
   }
 
@@ -106,18 +108,9 @@ export class ImageVfs implements Vfs {
   }
 
   async open (path: string, flags: number, caller?: Caller): Promise<number> {
-    return await this.reading.shared(async () => {
-      const node = await this.resolve(path, caller)
-      const access = flags & O_ACCMODE
-      const writable = access !== fs.constants.O_RDONLY
-      if (writable) {
-        this.requireWritable()
-        if (node.isDirectory) throw new InvalidInputError('IS_A_DIRECTORY', `${path} is a directory`)
-      }
-      const want = (access !== fs.constants.O_WRONLY ? MAY_READ : 0) | (writable || (flags & fs.constants.O_TRUNC) !== 0 ? MAY_WRITE : 0)
-      this.require(caller, node, want, path)
-      return this.newHandle(node, writable)
-    })
+    const loaded = this.loadedNode(path, caller)
+    if (loaded !== undefined) return this.openNode(loaded, path, flags, caller)
+    return await this.reading.shared(async () => this.openNode(await this.resolve(path, caller), path, flags, caller))
   }
 
   async read (handle: number, buf: Buffer, length: number, position: number): Promise<number> {
@@ -307,6 +300,29 @@ export class ImageVfs implements Vfs {
   async fsync (): Promise<void> {}
 
   // --- Internals -------------------------------------------------------------------------------------
+
+  /**
+   * The node at `path` found at once, when every directory on the way is loaded (most lookups: `ls -l`
+   * and `tar` look up the entries a listing just loaded) and no commit holds or waits for the reading
+   * lock: synchronous work cannot interleave with a commit's switch of the model, so it runs as a shared
+   * reader would. Undefined: take the lock and resolve (which also says why a path is not there).
+   */
+  private loadedNode (path: string, caller: Caller | undefined): Node | undefined {
+    if (!this.reading.open || this.checked(caller) !== undefined) return undefined
+    return this.view.resolveLoaded(this.image.root, path)
+  }
+
+  private openNode (node: Node, path: string, flags: number, caller: Caller | undefined): number {
+    const access = flags & O_ACCMODE
+    const writable = access !== fs.constants.O_RDONLY
+    if (writable) {
+      this.requireWritable()
+      if (node.isDirectory) throw new InvalidInputError('IS_A_DIRECTORY', `${path} is a directory`)
+    }
+    const want = (access !== fs.constants.O_WRONLY ? MAY_READ : 0) | (writable || (flags & fs.constants.O_TRUNC) !== 0 ? MAY_WRITE : 0)
+    this.require(caller, node, want, path)
+    return this.newHandle(node, writable)
+  }
 
   private async mutate<T> (work: () => Promise<T>): Promise<T> {
     this.requireWritable()

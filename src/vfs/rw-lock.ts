@@ -11,6 +11,11 @@ export class AsyncRwLock {
   private writer = false
   private readonly waiting: Array<{ exclusive: boolean, grant: () => void }> = []
 
+  /** No holder or request of the exclusive side: synchronous work may run as a shared holder would. */
+  get open (): boolean {
+    return !this.writer && this.waiting.length === 0
+  }
+
   async shared<T> (work: () => Promise<T>): Promise<T> {
     await this.acquire(false)
     try {

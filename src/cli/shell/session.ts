@@ -7,7 +7,7 @@ import { journalPending, recoverJournal } from '../../iso/commit/journal'
 import { IsoImage, type OpenOptions } from '../../iso/image'
 import type { Node } from '../../iso/model/node'
 import type { Namespace, NamespaceView } from '../../iso/namespace'
-import { removeStaleTemporaries } from '../../iso/write/master'
+import { removeStaleTemporaries } from '../../iso/io/durable-file'
 import { mib, Progress } from '../format'
 
 /** What identifies the image file's bytes on disk: a change means someone else wrote to it. */

@@ -7,10 +7,9 @@ import type { Node } from '../model/node'
 import { refreshOrigin, type ImageOrigin } from '../read/open-image'
 import type { WriteContent } from '../write/layout'
 import type { ImageSettings } from '../write/settings'
-import { commitChanges, type CommitOptions, type CommitResult } from './commit'
+import type { CommitOptions, CommitResult } from './commit'
 import type { CommitContext } from './context'
 import { journalPending } from './journal'
-import { rebaseAfterCommit } from './rebase'
 import { requireImageUnderstood, requireTreeUnderstood } from './understood'
 
 /** The model a commit writes: its tree, settings and changes, and what is written besides the tree. */
@@ -56,6 +55,9 @@ export class ImageFile {
     if (model.changes.empty) return { mode: 'unchanged', bytesWritten: 0, reasons: [] }
     requireImageUnderstood(this.read)
     // The volume dates stay: GRUB's search --fs-uuid and blkid take the modification date as the UUID.
+    // The writer loads with the first commit: a mount that changes nothing (most) never needs it.
+    const { commitChanges } = await import('./commit')
+    const { rebaseAfterCommit } = await import('./rebase')
     let result: CommitResult
     try {
       result = await commitChanges({

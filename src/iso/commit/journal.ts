@@ -4,7 +4,7 @@ import * as path from 'node:path'
 import { InternalError } from '../../errors'
 import { logger } from '../../log'
 import type { ByteSource } from '../io/byte-source'
-import { syncDirectory } from '../write/master'
+import { syncDirectory } from '../io/durable-file'
 
 const log = logger('commit')
 

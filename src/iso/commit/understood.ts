@@ -2,7 +2,7 @@ import { InvalidImageError, InvalidInputError } from '../../errors'
 import type { Node } from '../model/node'
 import type { ImageOrigin } from '../read/open-image'
 import { describeReadOnly } from '../read/read-only-reasons'
-import { loadAll } from '../write/master'
+import { loadAll } from '../read/load-all'
 import { pathOf } from '../write/tree-plan'
 
 /*

@@ -204,6 +204,15 @@ export class Directory {
     return index.map
   }
 
+  /**
+   * The index `index` built for `key`, if it is built and every completer `trees` names has run: what a
+   * lookup of an entry already seen needs, without a promise.
+   */
+  readyIndex (key: string, tree?: string): ReadonlyMap<string, Node> | undefined {
+    if (tree !== undefined && this.completers?.[tree] !== undefined) return undefined
+    return this.indexes.get(key)?.map
+  }
+
   add (node: Node): void {
     this.loadedEntries().add(node)
     this.listed = undefined

@@ -20,7 +20,7 @@ import type { UdfContext } from './udf/entries'
 import { UdfTree } from './udf/tree'
 import type { UdfVolume } from './udf/volume'
 import type { SectorCache } from './sector-cache'
-import { collectSystemUse } from './system-use'
+import { continueSystemUse, ownSystemUse } from './system-use'
 import type { PayloadIndex } from './boot-model'
 
 const log = logger('read')
@@ -192,7 +192,8 @@ export class TreeLoader {
       const entry: IsoEntry = { sections }
       if (this.options.rockRidge) {
         const where = { structure: 'directory record', lba: first.lba, offset: first.offset }
-        entry.rr = await this.rockRidgeOf(first.record, this.options.suspSkip, where, diag)
+        const rr = this.rockRidgeOf(first.record, this.options.suspSkip, where, diag)
+        entry.rr = rr instanceof Promise ? await rr : rr
         // RRIP 4.1.5.3: a relocated directory shows at its CL record's place, not in the relocation directory.
         if (entry.rr.relocated) {
           relocatedAway++
@@ -342,11 +343,13 @@ export class TreeLoader {
     return { mode, uid: px.uid, gid: px.gid, times, posix: true, nlink: Math.max(1, px.links) }
   }
 
-  private async rockRidgeOf (
+  /** Synchronous unless the record continues its entries elsewhere (a CE): most records of a directory don't. */
+  private rockRidgeOf (
     record: DirectoryRecord, skip: number, where: { structure: string, lba?: number, offset?: number }, diag: Diagnostics = this.diag
-  ): Promise<RockRidgeInfo> {
-    const entries = await collectSystemUse(record.systemUse, skip, this.sectors, diag, where)
-    return interpretRockRidge(entries, diag, where)
+  ): RockRidgeInfo | Promise<RockRidgeInfo> {
+    const own = ownSystemUse(record.systemUse, skip, diag, where)
+    if (own.next === undefined) return interpretRockRidge(own.entries, diag, where)
+    return continueSystemUse(own, this.sectors, diag, where).then(entries => interpretRockRidge(entries, diag, where))
   }
 
   private async readRecords (location: DirectoryLocation, loaded: Set<number>, kind: string, diag: Diagnostics): Promise<LocatedRecord[]> {

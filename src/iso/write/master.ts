@@ -1,11 +1,11 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import type { Writable } from 'node:stream'
-import { InvalidInputError } from '../../errors'
 import { logger } from '../../log'
-import { currentPlatform } from '../../platform'
 import { SECTOR_SIZE } from '../codec/volume-descriptor'
+import { checkFreeSpace, syncDirectory, temporaryPrefix } from '../io/durable-file'
 import type { Node } from '../model/node'
+import { loadAll } from '../read/load-all'
 import { planLayout, type Layout, type WriteContent } from './layout'
 import { serializeImage, type WriteProgress } from './serialize'
 import type { ImageSettings } from './settings'
@@ -22,26 +22,6 @@ export interface WriteOptions {
   finish?: (fd: number) => Promise<void>
 }
 
-/**
- * Loads every directory of the tree, Joliet names included (a write needs them all), breadth first, a few
- * at a time.
- */
-export async function loadAll (root: Node): Promise<void> {
-  let level: Node[] = [root]
-  while (level.length > 0) {
-    const next: Node[] = []
-    for (let i = 0; i < level.length; i += 16) {
-      // Directory reads are synchronous: between batches, let a mount answer requests waiting meanwhile.
-      await new Promise(resolve => setImmediate(resolve))
-      const batch = await Promise.all(level.slice(i, i + 16).map(async n => {
-        await n.dir?.complete()
-        return n.dir?.peek() ?? []
-      }))
-      for (const entries of batch) for (const e of entries) if (e.dir !== undefined) next.push(e)
-    }
-    level = next
-  }
-}
 
 export async function layoutFor (root: Node, settings: ImageSettings, content: WriteContent): Promise<Layout> {
   await loadAll(root)
@@ -112,41 +92,3 @@ function takeOverAttributes (fd: number, old: fs.Stats): void {
   fs.fchmodSync(fd, old.mode & 0o7777)
 }
 
-function temporaryPrefix (target: string): string {
-  return `.${path.basename(target)}.isomount-`
-}
-
-/**
- * Removes what a killed writer left beside `target`: temporary images of processes that no longer run.
- * Returns how many. (The target itself was never touched by them: they are renamed over it only whole.)
- */
-export function removeStaleTemporaries (target: string): number {
-  const dir = path.dirname(path.resolve(target))
-  const prefix = temporaryPrefix(target)
-  let removed = 0
-  for (const name of fs.readdirSync(dir)) {
-    const pid = name.startsWith(prefix) && name.endsWith('.tmp') ? Number(name.slice(prefix.length).split('-')[0]) : NaN
-    if (!Number.isInteger(pid) || currentPlatform().processStatus(pid) !== undefined) continue
-    fs.rmSync(path.join(dir, name), { force: true })
-    removed++
-  }
-  return removed
-}
-
-export async function checkFreeSpace (dir: string, bytes: number): Promise<void> {
-  const st = await fs.promises.statfs(dir)
-  const available = st.bavail * st.bsize
-  if (available < bytes) {
-    throw new InvalidInputError('NO_SPACE', `${dir} has ${available} bytes free; the image needs ${bytes}`)
-  }
-}
-
-/** Makes a rename durable: the directory entry itself must reach the disk. */
-export function syncDirectory (dir: string): void {
-  const fd = fs.openSync(dir, 'r')
-  try {
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-}
