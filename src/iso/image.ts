@@ -564,6 +564,11 @@ export class IsoImage {
    * commit runs is safe; `excludeReaders` is called around the moment the model switches to the committed
    * image (a mount keeps its readers out for it). Changing it is not.
    */
+  /** Readies what a commit needs (its code), ahead of it: for callers that know one will follow. */
+  prepareCommit (): void {
+    this.file?.prepareCommit()
+  }
+
   async commit (options: ImageCommitOptions = {}): Promise<CommitResult> {
     if (this.file === undefined) throw new InvalidInputError('UNSUPPORTED', 'only an image opened from a file path can be committed')
     // A UDF tree is written whole (write/udf): only a remaster keeps it the same tree as the others. Decided

@@ -327,6 +327,10 @@ export class ImageVfs implements Vfs {
   private async mutate<T> (work: () => Promise<T>): Promise<T> {
     this.requireWritable()
     await this.requireUnderstood()
+    if (!this.commitPrepared) {
+      this.commitPrepared = true
+      this.image.prepareCommit()
+    }
     return await this.changing.shared(work).catch(err => {
       // A change refused where a commit could never write it (a directory read with irregularities).
       if ((err as { code?: string }).code === 'READ_ONLY') this.sayOnce((err as Error).message)
@@ -349,6 +353,8 @@ export class ImageVfs implements Vfs {
    * it). Nothing is read for it: a read-write mount answers its first lookups as fast as a read-only one.
    */
   private understood?: Promise<void>
+  /** The commit code was asked to load (with the first change: see IsoImage.prepareCommit). */
+  private commitPrepared = false
   private readonly said = new Set<string>()
 
   /** Says at once, once the mount is live, if the image as a whole cannot be written. */

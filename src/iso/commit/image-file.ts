@@ -50,6 +50,17 @@ export class ImageFile {
     return this.staleReason
   }
 
+  /**
+   * Loads the commit code (the writer with it) soon, off the clock of the commit that follows: a mount
+   * calls this with its first change, so that a 1-byte edit's `isomount -u` does not wait for 170 modules.
+   */
+  prepareCommit (): void {
+    setImmediate(() => {
+      import('./commit').catch(() => {})
+      import('./rebase').catch(() => {})
+    })
+  }
+
   async commit (model: CommitModel, options: ImageCommitOptions = {}): Promise<CommitResult> {
     if (this.staleReason !== undefined) throw new InvalidInputError('STALE', this.staleReason)
     if (model.changes.empty) return { mode: 'unchanged', bytesWritten: 0, reasons: [] }
