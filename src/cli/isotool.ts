@@ -1,4 +1,5 @@
 import * as fs from 'node:fs'
+import * as v8 from 'node:v8'
 import { Command, InvalidArgumentError } from 'commander'
 import { InvalidInputError } from '../errors'
 import { extractTree } from '../iso/extract'
@@ -76,7 +77,19 @@ function printWarnings (image: IsoImage): void {
   if (lines.length > 0) process.stderr.write(lines.join(''))
 }
 
+/**
+ * V8's young generation for a command that builds a whole model at once: with 16 MiB semi-spaces (Node
+ * 20's default) the records of a large walk outlive their scavenges and are promoted, to be collected
+ * again in the old space. `isotool ls -R` of a 10^6-file image took 8.1-9.1 s at 1.1-1.3 GB peak RSS with
+ * them, 6.0-6.6 s at 0.89-0.99 GB with 64 MiB ones. Set before the model is built; flags the user gave
+ * node win.
+ */
+function growYoungGeneration (): void {
+  if (!process.execArgv.some(f => f.startsWith('--max-semi-space-size'))) v8.setFlagsFromString('--max-semi-space-size=64')
+}
+
 export async function main (argv: string[]): Promise<void> {
+  growYoungGeneration()
   // Created through newProgram: subcommands copy its exit and output settings when they are made, so a
   // usage error inside one exits 2 like `isotool bogus` does (they exited 1).
   const program = newProgram('isotool')
