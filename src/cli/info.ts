@@ -28,7 +28,7 @@ export async function describeImage (image: IsoImage, path: string, json: boolea
   const writable = await writability(image)
   // A UDF file system alone (mkudffs) has no ISO9660 descriptors, where these checksums live.
   const descriptors = image.origin?.descriptors
-  const checksums: MediaChecksums = descriptors !== undefined ? await carriedChecksums(image.source, descriptors) : { sessionTags: [], sessionArray: false }
+  const checksums: MediaChecksums = descriptors !== undefined ? await carriedChecksums(image.source, descriptors) : { sessionTags: [] }
   const facts = {
     image: path,
     size: image.source.size,

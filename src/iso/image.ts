@@ -537,7 +537,7 @@ export class IsoImage {
     await loadAll(this.root)
     const read = { source: this.origin.source, descriptors }
     const checksums = await mediaChecksumsOf(read)
-    const plan = newImage(this.root, this.settings, content, read, checksums, await sessionMd5Keeping(read, checksums, this.settings))
+    const plan = newImage(this.root, this.settings, content, read, checksums, sessionMd5Keeping(read, checksums, this.settings))
     return await writeImage(plan.layout, plan.content, target, { ...options, finish: options.finish ?? plan.finish })
   }
 

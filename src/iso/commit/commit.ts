@@ -86,7 +86,7 @@ export async function commitChanges (input: CommitInput, options: CommitOptions 
   const progress: Progress = (m, phase) => (written, total) => options.onProgress?.({ mode: m, phase, bytesWritten: written, totalBytes: total })
   const { context, root, settings, changes } = input
   const checksums = await mediaChecksumsOf(context)
-  const keeping = await sessionMd5Keeping(context, checksums, settings)
+  const keeping = sessionMd5Keeping(context, checksums, settings)
   const done = (result: CommitResult): CommitResult => ({ ...result, notes: checksumNotes(checksums, keeping) })
   // What a whole tree is written with: xorriso's session MD5s, when they are kept (appends extend the session).
   const wholeContent = async (session: 'extend' | 'new'): Promise<WriteContent> => {

@@ -6,7 +6,7 @@ import { ImageExtentsSource } from '../model/data-source'
 import type { Inode } from '../model/inode'
 import { applicationUseRange, freshImplantedMd5 } from '../checksum/implanted-md5'
 import { carriedChecksums, hasSessionMd5, type MediaChecksums } from '../checksum/carried'
-import { checksumIndexOf, readChecksumArray, type ChecksumArray } from '../checksum/session-md5'
+import { checksumIndexOf, type ChecksumArray } from '../checksum/session-md5'
 import { allBootImages } from '../model/boot'
 import type { Layout, SessionMd5Request, WriteContent } from '../write/layout'
 import { sessionMd5Blocks, superblockCopy, type RecordedMd5 } from '../write/session-md5'
@@ -47,9 +47,7 @@ export interface ReadImage {
 }
 
 /** Undefined when the image carries none. */
-export async function sessionMd5Keeping (
-  context: ReadImage, checksums: MediaChecksums, settings: ImageSettings
-): Promise<SessionMd5Keeping | undefined> {
+export function sessionMd5Keeping (context: ReadImage, checksums: MediaChecksums, settings: ImageSettings): SessionMd5Keeping | undefined {
   if (!hasSessionMd5(checksums)) return undefined
   // The superblock tag sums the primary descriptor, whose application-use field holds implantisomd5's
   // sum, which covers the tags: neither can be computed last.
@@ -57,7 +55,7 @@ export async function sessionMd5Keeping (
   if (settings.udf !== undefined) return { reason: 'isomount writes them on an ISO9660 volume alone, without UDF' }
   if ((settings.partitionOffset ?? 0) > 0) return { reason: 'isomount does not write them with a partition offset' }
   if (settings.rockRidge === undefined) return { reason: 'the files\' indexes are attributes in Rock Ridge records, which the image does not have' }
-  const array = await readChecksumArray(context.source, context.descriptors)
+  const array = checksums.sessionArray
   const superblock = checksums.sessionTags.find(t => t.tag.type === 'superblock')
   const start = superblock?.tag.rangeStart ?? 0
   // A session after 0 is extended only where xorriso -outdev put it: its descriptors copied at its start
